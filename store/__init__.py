@@ -1,0 +1,1 @@
+"""Tables, sessions, migrations and every SQL statement. Never imports strawberry."""

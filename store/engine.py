@@ -1,0 +1,45 @@
+"""Engine and session factory for SQLite (WAL, busy timeout) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from crmfeed.settings import Settings
+
+
+def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngine:
+    """An engine for `settings.database_url`; `schema` pins PostgreSQL's search_path."""
+    kwargs: dict[str, Any] = {"echo": settings.echo_sql}
+    if settings.is_sqlite:
+        engine = create_async_engine(settings.database_url, **kwargs)
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        **kwargs,
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
