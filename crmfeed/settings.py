@@ -21,14 +21,14 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
-    max_query_depth: int = Field(default=10, gt=0)
+    max_query_depth: int = Field(default=12, gt=0)
     max_aliases: int = Field(default=15, gt=0)
     max_tokens: int = Field(default=2000, gt=0)
     max_cost: int = Field(default=5000, gt=0)
     max_page_size: int = Field(default=100, gt=0)
     allow_introspection: bool = True
     argon2_time_cost: int = Field(default=3, gt=0)
-    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=32)
     db_pool_size: int = Field(default=10, gt=0)
     echo_sql: bool = False
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -16,6 +15,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.types import Id, Json, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -165,9 +167,7 @@ class SharingRule(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     enterprise_id: Mapped[int] = _enterprise_fk()
     object_type: Mapped[str] = mapped_column(String(32))
-    from_user_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("users.id", ondelete="CASCADE")
-    )
+    from_user_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
     from_department_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("departments.id", ondelete="CASCADE")
     )

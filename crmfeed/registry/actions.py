@@ -65,7 +65,9 @@ class Rule:
 
 
 def rule(
-    statuses: str, who: frozenset[Actor] | set[Actor], condition: Condition | None = None,
+    statuses: str,
+    who: frozenset[Actor] | set[Actor],
+    condition: Condition | None = None,
     describe: str = "",
 ) -> Rule:
     return Rule(frozenset(statuses.split()), frozenset(who), condition, describe)
@@ -89,23 +91,35 @@ def not_in_highseas(values: Mapping[str, Any]) -> bool:
 
 EDIT: dict[ObjectType, tuple[Rule, ...]] = {
     O.ACCOUNT: (
-        rule("ASSIGNED REPORTING", STANDARD, approval_not_in_progress,
-             "approval status is not In Progress"),
+        rule(
+            "ASSIGNED REPORTING",
+            STANDARD,
+            approval_not_in_progress,
+            "approval status is not In Progress",
+        ),
     ),
     O.CONTACT: (rule("NORMAL", STANDARD),),
     O.SALES_LEAD: (rule("UNASSIGNED TO_BE_PROCESSED FOLLOWING_UP INVALID", STANDARD),),
     O.OPPORTUNITY: (rule("IN_PROGRESS CLOSE_WON CLOSE_LOST INVALID", STANDARD),),
     O.VISIT: (rule("INCOMPLETE", STANDARD),),
     O.SALES_ORDER: (
-        rule("CONFIRMING", STANDARD | ORDER_ROLES, first_confirmer_pending,
-             "the first confirmer has not confirmed"),
+        rule(
+            "CONFIRMING",
+            STANDARD | ORDER_ROLES,
+            first_confirmer_pending,
+            "the first confirmer has not confirmed",
+        ),
         rule("REJECTED WITHDRAWN", STANDARD | ORDER_ROLES),
         rule("CONFIRMING", {A.CURRENT_CONFIRMER} | ORDER_ROLES),
         rule("CONFIRMED SHIPPED RECEIVED", ORDER_ROLES),
     ),
     O.RETURN_FORM: (
-        rule("CONFIRMING", STANDARD | ORDER_ROLES, first_confirmer_pending,
-             "the first confirmer has not confirmed"),
+        rule(
+            "CONFIRMING",
+            STANDARD | ORDER_ROLES,
+            first_confirmer_pending,
+            "the first confirmer has not confirmed",
+        ),
         rule("REJECTED WITHDRAWN", STANDARD | ORDER_ROLES),
         rule("CONFIRMING", {A.CURRENT_CONFIRMER} | ORDER_ROLES),
         rule("CONFIRMED", ORDER_ROLES),
@@ -132,7 +146,9 @@ EDIT: dict[ObjectType, tuple[Rule, ...]] = {
 
 CHANGE_OWNER: dict[ObjectType, tuple[Rule, ...]] = {
     O.ACCOUNT: (
-        rule(every_status(O.ACCOUNT), OWNER_SIDE, not_in_highseas, "the account is not in highseas"),
+        rule(
+            every_status(O.ACCOUNT), OWNER_SIDE, not_in_highseas, "the account is not in highseas"
+        ),
     ),
     O.CONTACT: (rule("NORMAL", OWNER_SIDE),),
     O.SALES_LEAD: (rule("TO_BE_PROCESSED FOLLOWING_UP INVALID", OWNER_SIDE),),

@@ -110,8 +110,12 @@ OBJECTS: tuple[ObjectSpec, ...] = (
         "ASSIGNED",
         (
             FieldSpec("accountNo", "Account number", F.TEXT),
-            FieldSpec("industry", "Industry", F.SELECT, options=(
-                "MANUFACTURING", "RETAIL", "FINANCE", "SOFTWARE", "HEALTHCARE", "OTHER")),
+            FieldSpec(
+                "industry",
+                "Industry",
+                F.SELECT,
+                options=("MANUFACTURING", "RETAIL", "FINANCE", "SOFTWARE", "HEALTHCARE", "OTHER"),
+            ),
             FieldSpec("level", "Level", F.SELECT, options=("A", "B", "C")),
             FieldSpec("phone", "Phone", F.PHONE),
             FieldSpec("email", "Email", F.EMAIL),
@@ -152,8 +156,12 @@ OBJECTS: tuple[ObjectSpec, ...] = (
         "TO_BE_PROCESSED",
         (
             FieldSpec("company", "Company", F.TEXT),
-            FieldSpec("source", "Source", F.SELECT, options=(
-                "CAMPAIGN", "WEBSITE", "REFERRAL", "COLD_CALL", "OTHER")),
+            FieldSpec(
+                "source",
+                "Source",
+                F.SELECT,
+                options=("CAMPAIGN", "WEBSITE", "REFERRAL", "COLD_CALL", "OTHER"),
+            ),
             FieldSpec("mobile", "Mobile", F.PHONE),
             FieldSpec("email", "Email", F.EMAIL),
             FieldSpec("campaignId", "Campaign", F.LOOKUP, target=ObjectType.CAMPAIGN),
@@ -172,8 +180,12 @@ OBJECTS: tuple[ObjectSpec, ...] = (
         "IN_PROGRESS",
         (
             FieldSpec("accountId", "Account", F.LOOKUP, target=ObjectType.ACCOUNT),
-            FieldSpec("salesStage", "Sales stage", F.SELECT, options=(
-                "QUALIFICATION", "NEEDS_ANALYSIS", "PROPOSAL", "NEGOTIATION", "CLOSING")),
+            FieldSpec(
+                "salesStage",
+                "Sales stage",
+                F.SELECT,
+                options=("QUALIFICATION", "NEEDS_ANALYSIS", "PROPOSAL", "NEGOTIATION", "CLOSING"),
+            ),
             FieldSpec("amount", "Amount", F.CURRENCY),
             FieldSpec("expectedCloseDate", "Expected close date", F.DATE),
             FieldSpec("probability", "Probability (%)", F.NUMBER),
@@ -309,13 +321,18 @@ OBJECTS: tuple[ObjectSpec, ...] = (
         ),
         "PLANNED",
         (
-            FieldSpec("campaignType", "Type", F.SELECT, options=(
-                "EXHIBITION", "WEBINAR", "EMAIL", "ADVERTISING", "OTHER")),
+            FieldSpec(
+                "campaignType",
+                "Type",
+                F.SELECT,
+                options=("EXHIBITION", "WEBINAR", "EMAIL", "ADVERTISING", "OTHER"),
+            ),
             FieldSpec("startsOn", "Starts on", F.DATE),
             FieldSpec("endsOn", "Ends on", F.DATE),
             FieldSpec("budget", "Budget", F.CURRENCY),
-            FieldSpec("channels", "Channels", F.MULTI_SELECT, options=(
-                "ONLINE", "OFFLINE", "PARTNER")),
+            FieldSpec(
+                "channels", "Channels", F.MULTI_SELECT, options=("ONLINE", "OFFLINE", "PARTNER")
+            ),
         ),
     ),
     _spec(
@@ -335,13 +352,17 @@ OBJECTS: tuple[ObjectSpec, ...] = (
         "WorkOrder",
         "Work Order",
         _statuses(
-            ("NEW", "New"), ("PROCESSING", "Processing"), ("RESOLVED", "Resolved"),
+            ("NEW", "New"),
+            ("PROCESSING", "Processing"),
+            ("RESOLVED", "Resolved"),
             ("CLOSED", "Closed"),
         ),
         "NEW",
         (
             FieldSpec("accountId", "Account", F.LOOKUP, target=ObjectType.ACCOUNT),
-            FieldSpec("priority", "Priority", F.SELECT, options=("LOW", "NORMAL", "HIGH", "URGENT")),
+            FieldSpec(
+                "priority", "Priority", F.SELECT, options=("LOW", "NORMAL", "HIGH", "URGENT")
+            ),
             FieldSpec("description", "Description", F.LONG_TEXT),
             FieldSpec("dueAt", "Due at", F.DATETIME),
         ),

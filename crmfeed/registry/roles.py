@@ -6,10 +6,13 @@ Permissions are strings `<Object>.<operation>`, e.g. `SalesRecord.create`, `Acco
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from crmfeed.registry.enums import FunctionRole, ObjectType
 from crmfeed.registry.objects import OBJECTS, REGISTRY
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 R = FunctionRole
 O = ObjectType  # noqa: E741

@@ -1,0 +1,1 @@
+"""What happens behind each query, mutation and field: one module per domain."""

@@ -1,0 +1,100 @@
+"""The one checker for record actions: reads `crmfeed.registry.actions`, nothing else decides."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crmfeed.ids import Kind, to_global
+from crmfeed.registry.actions import ACTION_LABELS, RULES, Action, Actor
+from crmfeed.registry.enums import FunctionRole, ObjectType
+from crmfeed.registry.objects import spec_for
+from resolvers.errors import Forbidden
+from store.access import AccessFacts, access_facts
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from store.models import Record
+    from store.viewer import Viewer
+
+ROLE_ACTORS: dict[FunctionRole, Actor] = {
+    FunctionRole.CRM_ADMIN: Actor.CRM_ADMIN,
+    FunctionRole.ORDER_ADMIN: Actor.ORDER_ADMIN,
+    FunctionRole.ORDER_FINANCE: Actor.ORDER_FINANCE,
+    FunctionRole.PAYMENT_FINANCE: Actor.PAYMENT_FINANCE,
+    FunctionRole.REFUND_FINANCE: Actor.REFUND_FINANCE,
+    FunctionRole.INVOICE_FINANCE: Actor.INVOICE_FINANCE,
+}
+
+ACTOR_LABELS: dict[Actor, str] = {
+    Actor.OWNER: "the owner",
+    Actor.OWNER_SUPERIOR: "the owner's superiors",
+    Actor.SHARED_RW: "parties it is shared with Read & Write",
+    Actor.TEAM_RW: "related-team members with Read & Write",
+    Actor.TEAM_RW_SUPERIOR: "the superiors of those members",
+    Actor.CURRENT_CONFIRMER: "the current confirmer",
+    Actor.CRM_ADMIN: "CRM administrators",
+    Actor.ORDER_ADMIN: "Order Administrators",
+    Actor.ORDER_FINANCE: "Order Finance",
+    Actor.PAYMENT_FINANCE: "Payment Finance",
+    Actor.REFUND_FINANCE: "Refund Finance",
+    Actor.INVOICE_FINANCE: "Invoice Finance",
+}
+
+
+def actors(viewer: Viewer, record: Record, facts: AccessFacts) -> set[Actor]:
+    """What the viewer is for this record, in the vocabulary of the action rules."""
+    found = {ROLE_ACTORS[role] for role in viewer.roles if role in ROLE_ACTORS}
+    checks = {
+        Actor.OWNER: facts.is_owner,
+        Actor.OWNER_SUPERIOR: facts.superior_of_owner,
+        Actor.SHARED_RW: facts.shared_rw,
+        Actor.TEAM_RW: facts.team_rw,
+        Actor.TEAM_RW_SUPERIOR: facts.team_rw_superior,
+        Actor.CURRENT_CONFIRMER: (record.values or {}).get("currentConfirmerId")
+        == to_global(Kind.USER, viewer.id),
+    }
+    found.update(actor for actor, holds in checks.items() if holds)
+    return found
+
+
+def allowed(action: Action, record: Record, who: set[Actor]) -> bool:
+    rules = RULES[action][ObjectType(record.object_type)]
+    status = record.status_before_invalid if action is Action.RESTORE else record.status
+    return any(
+        rule.applies(status or record.status, record.values or {}) and who & rule.who
+        for rule in rules
+    )
+
+
+def refusal(action: Action, record: Record) -> Forbidden:
+    """Say which rule refused, in terms of the record the caller can already read."""
+    spec = spec_for(record.object_type)
+    verb = ACTION_LABELS[action]
+    matching = [
+        rule
+        for rule in RULES[action][spec.object_type]
+        if rule.applies(record.status, record.values or {})
+    ]
+    if not matching:
+        return Forbidden(
+            f"No one may {verb} a {spec.label} in status {record.status}.",
+            rule=f"{action.value}:{spec.object_type.value}:{record.status}",
+        )
+    who = sorted({ACTOR_LABELS[actor] for rule in matching for actor in rule.who})
+    return Forbidden(
+        f"Only {', '.join(who)} may {verb} a {spec.label} in status {record.status}.",
+        rule=f"{action.value}:{spec.object_type.value}:{record.status}",
+    )
+
+
+async def require(session: AsyncSession, viewer: Viewer, record: Record, action: Action) -> None:
+    """Raise FORBIDDEN unless the action's rules let the viewer act on this record now."""
+    facts = await access_facts(session, viewer, record)
+    if not allowed(action, record, actors(viewer, record, facts)):
+        raise refusal(action, record)
+
+
+async def may(session: AsyncSession, viewer: Viewer, record: Record, action: Action) -> bool:
+    facts = await access_facts(session, viewer, record)
+    return allowed(action, record, actors(viewer, record, facts))

@@ -1,0 +1,94 @@
+"""The per-request context: settings, one database session, the viewer and the DataLoaders."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from crmfeed.security import read_token
+from resolvers.errors import Unauthenticated
+from store import org
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from crmfeed.settings import Settings
+    from resolvers.loaders import Loaders
+    from store.viewer import Viewer
+
+_UNSET = object()
+
+
+class Context:
+    """Created once per GraphQL operation; `close()` ends its session (rolling back leftovers).
+
+    Strawberry resolves sibling fields concurrently while an AsyncSession allows one statement
+    at a time, so every use of the session goes through `db()`, which serialises them.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        token: str | None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.token = token
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+        self._viewer: object = _UNSET
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = self.session_factory()
+            yield self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def optional_viewer(self) -> Viewer | None:
+        if self._viewer is _UNSET:
+            self._viewer = await self._load_viewer()
+        return self._viewer  # type: ignore[return-value]
+
+    async def viewer(self) -> Viewer:
+        """The signed-in user; UNAUTHENTICATED without a valid token."""
+        viewer = await self.optional_viewer()
+        if viewer is None:
+            if self.token:
+                raise Unauthenticated("The token is invalid or expired: log in again.")
+            raise Unauthenticated("Sign in first: send 'Authorization: Bearer <token>'.")
+        return viewer
+
+    def forget_viewer(self) -> None:
+        """Reload the viewer on next use (after their roles or department changed)."""
+        self._viewer = _UNSET
+
+    async def _load_viewer(self) -> Viewer | None:
+        if not self.token:
+            return None
+        claims = read_token(self.settings, self.token)
+        if claims is None:
+            return None
+        async with self.db() as session:
+            return await org.load_viewer(session, claims.enterprise_id, claims.user_id)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        from resolvers.loaders import Loaders
+
+        return Loaders(self)
+
+    def page_size(self, first: int | None) -> int:
+        from resolvers.paging import page_size
+
+        return page_size(first, self.settings.max_page_size)

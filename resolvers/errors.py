@@ -1,0 +1,50 @@
+"""The error classes every refusal uses; each carries its `extensions.code` (API.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class CrmError(GraphQLError):
+    """An expected refusal whose message is safe to show and says what to fix."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": self.code, **extensions})
+
+
+class Unauthenticated(CrmError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(CrmError):
+    code = "FORBIDDEN"
+
+
+class NotFound(CrmError):
+    code = "NOT_FOUND"
+
+
+class BadUserInput(CrmError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, **extensions: Any) -> None:
+        if field is not None:
+            extensions["field"] = field
+        super().__init__(message, **extensions)
+
+
+class Conflict(CrmError):
+    code = "CONFLICT"
+
+
+class LimitExceeded(CrmError):
+    code = "LIMIT_EXCEEDED"
+
+
+def not_found(what: str, value: object) -> NotFound:
+    """The same answer for a missing id and one the caller may not read."""
+    return NotFound(f"No {what} with id {value!s} exists.")

@@ -1,0 +1,58 @@
+"""Checks shared by every mutation's input: ids, names, emails, passwords."""
+
+from __future__ import annotations
+
+import re
+
+from crmfeed.ids import Kind, from_global
+from resolvers.errors import BadUserInput
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+KIND_LABELS = {
+    Kind.USER: "user",
+    Kind.DEPARTMENT: "department",
+    Kind.RECORD: "record",
+    Kind.SHARING_RULE: "sharing rule",
+    Kind.ENTERPRISE: "enterprise",
+}
+
+
+def parse_id(value: str, kind: Kind, field: str) -> int:
+    try:
+        return from_global(kind, value)
+    except ValueError:
+        raise BadUserInput(
+            f"{field}: '{value}' is not a {KIND_LABELS[kind]} id.", field=field
+        ) from None
+
+
+def parse_optional_id(value: str | None, kind: Kind, field: str) -> int | None:
+    return None if value is None else parse_id(value, kind, field)
+
+
+def parse_ids(values: list[str], kind: Kind, field: str) -> list[int]:
+    return list(dict.fromkeys(parse_id(value, kind, field) for value in values))
+
+
+def clean_text(value: str, field: str, *, max_length: int = 200) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise BadUserInput(f"{field} must not be empty.", field=field)
+    if len(cleaned) > max_length:
+        raise BadUserInput(f"{field} may be at most {max_length} characters.", field=field)
+    return cleaned
+
+
+def clean_email(value: str, field: str = "email") -> str:
+    email = value.strip().lower()
+    if len(email) > 320 or not EMAIL.match(email):
+        raise BadUserInput(f"{field}: '{value}' is not an email address.", field=field)
+    return email
+
+
+def check_password(value: str, field: str = "password") -> str:
+    if len(value) < 8:
+        raise BadUserInput(f"{field} must be at least 8 characters.", field=field)
+    if len(value) > 1024:
+        raise BadUserInput(f"{field} may be at most 1024 characters.", field=field)
+    return value

@@ -1,0 +1,58 @@
+"""Per-request DataLoaders: one batched statement per relation a list resolves per row."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from store import org, records, sharing
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from crmfeed.registry.enums import FunctionRole
+    from resolvers.context import Context
+    from store.models import Department, Record, SharingRule, TeamMember, User
+    from store.viewer import Viewer
+
+V = TypeVar("V")
+Fetch = Callable[["AsyncSession", "Viewer", Sequence[int]], Awaitable[Mapping[int, V]]]
+
+
+def _loader(context: Context, fetch: Fetch[V], default: V) -> DataLoader[int, V]:
+    async def batch_load(keys: list[int]) -> list[V]:
+        viewer = await context.viewer()
+        async with context.db() as session:
+            found = await fetch(session, viewer, keys)
+        return [found.get(key, default) for key in keys]
+
+    return DataLoader(load_fn=batch_load)
+
+
+class Loaders:
+    """`<Target>By<Key>` loaders, scoped to the viewer's enterprise; keys are internal ids."""
+
+    def __init__(self, context: Context) -> None:
+        def in_enterprise(fetch):  # type: ignore[no-untyped-def]
+            return lambda session, viewer, keys: fetch(session, viewer.enterprise_id, keys)
+
+        self.user_by_id: DataLoader[int, User | None] = _loader(
+            context, in_enterprise(org.users_by_ids), None
+        )
+        self.department_by_id: DataLoader[int, Department | None] = _loader(
+            context, in_enterprise(org.departments_by_ids), None
+        )
+        self.roles_by_user_id: DataLoader[int, list[FunctionRole]] = _loader(
+            context, in_enterprise(org.roles_by_user_ids), []
+        )
+        self.team_by_record_id: DataLoader[int, list[TeamMember]] = _loader(
+            context, in_enterprise(records.team_by_record_ids), []
+        )
+        self.sharing_rule_by_id: DataLoader[int, SharingRule | None] = _loader(
+            context, in_enterprise(sharing.rules_by_ids), None
+        )
+        self.readable_record_by_id: DataLoader[int, Record | None] = _loader(
+            context, records.readable_records, None
+        )

@@ -1,0 +1,280 @@
+"""Creating, editing, reading and listing business records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crmfeed.ids import Kind
+from crmfeed.registry.actions import Action
+from crmfeed.registry.enums import FunctionRole, LifeStatus, ObjectType
+from crmfeed.registry.objects import spec_for
+from crmfeed.registry.roles import permission
+from resolvers import checker
+from resolvers.errors import BadUserInput, Conflict, Forbidden, not_found
+from resolvers.inputs import parse_id
+from resolvers.paging import decode_cursor
+from resolvers.validation import CleanValues, clean_values, merged
+from store import org, records
+from store.records import RecordFilter
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from resolvers.context import Context
+    from store.models import Record
+    from store.viewer import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    rows: list[Record]
+    has_next: bool
+    context: Context
+    object_type: ObjectType | None
+    record_filter: RecordFilter
+    life_status: LifeStatus
+
+    async def total_count(self) -> int:
+        """Counted only when asked for, with the same visibility condition as the rows."""
+        viewer = await self.context.viewer()
+        async with self.context.db() as session:
+            return await records.count_records(
+                session,
+                viewer,
+                object_type=self.object_type,
+                record_filter=self.record_filter,
+                life_status=self.life_status,
+            )
+
+
+async def readable_or_not_found(session: AsyncSession, viewer: Viewer, record_id: str) -> Record:
+    """The record, or NOT_FOUND whether it is missing or hidden from the viewer."""
+    try:
+        number = parse_id(record_id, Kind.RECORD, "id")
+    except BadUserInput:
+        raise not_found("record", record_id) from None
+    record = await records.readable_record(session, viewer, number)
+    if record is None:
+        raise not_found("record", record_id)
+    return record
+
+
+async def _check_references(
+    session: AsyncSession, viewer: Viewer, object_type: ObjectType, clean: CleanValues
+) -> None:
+    spec = spec_for(object_type)
+    if clean.lookups:
+        found = await records.readable_records(session, viewer, list(clean.lookups.values()))
+        for name, number in clean.lookups.items():
+            target = spec.field_map[name].target
+            row = found.get(number)
+            if row is None or row.object_type != target or row.life_status != LifeStatus.NORMAL:
+                label = spec_for(target).label if target else "record"
+                raise BadUserInput(
+                    f"values.{name}: no {label} with id {clean.values[name]} exists.", field=name
+                )
+    if clean.users:
+        users = await org.users_by_ids(session, viewer.enterprise_id, list(clean.users.values()))
+        for name, number in clean.users.items():
+            if number not in users:
+                raise BadUserInput(
+                    f"values.{name}: no user with id {clean.values[name]} exists.", field=name
+                )
+
+
+async def _check_owner(session: AsyncSession, viewer: Viewer, owner: int) -> None:
+    """Owners other than oneself: one's subordinates, or anyone for a CRM administrator."""
+    if await org.get_user(session, viewer.enterprise_id, owner) is None:
+        raise BadUserInput("ownerId: no user with that id exists.", field="ownerId")
+    if owner == viewer.id or viewer.is_admin:
+        return
+    if not await org.is_subordinate_or_self(session, viewer.id, owner):
+        raise Forbidden(
+            "ownerId: you may assign records only to yourself or to your subordinates.",
+            field="ownerId",
+        )
+
+
+async def create_record(
+    context: Context, object_type: ObjectType, values: Any, owner_id: str | None
+) -> Record:
+    viewer = await context.viewer()
+    spec = spec_for(object_type)
+    needed = permission(object_type, "create")
+    if needed not in viewer.permissions:
+        raise Forbidden(f"Creating a {spec.label} needs the function permission {needed}.")
+    clean = clean_values(spec, values, creating=True)
+    owner = viewer.id if owner_id is None else parse_id(owner_id, Kind.USER, "ownerId")
+    async with context.db() as session:
+        await _check_owner(session, viewer, owner)
+        await _check_references(session, viewer, object_type, clean)
+        record = await records.insert_record(
+            session,
+            enterprise_id=viewer.enterprise_id,
+            object_type=object_type.value,
+            name=clean.name or "",
+            status=clean.status or spec.default_status,
+            values=merged({}, clean.values),
+            owner_id=owner,
+            created_by_id=viewer.id,
+        )
+        await session.commit()
+    return record
+
+
+async def update_record(context: Context, record_id: str, values: Any) -> Record:
+    viewer = await context.viewer()
+    async with context.db() as session:
+        record = await readable_or_not_found(session, viewer, record_id)
+        await checker.require(session, viewer, record, Action.EDIT)
+        spec = spec_for(record.object_type)
+        clean = clean_values(spec, values, creating=False)
+        await _check_references(session, viewer, spec.object_type, clean)
+        await records.update_record(
+            session,
+            record,
+            name=clean.name or record.name,
+            status=clean.status or record.status,
+            values=merged(record.values or {}, clean.values),
+            updated_by_id=viewer.id,
+        )
+        await session.commit()
+    return record
+
+
+async def get_record(context: Context, record_id: str) -> Record | None:
+    await context.viewer()
+    try:
+        number = parse_id(record_id, Kind.RECORD, "id")
+    except BadUserInput:
+        return None
+    return await context.loaders.readable_record_by_id.load(number)
+
+
+async def page(
+    context: Context,
+    *,
+    object_type: ObjectType | None,
+    record_filter: RecordFilter,
+    first: int | None,
+    after: str | None,
+    life_status: LifeStatus = LifeStatus.NORMAL,
+) -> RecordPage:
+    viewer = await context.viewer()
+    size = context.page_size(first)
+    before_id = decode_cursor(after)
+    async with context.db() as session:
+        rows = await records.page_records(
+            session,
+            viewer,
+            object_type=object_type.value if object_type else None,
+            record_filter=record_filter,
+            before_id=before_id,
+            limit=size + 1,
+            life_status=life_status,
+        )
+    return RecordPage(
+        rows=rows[:size],
+        has_next=len(rows) > size,
+        context=context,
+        object_type=object_type,
+        record_filter=record_filter,
+        life_status=life_status,
+    )
+
+
+def make_filter(
+    *,
+    statuses: list[str] | None,
+    owner_id: str | None,
+    name_contains: str | None,
+    updated_since: Any,
+    object_type: ObjectType,
+) -> RecordFilter:
+    spec = spec_for(object_type)
+    for status in statuses or ():
+        if status not in spec.status_keys:
+            raise BadUserInput(
+                f"filter.status: '{status}' is not a {spec.label} status "
+                f"({', '.join(spec.status_keys)}).",
+                field="status",
+            )
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise BadUserInput("filter.updatedSince needs a UTC offset.", field="updatedSince")
+    return RecordFilter(
+        statuses=tuple(statuses or ()),
+        owner_id=None if owner_id is None else parse_id(owner_id, Kind.USER, "ownerId"),
+        name_contains=name_contains or None,
+        updated_since=updated_since,
+    )
+
+
+# -- life cycle ----------------------------------------------------------------------------------
+
+
+async def invalidate(context: Context, record_id: str) -> Record:
+    viewer = await context.viewer()
+    async with context.db() as session:
+        record = await readable_or_not_found(session, viewer, record_id)
+        if record.life_status == LifeStatus.INVALID:
+            raise Conflict("This record is already invalid (in the recycle bin).")
+        await checker.require(session, viewer, record, Action.INVALIDATE)
+        record.status_before_invalid = record.status
+        record.life_status = LifeStatus.INVALID.value
+        await records.touch(session, record, viewer.id)
+        await session.commit()
+    return record
+
+
+async def restore(context: Context, record_id: str) -> Record:
+    viewer = await context.viewer()
+    async with context.db() as session:
+        record = await readable_or_not_found(session, viewer, record_id)
+        if record.life_status != LifeStatus.INVALID:
+            raise Conflict("Only an invalid record can be restored; this one is not invalid.")
+        await checker.require(session, viewer, record, Action.RESTORE)
+        await _check_sales_order_alive(session, viewer, record)
+        record.status = record.status_before_invalid or record.status
+        record.status_before_invalid = None
+        record.life_status = LifeStatus.NORMAL.value
+        await records.touch(session, record, viewer.id)
+        await session.commit()
+    return record
+
+
+RESTORE_NEEDS_ORDER = {
+    ObjectType.PAYMENT,
+    ObjectType.REFUND,
+    ObjectType.INVOICING_APPLICATION,
+    ObjectType.RETURN_FORM,
+}
+
+
+async def _check_sales_order_alive(session: AsyncSession, viewer: Viewer, record: Record) -> None:
+    """Seed 五: a payment, refund, invoicing application or return form whose sales order is
+    invalid or deleted cannot be restored."""
+    if ObjectType(record.object_type) not in RESTORE_NEEDS_ORDER:
+        return
+    order_id = (record.values or {}).get("salesOrderId")
+    if not order_id:
+        return
+    order = await records.readable_record(session, viewer, parse_id(order_id, Kind.RECORD, "id"))
+    if order is None or order.life_status != LifeStatus.NORMAL:
+        raise Conflict(
+            "This record's sales order is invalid or deleted; restore the sales order first."
+        )
+
+
+async def delete(context: Context, record_id: str) -> bool:
+    viewer = await context.viewer()
+    async with context.db() as session:
+        record = await readable_or_not_found(session, viewer, record_id)
+        if not viewer.has_role(FunctionRole.CRM_ADMIN):
+            raise Forbidden("Only CRM administrators may delete records.")
+        if record.life_status != LifeStatus.INVALID:
+            raise Conflict("Only invalid records can be deleted: invalidate it first.")
+        await checker.require(session, viewer, record, Action.DELETE)
+        await session.delete(record)
+        await session.commit()
+    return True

@@ -1,0 +1,200 @@
+"""The Mutation root: wiring only, each field calls its resolver."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.permission import PermissionExtension
+from strawberry.scalars import JSON
+
+from resolvers import auth, org, records, sharing, teams
+from schema.access import CreateSharingRuleInput, SharingRule
+from schema.enums import (
+    DataAccess,
+    FollowUpAccess,
+    ObjectType,
+    OldOwnerHandling,
+    TeamRole,
+)
+from schema.org import (
+    AuthPayload,
+    CreateDepartmentInput,
+    CreateUserInput,
+    Department,
+    EnterpriseSettings,
+    EnterpriseSettingsInput,
+    RegisterEnterpriseInput,
+    UpdateDepartmentInput,
+    UpdateUserInput,
+    User,
+    given,
+)
+from schema.permissions import IsAdmin, IsAuthenticated
+from schema.records import RecordInterface, TeamMemberInput, wrap_record
+
+SIGNED_IN = [IsAuthenticated]
+ADMIN = [PermissionExtension(permissions=[IsAdmin()])]
+
+
+def _record(row: object) -> RecordInterface:
+    wrapped = wrap_record(row)  # type: ignore[arg-type]
+    assert wrapped is not None
+    return wrapped
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
+    async def register_enterprise(
+        self, info: strawberry.Info, input: RegisterEnterpriseInput
+    ) -> AuthPayload:
+        result = await auth.register_enterprise(
+            info.context,
+            enterprise_name=input.enterprise_name,
+            admin_name=input.admin_name,
+            email=input.email,
+            password=input.password,
+        )
+        return AuthPayload(token=result.token, user=User(row=result.user))
+
+    @strawberry.mutation
+    async def login(self, info: strawberry.Info, email: str, password: str) -> AuthPayload:
+        result = await auth.login(info.context, email=email, password=password)
+        return AuthPayload(token=result.token, user=User(row=result.user))
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def create_department(
+        self, info: strawberry.Info, input: CreateDepartmentInput
+    ) -> Department:
+        row = await org.create_department(
+            info.context, name=input.name, parent_id=input.parent_id, head_id=input.head_id
+        )
+        return Department(row=row)
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def update_department(
+        self, info: strawberry.Info, id: strawberry.ID, input: UpdateDepartmentInput
+    ) -> Department:
+        return Department(row=await org.update_department(info.context, id, given(input)))
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> User:
+        row = await org.create_user(
+            info.context,
+            name=input.name,
+            email=input.email,
+            password=input.password,
+            department_id=input.department_id,
+            superior_id=input.superior_id,
+            roles=input.roles,
+        )
+        return User(row=row)
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def update_user(
+        self, info: strawberry.Info, id: strawberry.ID, input: UpdateUserInput
+    ) -> User:
+        return User(row=await org.update_user(info.context, id, given(input)))
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def set_follow_up_access(
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType,
+        team_role: TeamRole,
+        access: FollowUpAccess,
+    ) -> bool:
+        return await sharing.set_follow_up_access(info.context, object_type, team_role, access)
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def create_sharing_rule(
+        self, info: strawberry.Info, input: CreateSharingRuleInput
+    ) -> SharingRule:
+        row = await sharing.create_sharing_rule(
+            info.context,
+            object_type=input.object_type,
+            from_user_id=input.from_user_id,
+            from_department_id=input.from_department_id,
+            to_user_id=input.to_user_id,
+            to_department_id=input.to_department_id,
+            access=input.access,
+        )
+        return SharingRule(row=row)
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def delete_sharing_rule(self, info: strawberry.Info, id: strawberry.ID) -> bool:
+        return await sharing.delete_sharing_rule(info.context, id)
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def update_enterprise_settings(
+        self, info: strawberry.Info, input: EnterpriseSettingsInput
+    ) -> EnterpriseSettings:
+        row = await sharing.update_enterprise_settings(
+            info.context, sharing_opens_follow_up=input.sharing_opens_follow_up
+        )
+        return EnterpriseSettings(row=row)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def create_record(
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType,
+        values: JSON,
+        owner_id: strawberry.ID | None = None,
+    ) -> RecordInterface:
+        return _record(await records.create_record(info.context, object_type, values, owner_id))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def update_record(
+        self, info: strawberry.Info, id: strawberry.ID, values: JSON
+    ) -> RecordInterface:
+        return _record(await records.update_record(info.context, id, values))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def change_owner(
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID,
+        new_owner_id: strawberry.ID,
+        old_owner: OldOwnerHandling = OldOwnerHandling.REMOVE,
+        old_owner_access: DataAccess | None = None,
+        old_owner_team_role: TeamRole | None = None,
+    ) -> RecordInterface:
+        row = await teams.change_owner(
+            info.context,
+            id,
+            new_owner_id,
+            keep_old_owner=old_owner is OldOwnerHandling.KEEP_AS_MEMBER,
+            old_owner_access=old_owner_access,
+            old_owner_team_role=old_owner_team_role,
+        )
+        return _record(row)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def add_team_members(
+        self,
+        info: strawberry.Info,
+        record_id: strawberry.ID,
+        members: list[TeamMemberInput],
+        also_add_to_record_ids: list[strawberry.ID] | None = None,
+    ) -> RecordInterface:
+        new = [teams.NewMember(m.user_id, m.team_role, m.access) for m in members]
+        row = await teams.add_team_members(info.context, record_id, new, also_add_to_record_ids)
+        return _record(row)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def remove_team_member(
+        self, info: strawberry.Info, record_id: strawberry.ID, user_id: strawberry.ID
+    ) -> RecordInterface:
+        return _record(await teams.remove_team_member(info.context, record_id, user_id))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def invalidate_record(self, info: strawberry.Info, id: strawberry.ID) -> RecordInterface:
+        return _record(await records.invalidate(info.context, id))
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def restore_record(self, info: strawberry.Info, id: strawberry.ID) -> RecordInterface:
+        return _record(await records.restore(info.context, id))
+
+    @strawberry.mutation(extensions=ADMIN)
+    async def delete_record(self, info: strawberry.Info, id: strawberry.ID) -> bool:
+        return await records.delete(info.context, id)

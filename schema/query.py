@@ -1,0 +1,125 @@
+"""The Query root: wiring only, each field calls its resolver."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.permission import PermissionExtension
+
+from crmfeed.registry.enums import LifeStatus
+from crmfeed.registry.objects import OBJECTS
+from resolvers import access, auth, org, records, sharing
+from schema.access import AccessExplanation, SharingRule
+from schema.enums import ObjectType
+from schema.org import (
+    Department,
+    EnterpriseSettings,
+    FollowUpSetting,
+    User,
+    UserConnection,
+)
+from schema.permissions import IsAdmin, IsAuthenticated
+from schema.records import (
+    ObjectTypeInfo,
+    RecordConnection,
+    RecordFilter,
+    RecordInterface,
+    wrap_record,
+)
+from store.records import RecordFilter as StoreFilter
+
+SIGNED_IN = [IsAuthenticated]
+ADMIN = [PermissionExtension(permissions=[IsAdmin()])]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def me(self, info: strawberry.Info) -> User:
+        return User(row=await auth.me(info.context))
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def departments(self, info: strawberry.Info) -> list[Department]:
+        return [Department(row=row) for row in await org.departments(info.context)]
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def users(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> UserConnection:
+        return UserConnection.build(*await org.users_page(info.context, first, after))
+
+    @strawberry.field(
+        permission_classes=SIGNED_IN,
+        description="The record, or null when it does not exist or the caller may not read it.",
+    )
+    async def record(self, info: strawberry.Info, id: strawberry.ID) -> RecordInterface | None:
+        return wrap_record(await records.get_record(info.context, id))
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def records(
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType,
+        filter: RecordFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> RecordConnection:
+        given = filter or RecordFilter()
+        record_filter = records.make_filter(
+            statuses=given.status,
+            owner_id=given.owner_id,
+            name_contains=given.name_contains,
+            updated_since=given.updated_since,
+            object_type=object_type,
+        )
+        page = await records.page(
+            info.context,
+            object_type=object_type,
+            record_filter=record_filter,
+            first=first,
+            after=after,
+        )
+        return RecordConnection(page=page)
+
+    @strawberry.field(extensions=ADMIN, description="Invalid records (CRM administrators only).")
+    async def recycle_bin(
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> RecordConnection:
+        page = await records.page(
+            info.context,
+            object_type=object_type,
+            record_filter=StoreFilter(),
+            first=first,
+            after=after,
+            life_status=LifeStatus.INVALID,
+        )
+        return RecordConnection(page=page)
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def explain_access(
+        self, info: strawberry.Info, record_id: strawberry.ID, user_id: strawberry.ID | None = None
+    ) -> AccessExplanation:
+        explanation = await access.explain_access(info.context, record_id, user_id)
+        return AccessExplanation(explanation=explanation)
+
+    @strawberry.field(extensions=ADMIN)
+    async def sharing_rules(self, info: strawberry.Info) -> list[SharingRule]:
+        return [SharingRule(row=row) for row in await sharing.sharing_rules(info.context)]
+
+    @strawberry.field(extensions=ADMIN)
+    async def follow_up_settings(
+        self, info: strawberry.Info, object_type: ObjectType
+    ) -> list[FollowUpSetting]:
+        settings = await sharing.follow_up_settings(info.context, object_type)
+        return [FollowUpSetting(team_role=role, access=value) for role, value in settings]
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def enterprise_settings(self, info: strawberry.Info) -> EnterpriseSettings:
+        return EnterpriseSettings(row=await sharing.enterprise(info.context))
+
+    @strawberry.field(permission_classes=SIGNED_IN, description="The object registry.")
+    def object_types(self) -> list[ObjectTypeInfo]:
+        return [ObjectTypeInfo.build(spec) for spec in OBJECTS]

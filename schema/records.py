@@ -1,0 +1,247 @@
+"""The `Record` interface and one concrete type per object, generated from the registry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry import Private
+from strawberry.scalars import JSON
+
+from crmfeed.ids import Kind, to_global
+from crmfeed.registry.enums import FieldType as F
+from crmfeed.registry.objects import OBJECTS, FieldSpec, ObjectSpec
+from resolvers.paging import encode_cursor
+from resolvers.records import RecordPage
+from schema.enums import DataAccess, LifeStatus, ObjectType, TeamRole
+from schema.org import Department, User, wrap_department, wrap_user
+from schema.pagination import PageInfo
+from store import models
+
+
+@strawberry.type
+class TeamMember:
+    row: Private[models.TeamMember]
+
+    @strawberry.field
+    async def user(self, info: strawberry.Info) -> User:
+        user = wrap_user(await info.context.loaders.user_by_id.load(self.row.user_id))
+        assert user is not None  # team rows reference users by foreign key
+        return user
+
+    @strawberry.field
+    def team_role(self) -> TeamRole:
+        return TeamRole(self.row.team_role)
+
+    @strawberry.field
+    def access(self) -> DataAccess:
+        return DataAccess(self.row.access)
+
+
+@strawberry.interface(name="Record")
+class RecordInterface:
+    row: Private[models.Record]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global(Kind.RECORD, self.row.id))
+
+    @strawberry.field
+    def object_type(self) -> ObjectType:
+        return ObjectType(self.row.object_type)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def status(self) -> str:
+        return self.row.status
+
+    @strawberry.field
+    def life_status(self) -> LifeStatus:
+        return LifeStatus(self.row.life_status)
+
+    @strawberry.field
+    async def owner(self, info: strawberry.Info) -> User:
+        owner = wrap_user(await info.context.loaders.user_by_id.load(self.row.owner_id))
+        assert owner is not None  # owner_id is a foreign key
+        return owner
+
+    @strawberry.field(description="The owner's department.")
+    async def department(self, info: strawberry.Info) -> Department | None:
+        owner = await info.context.loaders.user_by_id.load(self.row.owner_id)
+        if owner is None or owner.department_id is None:
+            return None
+        return wrap_department(
+            await info.context.loaders.department_by_id.load(owner.department_id)
+        )
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field
+    async def created_by(self, info: strawberry.Info) -> User | None:
+        return wrap_user(await info.context.loaders.user_by_id.load(self.row.created_by_id))
+
+    @strawberry.field
+    async def updated_by(self, info: strawberry.Info) -> User | None:
+        return wrap_user(await info.context.loaders.user_by_id.load(self.row.updated_by_id))
+
+    @strawberry.field(description="The related team, the owner first.")
+    async def team(self, info: strawberry.Info) -> list[TeamMember]:
+        members = await info.context.loaders.team_by_record_id.load(self.row.id)
+        ordered = sorted(members, key=lambda m: m.team_role != "OWNER")
+        return [TeamMember(row=member) for member in ordered]
+
+    @strawberry.field(description="The record's own fields (name included), by field name.")
+    def values(self) -> JSON:
+        return {"name": self.row.name, **(self.row.values or {})}
+
+
+PYTHON_TYPES: dict[F, Any] = {
+    F.TEXT: str,
+    F.LONG_TEXT: str,
+    F.EMAIL: str,
+    F.PHONE: str,
+    F.URL: str,
+    F.SELECT: str,
+    F.NUMBER: float,
+    F.CURRENCY: float,
+    F.BOOLEAN: bool,
+    F.DATE: date,
+    F.DATETIME: datetime,
+    F.MULTI_SELECT: list[str],
+    F.LOOKUP: strawberry.ID,
+    F.USER: strawberry.ID,
+}
+PARSERS: dict[F, Any] = {F.DATE: date.fromisoformat, F.DATETIME: datetime.fromisoformat}
+
+
+def _typed_field(spec: FieldSpec) -> Any:
+    parse = PARSERS.get(spec.type)
+
+    def resolve(root: RecordInterface) -> Any:
+        value = (root.row.values or {}).get(spec.name)
+        return parse(value) if parse is not None and value is not None else value
+
+    return strawberry.field(
+        resolver=resolve, graphql_type=PYTHON_TYPES[spec.type] | None, description=spec.label
+    )
+
+
+def _record_type(spec: ObjectSpec) -> type[RecordInterface]:
+    namespace = {f.name: _typed_field(f) for f in spec.fields if f.name != "name"}
+    cls = type(spec.type_name, (RecordInterface,), namespace)
+    return strawberry.type(cls, description=f"A {spec.label} record.")  # type: ignore[return-value]
+
+
+RECORD_TYPES: dict[str, type[RecordInterface]] = {
+    spec.object_type.value: _record_type(spec) for spec in OBJECTS
+}
+
+
+def wrap_record(row: models.Record | None) -> RecordInterface | None:
+    return None if row is None else RECORD_TYPES[row.object_type](row=row)
+
+
+@strawberry.type
+class RecordEdge:
+    cursor: str
+    node: RecordInterface
+
+
+@strawberry.type
+class RecordConnection:
+    page: Private[RecordPage]
+
+    @strawberry.field
+    def edges(self) -> list[RecordEdge]:
+        return [
+            RecordEdge(cursor=encode_cursor(row.id), node=RECORD_TYPES[row.object_type](row=row))
+            for row in self.page.rows
+        ]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        rows = self.page.rows
+        return PageInfo(
+            has_next_page=self.page.has_next,
+            end_cursor=encode_cursor(rows[-1].id) if rows else None,
+        )
+
+    @strawberry.field(description="All records matching the filter that the caller may read.")
+    async def total_count(self) -> int:
+        return await self.page.total_count()
+
+
+@strawberry.input
+class RecordFilter:
+    status: list[str] | None = None
+    owner_id: strawberry.ID | None = None
+    name_contains: str | None = None
+    updated_since: datetime | None = None
+
+
+@strawberry.input
+class TeamMemberInput:
+    user_id: strawberry.ID
+    team_role: TeamRole
+    access: DataAccess
+
+
+@strawberry.type
+class FieldInfo:
+    name: str
+    label: str
+    type: str
+    required: bool
+    options: list[str]
+    target: ObjectType | None
+
+
+@strawberry.type
+class StatusInfo:
+    key: str
+    label: str
+
+
+@strawberry.type
+class ObjectTypeInfo:
+    object_type: ObjectType
+    type_name: str
+    label: str
+    statuses: list[str]
+    status_labels: list[StatusInfo]
+    default_status: str
+    team_roles: list[TeamRole]
+    fields: list[FieldInfo]
+
+    @classmethod
+    def build(cls, spec: ObjectSpec) -> ObjectTypeInfo:
+        return cls(
+            object_type=spec.object_type,
+            type_name=spec.type_name,
+            label=spec.label,
+            statuses=list(spec.status_keys),
+            status_labels=[StatusInfo(key=s.key, label=s.label) for s in spec.statuses],
+            default_status=spec.default_status,
+            team_roles=list(spec.team_roles),
+            fields=[
+                FieldInfo(
+                    name=f.name,
+                    label=f.label,
+                    type=f.type.value,
+                    required=f.required,
+                    options=list(f.options),
+                    target=f.target,
+                )
+                for f in spec.fields
+            ],
+        )

@@ -1,0 +1,247 @@
+"""Enterprises, departments, users and their roles."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, func, insert, select, update
+
+from crmfeed.registry.enums import FunctionRole
+from store import closure
+from store.models import (
+    Department,
+    DepartmentClosure,
+    Enterprise,
+    User,
+    UserClosure,
+    UserRole,
+)
+from store.viewer import Viewer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def create_enterprise(session: AsyncSession, name: str) -> Enterprise:
+    enterprise = Enterprise(name=name, sharing_opens_follow_up=True)
+    session.add(enterprise)
+    await session.flush()
+    return enterprise
+
+
+async def get_enterprise(session: AsyncSession, enterprise_id: int) -> Enterprise:
+    return (await session.scalars(select(Enterprise).where(Enterprise.id == enterprise_id))).one()
+
+
+async def set_sharing_opens_follow_up(session: AsyncSession, enterprise_id: int, on: bool) -> None:
+    await session.execute(
+        update(Enterprise).where(Enterprise.id == enterprise_id).values(sharing_opens_follow_up=on)
+    )
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+
+async def email_taken(session: AsyncSession, email: str) -> bool:
+    found = await session.scalar(select(User.id).where(User.email == email))
+    return found is not None
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    enterprise_id: int,
+    name: str,
+    email: str,
+    password_hash: str,
+    department_id: int | None,
+    superior_id: int | None,
+    roles: Iterable[FunctionRole],
+) -> User:
+    user = User(
+        enterprise_id=enterprise_id,
+        name=name,
+        email=email,
+        password_hash=password_hash,
+        department_id=department_id,
+        superior_id=superior_id,
+    )
+    session.add(user)
+    await session.flush()
+    await closure.add_node(session, UserClosure, enterprise_id, user.id, superior_id)
+    await set_roles(session, user, roles)
+    return user
+
+
+async def set_roles(session: AsyncSession, user: User, roles: Iterable[FunctionRole]) -> None:
+    await session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+    rows = [
+        {"enterprise_id": user.enterprise_id, "user_id": user.id, "role": role.value}
+        for role in dict.fromkeys(roles)
+    ]
+    if rows:
+        await session.execute(insert(UserRole), rows)
+
+
+async def update_user(session: AsyncSession, user: User, changes: dict[str, object]) -> None:
+    """Apply column changes; a new superior re-hangs the user's subtree in the closure."""
+    if "superior_id" in changes and changes["superior_id"] != user.superior_id:
+        new_superior = changes["superior_id"]
+        assert new_superior is None or isinstance(new_superior, int)
+        await closure.move_subtree(session, UserClosure, user.enterprise_id, user.id, new_superior)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    await session.flush()
+
+
+async def is_subordinate_or_self(session: AsyncSession, superior: int, user: int) -> bool:
+    return await closure.is_in_subtree(session, UserClosure, superior, user)
+
+
+async def get_user(session: AsyncSession, enterprise_id: int, user_id: int) -> User | None:
+    return await session.scalar(
+        select(User).where(User.enterprise_id == enterprise_id, User.id == user_id)
+    )
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def users_by_ids(
+    session: AsyncSession, enterprise_id: int, ids: Sequence[int]
+) -> dict[int, User]:
+    rows = await session.scalars(
+        select(User).where(User.enterprise_id == enterprise_id, User.id.in_(set(ids)))
+    )
+    return {user.id: user for user in rows}
+
+
+async def roles_by_user_ids(
+    session: AsyncSession, enterprise_id: int, ids: Sequence[int]
+) -> dict[int, list[FunctionRole]]:
+    rows = await session.execute(
+        select(UserRole.user_id, UserRole.role)
+        .where(UserRole.enterprise_id == enterprise_id, UserRole.user_id.in_(set(ids)))
+        .order_by(UserRole.user_id, UserRole.role)
+    )
+    found: dict[int, list[FunctionRole]] = defaultdict(list)
+    for user_id, role in rows:
+        found[user_id].append(FunctionRole(role))
+    return found
+
+
+async def load_viewer(session: AsyncSession, enterprise_id: int, user_id: int) -> Viewer | None:
+    """The viewer with their roles, in one statement."""
+    rows = (
+        await session.execute(
+            select(User.id, User.department_id, UserRole.role)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+            .where(User.enterprise_id == enterprise_id, User.id == user_id)
+        )
+    ).all()
+    if not rows:
+        return None
+    roles = frozenset(FunctionRole(role) for _, _, role in rows if role is not None)
+    return Viewer(id=rows[0][0], enterprise_id=enterprise_id, department_id=rows[0][1], roles=roles)
+
+
+async def page_users(
+    session: AsyncSession, enterprise_id: int, after_id: int | None, limit: int
+) -> list[User]:
+    query = select(User).where(User.enterprise_id == enterprise_id)
+    if after_id is not None:
+        query = query.where(User.id > after_id)
+    return list(await session.scalars(query.order_by(User.id).limit(limit)))
+
+
+async def count_users(session: AsyncSession, enterprise_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count()).select_from(User).where(User.enterprise_id == enterprise_id)
+        )
+        or 0
+    )
+
+
+# -- departments ---------------------------------------------------------------------------------
+
+
+async def create_department(
+    session: AsyncSession,
+    *,
+    enterprise_id: int,
+    name: str,
+    parent_id: int | None,
+    head_id: int | None,
+) -> Department:
+    department = Department(
+        enterprise_id=enterprise_id, name=name, parent_id=parent_id, head_id=head_id
+    )
+    session.add(department)
+    await session.flush()
+    await closure.add_node(session, DepartmentClosure, enterprise_id, department.id, parent_id)
+    return department
+
+
+async def update_department(
+    session: AsyncSession, department: Department, changes: dict[str, object]
+) -> None:
+    """Apply column changes; a new parent re-hangs the department's subtree in the closure."""
+    if "parent_id" in changes and changes["parent_id"] != department.parent_id:
+        parent = changes["parent_id"]
+        assert parent is None or isinstance(parent, int)
+        await closure.move_subtree(
+            session, DepartmentClosure, department.enterprise_id, department.id, parent
+        )
+    for key, value in changes.items():
+        setattr(department, key, value)
+    await session.flush()
+
+
+async def is_department_in_subtree(session: AsyncSession, root: int, department: int) -> bool:
+    return await closure.is_in_subtree(session, DepartmentClosure, root, department)
+
+
+async def get_department(
+    session: AsyncSession, enterprise_id: int, department_id: int
+) -> Department | None:
+    return await session.scalar(
+        select(Department).where(
+            Department.enterprise_id == enterprise_id, Department.id == department_id
+        )
+    )
+
+
+async def departments_by_ids(
+    session: AsyncSession, enterprise_id: int, ids: Sequence[int]
+) -> dict[int, Department]:
+    rows = await session.scalars(
+        select(Department).where(
+            Department.enterprise_id == enterprise_id, Department.id.in_(set(ids))
+        )
+    )
+    return {department.id: department for department in rows}
+
+
+async def list_departments(session: AsyncSession, enterprise_id: int) -> list[Department]:
+    return list(
+        await session.scalars(
+            select(Department)
+            .where(Department.enterprise_id == enterprise_id)
+            .order_by(Department.id)
+        )
+    )
+
+
+async def admin_ids(session: AsyncSession, enterprise_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(UserRole.user_id).where(
+            UserRole.enterprise_id == enterprise_id,
+            UserRole.role == FunctionRole.CRM_ADMIN.value,
+        )
+    )
+    return sorted(rows)

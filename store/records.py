@@ -1,0 +1,233 @@
+"""Business records: insert, update, look up, and list pages through the visibility engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, select
+
+from crmfeed.registry.enums import DataAccess, LifeStatus, TeamRole
+from store import visibility
+from store.models import Record, TeamMember
+from store.types import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from store.viewer import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    statuses: tuple[str, ...] = ()
+    owner_id: int | None = None
+    name_contains: str | None = None
+    updated_since: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.statuses:
+            found.append(Record.status.in_(self.statuses))
+        if self.owner_id is not None:
+            found.append(Record.owner_id == self.owner_id)
+        if self.name_contains:
+            escaped = (
+                self.name_contains.lower()
+                .replace("\\", "\\\\")
+                .replace("%", "\\%")
+                .replace("_", "\\_")
+            )
+            found.append(func.lower(Record.name).like(f"%{escaped}%", escape="\\"))
+        if self.updated_since is not None:
+            found.append(Record.updated_at >= self.updated_since)
+        return found
+
+
+async def insert_record(
+    session: AsyncSession,
+    *,
+    enterprise_id: int,
+    object_type: str,
+    name: str,
+    status: str,
+    values: dict[str, Any],
+    owner_id: int,
+    created_by_id: int,
+) -> Record:
+    """Insert a record; its owner joins the related team as Owner with Read & Write."""
+    now = utcnow()
+    record = Record(
+        enterprise_id=enterprise_id,
+        object_type=object_type,
+        name=name,
+        status=status,
+        life_status=LifeStatus.NORMAL.value,
+        values=values,
+        owner_id=owner_id,
+        created_by_id=created_by_id,
+        updated_by_id=created_by_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    session.add(
+        TeamMember(
+            enterprise_id=enterprise_id,
+            record_id=record.id,
+            user_id=owner_id,
+            team_role=TeamRole.OWNER.value,
+            access=DataAccess.READ_WRITE.value,
+        )
+    )
+    await session.flush()
+    return record
+
+
+async def update_record(
+    session: AsyncSession,
+    record: Record,
+    *,
+    name: str,
+    status: str,
+    values: dict[str, Any],
+    updated_by_id: int,
+) -> None:
+    record.name = name
+    record.status = status
+    record.values = values
+    record.updated_by_id = updated_by_id
+    record.updated_at = utcnow()
+    await session.flush()
+
+
+async def readable_record(session: AsyncSession, viewer: Viewer, record_id: int) -> Record | None:
+    """The record if the viewer may read it, else None (missing and hidden look the same)."""
+    return await session.scalar(
+        select(Record).where(Record.id == record_id, visibility.readable(viewer))
+    )
+
+
+async def readable_records(
+    session: AsyncSession, viewer: Viewer, ids: Sequence[int]
+) -> dict[int, Record]:
+    rows = await session.scalars(
+        select(Record).where(Record.id.in_(set(ids)), visibility.readable(viewer))
+    )
+    return {record.id: record for record in rows}
+
+
+async def readable_ids(session: AsyncSession, viewer: Viewer, ids: Sequence[int]) -> set[int]:
+    rows = await session.scalars(
+        select(Record.id).where(Record.id.in_(set(ids)), visibility.readable(viewer))
+    )
+    return set(rows)
+
+
+def _listing(
+    viewer: Viewer,
+    object_type: str | None,
+    record_filter: RecordFilter,
+    life_status: LifeStatus,
+) -> list[ColumnElement[bool]]:
+    conditions = [visibility.listed(viewer, life_status=life_status), *record_filter.conditions()]
+    if object_type is not None:
+        conditions.append(Record.object_type == object_type)
+    return conditions
+
+
+async def page_records(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    object_type: str | None,
+    record_filter: RecordFilter,
+    before_id: int | None,
+    limit: int,
+    life_status: LifeStatus = LifeStatus.NORMAL,
+) -> list[Record]:
+    """Newest first; keyset paging on id so pages stay stable while records change."""
+    conditions = _listing(viewer, object_type, record_filter, life_status)
+    if before_id is not None:
+        conditions.append(Record.id < before_id)
+    query = select(Record).where(and_(*conditions)).order_by(Record.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def count_records(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    object_type: str | None,
+    record_filter: RecordFilter,
+    life_status: LifeStatus = LifeStatus.NORMAL,
+) -> int:
+    conditions = _listing(viewer, object_type, record_filter, life_status)
+    total = await session.scalar(select(func.count()).select_from(Record).where(*conditions))
+    return total or 0
+
+
+# -- related team --------------------------------------------------------------------------------
+
+
+async def team_by_record_ids(
+    session: AsyncSession, enterprise_id: int, record_ids: Sequence[int]
+) -> dict[int, list[TeamMember]]:
+    rows = await session.scalars(
+        select(TeamMember)
+        .where(TeamMember.enterprise_id == enterprise_id, TeamMember.record_id.in_(set(record_ids)))
+        .order_by(TeamMember.record_id, TeamMember.added_at, TeamMember.user_id)
+    )
+    found: dict[int, list[TeamMember]] = {}
+    for member in rows:
+        found.setdefault(member.record_id, []).append(member)
+    return found
+
+
+async def team_member(session: AsyncSession, record_id: int, user_id: int) -> TeamMember | None:
+    return await session.scalar(
+        select(TeamMember).where(TeamMember.record_id == record_id, TeamMember.user_id == user_id)
+    )
+
+
+async def put_team_member(
+    session: AsyncSession,
+    *,
+    enterprise_id: int,
+    record_id: int,
+    user_id: int,
+    team_role: str,
+    access: str,
+) -> None:
+    """Add a member, or update the role and access of one already in the team."""
+    member = await team_member(session, record_id, user_id)
+    if member is None:
+        session.add(
+            TeamMember(
+                enterprise_id=enterprise_id,
+                record_id=record_id,
+                user_id=user_id,
+                team_role=team_role,
+                access=access,
+            )
+        )
+    else:
+        member.team_role = team_role
+        member.access = access
+    await session.flush()
+
+
+async def remove_team_member(session: AsyncSession, record_id: int, user_id: int) -> None:
+    await session.execute(
+        delete(TeamMember).where(TeamMember.record_id == record_id, TeamMember.user_id == user_id)
+    )
+
+
+async def touch(session: AsyncSession, record: Record, updated_by_id: int) -> None:
+    record.updated_at = utcnow()
+    record.updated_by_id = updated_by_id
+    await session.flush()
