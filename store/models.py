@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -15,9 +16,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.types import Id, Json, UTCDateTime, utcnow
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
