@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from crmfeed.registry.enums import FunctionRole
 from crmfeed.security import hash_password, issue_token, verify_password
-from resolvers.errors import Conflict, Unauthenticated
+from resolvers.errors import Unauthenticated
 from resolvers.inputs import check_password, clean_email, clean_text
+from resolvers.org import claiming_email, email_conflict
 from store import org
 
 if TYPE_CHECKING:
@@ -33,19 +34,20 @@ async def register_enterprise(
     password_hash = await hash_password(context.settings, password)
     async with context.db() as session:
         if await org.email_taken(session, email):
-            raise Conflict(f"A user with email {email} already exists.", field="email")
-        enterprise = await org.create_enterprise(session, enterprise_name)
-        user = await org.create_user(
-            session,
-            enterprise_id=enterprise.id,
-            name=admin_name,
-            email=email,
-            password_hash=password_hash,
-            department_id=None,
-            superior_id=None,
-            roles=[FunctionRole.CRM_ADMIN, FunctionRole.SALES],
-        )
-        await session.commit()
+            raise email_conflict(email)
+        async with claiming_email(session, email):
+            enterprise = await org.create_enterprise(session, enterprise_name)
+            user = await org.create_user(
+                session,
+                enterprise_id=enterprise.id,
+                name=admin_name,
+                email=email,
+                password_hash=password_hash,
+                department_id=None,
+                superior_id=None,
+                roles=[FunctionRole.CRM_ADMIN, FunctionRole.SALES],
+            )
+            await session.commit()
     context.token = issue_token(context.settings, user.id, enterprise.id)
     context.forget_viewer()
     return Auth(token=context.token, user=user)

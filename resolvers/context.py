@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from crmfeed.settings import Settings
+    from resolvers.field_access import FieldAccessMap
     from resolvers.loaders import Loaders
     from store.viewer import Viewer
 
@@ -42,6 +43,7 @@ class Context:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._viewer: object = _UNSET
+        self._field_access: FieldAccessMap | None = None
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
@@ -81,6 +83,17 @@ class Context:
             return None
         async with self.db() as session:
             return await org.load_viewer(session, claims.enterprise_id, claims.user_id)
+
+    async def field_access(self) -> FieldAccessMap:
+        """The caller's field-level access, loaded once per request."""
+        if self._field_access is None:
+            from resolvers.field_access import load
+
+            self._field_access = await load(self)
+        return self._field_access
+
+    def forget_field_access(self) -> None:
+        self._field_access = None
 
     @cached_property
     def loaders(self) -> Loaders:

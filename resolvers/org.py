@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
 
 from crmfeed.ids import Kind
 from crmfeed.registry.enums import FunctionRole
@@ -18,6 +21,8 @@ from resolvers.paging import decode_cursor
 from store import org
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from resolvers.context import Context
@@ -40,6 +45,22 @@ async def _existing_department(
     if department is None:
         raise BadUserInput(f"{field}: no department with that id exists.", field=field)
     return department
+
+
+def email_conflict(email: str) -> Conflict:
+    return Conflict(f"A user with email {email} already exists.", field="email")
+
+
+@asynccontextmanager
+async def claiming_email(session: AsyncSession, email: str) -> AsyncIterator[None]:
+    """CONFLICT when a concurrent request took `email` between our check and our insert."""
+    try:
+        yield
+    except IntegrityError:
+        await session.rollback()
+        if await org.email_taken(session, email):
+            raise email_conflict(email) from None
+        raise
 
 
 # -- departments ---------------------------------------------------------------------------------
@@ -136,18 +157,19 @@ async def create_user(
         if superior is not None:
             await _existing_user(session, viewer.enterprise_id, superior, "superiorId")
         if await org.email_taken(session, email):
-            raise Conflict(f"A user with email {email} already exists.", field="email")
-        user = await org.create_user(
-            session,
-            enterprise_id=viewer.enterprise_id,
-            name=name,
-            email=email,
-            password_hash=password_hash,
-            department_id=department,
-            superior_id=superior,
-            roles=_roles(roles),
-        )
-        await session.commit()
+            raise email_conflict(email)
+        async with claiming_email(session, email):
+            user = await org.create_user(
+                session,
+                enterprise_id=viewer.enterprise_id,
+                name=name,
+                email=email,
+                password_hash=password_hash,
+                department_id=department,
+                superior_id=superior,
+                roles=_roles(roles),
+            )
+            await session.commit()
     return user
 
 

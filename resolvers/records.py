@@ -105,6 +105,7 @@ async def create_record(
     if needed not in viewer.permissions:
         raise Forbidden(f"Creating a {spec.label} needs the function permission {needed}.")
     clean = clean_values(spec, values, creating=True)
+    (await context.field_access()).require_writable(object_type, clean.values)
     owner = viewer.id if owner_id is None else parse_id(owner_id, Kind.USER, "ownerId")
     async with context.db() as session:
         await _check_owner(session, viewer, owner)
@@ -125,11 +126,13 @@ async def create_record(
 
 async def update_record(context: Context, record_id: str, values: Any) -> Record:
     viewer = await context.viewer()
+    access = await context.field_access()
     async with context.db() as session:
         record = await readable_or_not_found(session, viewer, record_id)
         await checker.require(session, viewer, record, Action.EDIT)
         spec = spec_for(record.object_type)
         clean = clean_values(spec, values, creating=False)
+        access.require_writable(spec.object_type, clean.values)
         await _check_references(session, viewer, spec.object_type, clean)
         await records.update_record(
             session,

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from schema.extensions import extensions
+from schema.extensions import extensions, is_unexpected
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.records import RECORD_TYPES
 
 if TYPE_CHECKING:
+    from graphql import GraphQLError
+    from strawberry.types import ExecutionContext
+
     from crmfeed.settings import Settings
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+class CrmSchema(strawberry.Schema):
+    """Logs only unexpected errors; refusals and bad input are answers, not incidents."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [error for error in errors if is_unexpected(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(settings: Settings, **kwargs: Any) -> strawberry.Schema:
+    return CrmSchema(
         query=Query,
         mutation=Mutation,
         types=list(RECORD_TYPES.values()),
         extensions=extensions(settings),
+        **kwargs,
     )

@@ -16,6 +16,7 @@ FollowUpAccess = strawberry.enum(enums.FollowUpAccess, name="FollowUpAccess")
 LifeStatus = strawberry.enum(enums.LifeStatus, name="LifeStatus")
 AccessRule = strawberry.enum(enums.AccessRule, name="AccessRule")
 FieldType = strawberry.enum(enums.FieldType, name="FieldType")
+FieldAccess = strawberry.enum(enums.FieldAccess, name="FieldAccess")
 
 
 @strawberry.enum

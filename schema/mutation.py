@@ -6,11 +6,13 @@ import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
-from resolvers import auth, org, records, sharing, teams
+from resolvers import auth, field_access, org, records, sharing, teams
 from schema.access import CreateSharingRuleInput, SharingRule
 from schema.enums import (
     DataAccess,
+    FieldAccess,
     FollowUpAccess,
+    FunctionRole,
     ObjectType,
     OldOwnerHandling,
     TeamRole,
@@ -132,6 +134,20 @@ class Mutation:
             info.context, sharing_opens_follow_up=input.sharing_opens_follow_up
         )
         return EnterpriseSettings(row=row)
+
+    @strawberry.mutation(
+        extensions=ADMIN,
+        description="Set a function role's access to an object field (default READ_WRITE).",
+    )
+    async def set_field_access(
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType,
+        field: str,
+        role: FunctionRole,
+        access: FieldAccess,
+    ) -> bool:
+        return await field_access.set_field_access(info.context, object_type, field, role, access)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def create_record(

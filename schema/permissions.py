@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strawberry.permission import BasePermission
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
 from crmfeed.registry.enums import FunctionRole
@@ -47,3 +47,25 @@ class IsAdmin(HasRole):
     def __init__(self) -> None:
         super().__init__(FunctionRole.CRM_ADMIN)
         self.message = "Only CRM administrators may do this."
+
+
+class CanReadField(BasePermission):
+    """Field-level security: the caller's function roles do not hide this record field."""
+
+    def __init__(self, object_type: str, field: str) -> None:
+        self.object_type = object_type
+        self.field = field
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        access = await info.context.field_access()
+        return access.can_read(self.object_type, self.field)
+
+
+class HideField(PermissionExtension):
+    """Resolve a field the caller may not see to null (lists too), instead of raising."""
+
+    def __init__(self, permission: BasePermission) -> None:
+        super().__init__(permissions=[permission], use_directives=False, fail_silently=True)
+
+    def _on_unauthorized(self, permission: BasePermission) -> Any:
+        return None

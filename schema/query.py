@@ -7,7 +7,7 @@ from strawberry.permission import PermissionExtension
 
 from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.objects import OBJECTS
-from resolvers import access, auth, org, records, sharing
+from resolvers import access, auth, field_access, org, records, sharing
 from schema.access import AccessExplanation, SharingRule
 from schema.enums import ObjectType
 from schema.org import (
@@ -19,6 +19,7 @@ from schema.org import (
 )
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.records import (
+    FieldAccessRule,
     ObjectTypeInfo,
     RecordConnection,
     RecordFilter,
@@ -120,6 +121,20 @@ class Query:
     async def enterprise_settings(self, info: strawberry.Info) -> EnterpriseSettings:
         return EnterpriseSettings(row=await sharing.enterprise(info.context))
 
-    @strawberry.field(permission_classes=SIGNED_IN, description="The object registry.")
-    def object_types(self) -> list[ObjectTypeInfo]:
-        return [ObjectTypeInfo.build(spec) for spec in OBJECTS]
+    @strawberry.field(
+        permission_classes=SIGNED_IN,
+        description="The object registry, with the caller's own access to every field.",
+    )
+    async def object_types(self, info: strawberry.Info) -> list[ObjectTypeInfo]:
+        access = await info.context.field_access()
+        return [ObjectTypeInfo.build(spec, access) for spec in OBJECTS]
+
+    @strawberry.field(extensions=ADMIN, description="Field-level security rules of an object.")
+    async def field_access(
+        self, info: strawberry.Info, object_type: ObjectType
+    ) -> list[FieldAccessRule]:
+        found = await field_access.rules(info.context, object_type)
+        return [
+            FieldAccessRule(object_type=object_type, field=name, role=role, access=level)
+            for name, role, level in found
+        ]

@@ -11,12 +11,15 @@ from strawberry.scalars import JSON
 
 from crmfeed.ids import Kind, to_global
 from crmfeed.registry.enums import FieldType as F
+from crmfeed.registry.enums import ObjectType as RegistryObjectType
 from crmfeed.registry.objects import OBJECTS, FieldSpec, ObjectSpec
+from resolvers.field_access import FieldAccessMap
 from resolvers.paging import encode_cursor
 from resolvers.records import RecordPage
-from schema.enums import DataAccess, LifeStatus, ObjectType, TeamRole
+from schema.enums import DataAccess, FieldAccess, FunctionRole, LifeStatus, ObjectType, TeamRole
 from schema.org import Department, User, wrap_department, wrap_user
 from schema.pagination import PageInfo
+from schema.permissions import CanReadField, HideField
 from store import models
 
 
@@ -100,9 +103,11 @@ class RecordInterface:
         ordered = sorted(members, key=lambda m: m.team_role != "OWNER")
         return [TeamMember(row=member) for member in ordered]
 
-    @strawberry.field(description="The record's own fields (name included), by field name.")
-    def values(self) -> JSON:
-        return {"name": self.row.name, **(self.row.values or {})}
+    @strawberry.field(
+        description="The record's own fields (name included) that the caller may see, by name."
+    )
+    async def values(self, info: strawberry.Info) -> JSON:
+        return (await info.context.field_access()).visible_values(self.row)
 
 
 PYTHON_TYPES: dict[F, Any] = {
@@ -124,7 +129,7 @@ PYTHON_TYPES: dict[F, Any] = {
 PARSERS: dict[F, Any] = {F.DATE: date.fromisoformat, F.DATETIME: datetime.fromisoformat}
 
 
-def _typed_field(spec: FieldSpec) -> Any:
+def _typed_field(object_type: RegistryObjectType, spec: FieldSpec) -> Any:
     parse = PARSERS.get(spec.type)
 
     def resolve(root: RecordInterface) -> Any:
@@ -132,12 +137,15 @@ def _typed_field(spec: FieldSpec) -> Any:
         return parse(value) if parse is not None and value is not None else value
 
     return strawberry.field(
-        resolver=resolve, graphql_type=PYTHON_TYPES[spec.type] | None, description=spec.label
+        resolver=resolve,
+        graphql_type=PYTHON_TYPES[spec.type] | None,
+        description=f"{spec.label} (null when field-level security hides it from the caller).",
+        extensions=[HideField(CanReadField(object_type.value, spec.name))],
     )
 
 
 def _record_type(spec: ObjectSpec) -> type[RecordInterface]:
-    namespace = {f.name: _typed_field(f) for f in spec.fields if f.name != "name"}
+    namespace = {f.name: _typed_field(spec.object_type, f) for f in spec.fields if f.name != "name"}
     cls = type(spec.type_name, (RecordInterface,), namespace)
     return strawberry.type(cls, description=f"A {spec.label} record.")  # type: ignore[return-value]
 
@@ -204,6 +212,7 @@ class FieldInfo:
     required: bool
     options: list[str]
     target: ObjectType | None
+    access: FieldAccess = strawberry.field(description="The caller's own access to this field.")
 
 
 @strawberry.type
@@ -224,7 +233,7 @@ class ObjectTypeInfo:
     fields: list[FieldInfo]
 
     @classmethod
-    def build(cls, spec: ObjectSpec) -> ObjectTypeInfo:
+    def build(cls, spec: ObjectSpec, access: FieldAccessMap) -> ObjectTypeInfo:
         return cls(
             object_type=spec.object_type,
             type_name=spec.type_name,
@@ -241,7 +250,16 @@ class ObjectTypeInfo:
                     required=f.required,
                     options=list(f.options),
                     target=f.target,
+                    access=access.of(spec.object_type.value, f.name),
                 )
                 for f in spec.fields
             ],
         )
+
+
+@strawberry.type
+class FieldAccessRule:
+    object_type: ObjectType
+    field: str
+    role: FunctionRole
+    access: FieldAccess

@@ -188,3 +188,17 @@ class FollowUpSetting(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     team_role: Mapped[str] = mapped_column(String(32))
     access: Mapped[str] = mapped_column(String(16))
+
+
+class FieldAccessRule(Base):
+    """Per object field and function role: HIDDEN, READ_ONLY or READ_WRITE (the default)."""
+
+    __tablename__ = "field_access_rules"
+    __table_args__ = (UniqueConstraint("enterprise_id", "object_type", "field", "role"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[int] = _enterprise_fk()
+    object_type: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    access: Mapped[str] = mapped_column(String(16))

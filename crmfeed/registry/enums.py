@@ -80,3 +80,18 @@ class FieldType(StrEnum):
     URL = "URL"
     LOOKUP = "LOOKUP"
     USER = "USER"
+
+
+class FieldAccess(StrEnum):
+    """Ordered from least to most open."""
+
+    HIDDEN = "HIDDEN"
+    READ_ONLY = "READ_ONLY"
+    READ_WRITE = "READ_WRITE"
+
+    @property
+    def rank(self) -> int:
+        return FIELD_ACCESS_ORDER.index(self)
+
+
+FIELD_ACCESS_ORDER = (FieldAccess.HIDDEN, FieldAccess.READ_ONLY, FieldAccess.READ_WRITE)

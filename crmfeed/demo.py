@@ -1,0 +1,585 @@
+"""Demo data: one enterprise with people, departments, roles and a few hundred records.
+
+Loaded by `crmfeed serve` on an empty embedded database and by `crmfeed demo`. Everything is
+derived from a fixed seed, so two loads give the same people, records and ids. Every demo user
+has the same password, `DEMO_PASSWORD`; the logins are printed by the CLI.
+
+    async with engine.begin():  # an empty, migrated database
+        demo = await load_demo(session_factory, settings)
+    print(demo.logins[0].email, DEMO_PASSWORD)
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from crmfeed.ids import Kind, to_global
+from crmfeed.registry.enums import (
+    DataAccess,
+    FollowUpAccess,
+    FunctionRole,
+    LifeStatus,
+    ObjectType,
+    TeamRole,
+)
+from crmfeed.security import hash_password
+from store import org, records, sharing
+from store.models import Enterprise
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from crmfeed.settings import Settings
+    from store.models import Record
+
+ENTERPRISE_NAME = "Demo Trading Co."
+DEMO_PASSWORD = "demo-pass-123"
+EMAIL_DOMAIN = "demo-trading.example"
+SEED = 20261102
+ANCHOR = date(2026, 11, 2)  # "today" for the demo's dates, fixed so loads are repeatable
+
+R = FunctionRole
+O = ObjectType  # noqa: E741
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    key: str
+    name: str
+    position: str
+    department: str
+    superior: str | None
+    roles: tuple[FunctionRole, ...]
+
+    @property
+    def email(self) -> str:
+        return f"{self.name.lower().replace(' ', '.')}@{EMAIL_DOMAIN}"
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentPlan:
+    key: str
+    name: str
+    parent: str | None
+    head: str | None
+
+
+DEPARTMENTS: tuple[DepartmentPlan, ...] = (
+    DepartmentPlan("company", ENTERPRISE_NAME, None, "ceo"),
+    DepartmentPlan("sales", "Sales", "company", "ceo"),
+    DepartmentPlan("east", "Sales East", "sales", "east"),
+    DepartmentPlan("west", "Sales West", "sales", "west"),
+    DepartmentPlan("north", "Sales North", "sales", "north"),
+    DepartmentPlan("finance", "Finance", "company", "finance"),
+    DepartmentPlan("operations", "Operations", "company", "orders"),
+)
+
+REGIONS = ("east", "west", "north")
+SALESPEOPLE: dict[str, tuple[str, ...]] = {
+    "east": ("Ava Thompson", "Noah Williams", "Mia Johnson", "Lucas Brown"),
+    "west": ("Emma Garcia", "Ethan Martinez", "Sofia Lopez", "Mason Lee"),
+    "north": ("Isabella Walker", "James Hall", "Chloe Young", "Benjamin King"),
+}
+
+PEOPLE: tuple[Person, ...] = (
+    Person("ceo", "Helen Park", "Chief executive", "company", None, (R.SALES,)),
+    Person("admin", "Sam Rivera", "CRM administrator", "operations", "ceo", (R.CRM_ADMIN, R.SALES)),
+    Person("orders", "Olivia Brown", "Order administrator", "operations", "ceo", (R.ORDER_ADMIN,)),
+    Person(
+        "finance",
+        "Nora Kim",
+        "Finance manager",
+        "finance",
+        "ceo",
+        (R.PAYMENT_FINANCE, R.REFUND_FINANCE, R.INVOICE_FINANCE),
+    ),
+    Person("order_finance", "Ivan Petrov", "Order finance", "finance", "finance", (R.ORDER_FINANCE,)),
+    Person("east", "Liam Carter", "Sales manager, East", "east", "ceo", (R.SALES,)),
+    Person("west", "Maya Singh", "Sales manager, West", "west", "ceo", (R.SALES,)),
+    Person("north", "Omar Haddad", "Sales manager, North", "north", "ceo", (R.SALES,)),
+    *(
+        Person(f"{region}{n}", name, f"Salesperson, {region.title()}", region, region, (R.SALES,))
+        for region in REGIONS
+        for n, name in enumerate(SALESPEOPLE[region], start=1)
+    ),
+)
+
+COMPANY_FIRST = (
+    "Northwind", "Bluebird", "Summit", "Riverside", "Granite", "Harbor", "Silverline", "Cedar",
+    "Apex", "Lakeshore", "Ironwood", "Meridian", "Oakridge", "Pioneer", "Redstone", "Sunrise",
+)  # fmt: skip
+COMPANY_SECOND = (
+    "Traders", "Logistics", "Foods", "Systems", "Medical", "Retail", "Motors", "Textiles",
+    "Electronics", "Supplies", "Pharma", "Builders",
+)  # fmt: skip
+INDUSTRY_BY_SECOND = {
+    "Traders": "RETAIL", "Logistics": "OTHER", "Foods": "RETAIL", "Systems": "SOFTWARE",
+    "Medical": "HEALTHCARE", "Retail": "RETAIL", "Motors": "MANUFACTURING",
+    "Textiles": "MANUFACTURING", "Electronics": "MANUFACTURING", "Supplies": "OTHER",
+    "Pharma": "HEALTHCARE", "Builders": "MANUFACTURING",
+}  # fmt: skip
+CITIES = ("Boston", "Denver", "Seattle", "Austin", "Chicago", "Portland", "Atlanta", "Phoenix")
+FIRST_NAMES = (
+    "Anna", "Ben", "Carla", "David", "Elena", "Frank", "Grace", "Hugo", "Iris", "Jack", "Kate",
+    "Leo", "Nina", "Oscar", "Paula", "Quinn", "Rosa", "Tom", "Vera", "Will",
+)  # fmt: skip
+LAST_NAMES = (
+    "Adams", "Baker", "Clark", "Davis", "Evans", "Fisher", "Green", "Hughes", "Irwin", "Jones",
+    "Kelly", "Lewis", "Morgan", "Nolan", "Owens", "Price", "Reed", "Stone", "Turner", "Wright",
+)  # fmt: skip
+TITLES = ("Purchasing manager", "CFO", "Operations lead", "IT director", "Buyer", "CEO")
+PRODUCTS = (
+    ("Standard pallet", "PAL-100", 45.0, "PIECE"),
+    ("Shipping box, large", "BOX-L", 2.5, "BOX"),
+    ("Shipping box, small", "BOX-S", 1.2, "BOX"),
+    ("Cold-chain container", "CCC-20", 1850.0, "PIECE"),
+    ("Inventory software licence", "INV-LIC", 990.0, "LICENSE"),
+    ("Installation service", "SVC-INST", 120.0, "HOUR"),
+    ("Barcode scanner", "SCN-2", 240.0, "PIECE"),
+    ("Legacy label printer", "LBL-1", 310.0, "PIECE"),
+)
+COMPETITORS = ("FastFreight Inc.", "Globex Supply", "Initech Distribution")
+CAMPAIGNS = (
+    ("Spring trade fair", "EXHIBITION", "CLOSED", ["OFFLINE"]),
+    ("Cold-chain webinar series", "WEBINAR", "IN_PROGRESS", ["ONLINE"]),
+    ("Partner newsletter", "EMAIL", "PLANNED", ["ONLINE", "PARTNER"]),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    name: str
+    email: str
+    position: str
+    roles: tuple[FunctionRole, ...]
+
+
+@dataclass(slots=True)
+class DemoData:
+    """What was loaded: the logins to print and how many records of each type."""
+
+    enterprise_id: int
+    password: str
+    logins: list[DemoLogin]
+    record_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def record_total(self) -> int:
+        return sum(self.record_counts.values())
+
+
+def demo_logins() -> list[DemoLogin]:
+    """The demo's people, in reporting order (they exist once the demo is loaded)."""
+    return [DemoLogin(p.name, p.email, p.position, p.roles) for p in PEOPLE]
+
+
+def person(key: str) -> Person:
+    return next(p for p in PEOPLE if p.key == key)
+
+
+async def has_enterprises(session: AsyncSession) -> bool:
+    """Whether the database holds any data at all (every row belongs to an enterprise)."""
+    return await session.scalar(select(Enterprise.id).limit(1)) is not None
+
+
+async def demo_is_loaded(session: AsyncSession) -> bool:
+    return await org.get_user_by_email(session, PEOPLE[0].email) is not None
+
+
+async def load_demo(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> DemoData:
+    """Load the demo in one transaction (all or nothing). The caller checks the database is empty."""
+    password_hash = await hash_password(settings, DEMO_PASSWORD)
+    async with session_factory() as session:
+        loader = _Loader(session, random.Random(SEED))
+        data = await loader.load(password_hash)
+        await session.commit()
+    return data
+
+
+def _gid(record: Record) -> str:
+    return to_global(Kind.RECORD, record.id)
+
+
+class _Loader:
+    """Builds the demo step by step; `users` and `departments` map plan keys to database ids."""
+
+    def __init__(self, session: AsyncSession, rng: random.Random) -> None:
+        self.session = session
+        self.rng = rng
+        self.enterprise_id = 0
+        self.users: dict[str, int] = {}
+        self.departments: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+        self.account_names: set[str] = set()
+
+    async def load(self, password_hash: str) -> DemoData:
+        enterprise = await org.create_enterprise(self.session, ENTERPRISE_NAME)
+        self.enterprise_id = enterprise.id
+        await self._organisation(password_hash)
+        await self._settings()
+        campaigns = await self._shared_records()
+        for region in REGIONS:
+            for n in range(1, len(SALESPEOPLE[region]) + 1):
+                await self._salesperson_records(f"{region}{n}", region, campaigns)
+        await self._invalidate_some()
+        return DemoData(
+            enterprise_id=self.enterprise_id,
+            password=DEMO_PASSWORD,
+            logins=demo_logins(),
+            record_counts=dict(sorted(self.counts.items())),
+        )
+
+    # -- people and settings ---------------------------------------------------------------------
+
+    async def _organisation(self, password_hash: str) -> None:
+        for plan in DEPARTMENTS:
+            department = await org.create_department(
+                self.session,
+                enterprise_id=self.enterprise_id,
+                name=plan.name,
+                parent_id=self.departments.get(plan.parent) if plan.parent else None,
+                head_id=None,
+            )
+            self.departments[plan.key] = department.id
+        for someone in PEOPLE:  # PEOPLE lists every superior before their reports
+            user = await org.create_user(
+                self.session,
+                enterprise_id=self.enterprise_id,
+                name=someone.name,
+                email=someone.email,
+                password_hash=password_hash,
+                department_id=self.departments[someone.department],
+                superior_id=self.users[someone.superior] if someone.superior else None,
+                roles=someone.roles,
+            )
+            self.users[someone.key] = user.id
+        for plan in DEPARTMENTS:
+            if plan.head is not None:
+                department = await org.get_department(
+                    self.session, self.enterprise_id, self.departments[plan.key]
+                )
+                assert department is not None
+                await org.update_department(
+                    self.session, department, {"head_id": self.users[plan.head]}
+                )
+
+    async def _settings(self) -> None:
+        # After-sales people on an account's team do not see its follow-up activity (seed FAQ 6).
+        await sharing.set_follow_up_access(
+            self.session,
+            self.enterprise_id,
+            O.ACCOUNT.value,
+            TeamRole.AFTER_SALES.value,
+            FollowUpAccess.DISABLED.value,
+        )
+        # The product catalogue (owned by Operations) is readable by all of Sales.
+        await sharing.create_rule(
+            self.session,
+            enterprise_id=self.enterprise_id,
+            object_type=O.PRODUCT.value,
+            from_user_id=None,
+            from_department_id=self.departments["operations"],
+            to_user_id=None,
+            to_department_id=self.departments["sales"],
+            access=DataAccess.READ_ONLY.value,
+        )
+        # Finance reads Sales East's opportunities to plan cash flow.
+        await sharing.create_rule(
+            self.session,
+            enterprise_id=self.enterprise_id,
+            object_type=O.OPPORTUNITY.value,
+            from_user_id=None,
+            from_department_id=self.departments["east"],
+            to_user_id=None,
+            to_department_id=self.departments["finance"],
+            access=DataAccess.READ_ONLY.value,
+        )
+
+    # -- records ---------------------------------------------------------------------------------
+
+    async def _record(
+        self, object_type: ObjectType, name: str, status: str, owner: str, **values: Any
+    ) -> Record:
+        owner_id = self.users[owner]
+        record = await records.insert_record(
+            self.session,
+            enterprise_id=self.enterprise_id,
+            object_type=object_type.value,
+            name=name,
+            status=status,
+            values={key: value for key, value in values.items() if value is not None},
+            owner_id=owner_id,
+            created_by_id=owner_id,
+        )
+        self.counts[object_type.value] = self.counts.get(object_type.value, 0) + 1
+        return record
+
+    async def _member(
+        self, record: Record, who: str, team_role: TeamRole, access: DataAccess
+    ) -> None:
+        await records.put_team_member(
+            self.session,
+            enterprise_id=self.enterprise_id,
+            record_id=record.id,
+            user_id=self.users[who],
+            team_role=team_role.value,
+            access=access.value,
+        )
+
+    async def _shared_records(self) -> list[Record]:
+        """Products (CRM admin), campaigns (sales managers) and competitors (the CEO)."""
+        for name, code, price, unit in PRODUCTS:
+            status = "OFF_SHELF" if name.startswith("Legacy") else "ON_SHELF"
+            await self._record(
+                O.PRODUCT,
+                name,
+                status,
+                "admin",
+                productCode=code,
+                unitPrice=price,
+                unit=unit,
+                description=f"{name}, sold by the {unit.lower()}.",
+            )
+        campaigns = []
+        for (name, kind, status, channels), manager in zip(CAMPAIGNS, REGIONS, strict=True):
+            starts = ANCHOR + timedelta(days=self.rng.randint(-120, 60))
+            campaigns.append(
+                await self._record(
+                    O.CAMPAIGN,
+                    name,
+                    status,
+                    manager,
+                    campaignType=kind,
+                    startsOn=starts.isoformat(),
+                    endsOn=(starts + timedelta(days=30)).isoformat(),
+                    budget=float(self.rng.randrange(5_000, 50_000, 500)),
+                    channels=channels,
+                )
+            )
+        for name in COMPETITORS:
+            slug = name.split()[0].lower()
+            await self._record(
+                O.COMPETITOR,
+                name,
+                "NORMAL",
+                "ceo",
+                website=f"https://www.{slug}.example",
+                strengths="Low prices, large fleet.",
+                weaknesses="Slow support, no cold chain.",
+            )
+        return campaigns
+
+    def _account_name(self) -> str:
+        while True:
+            name = (
+                f"{self.rng.choice(COMPANY_FIRST)} {self.rng.choice(COMPANY_SECOND)} "
+                f"{self.rng.choice(CITIES)}"
+            )
+            if name not in self.account_names:
+                self.account_names.add(name)
+                return name
+
+    def _person_name(self) -> str:
+        return f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
+
+    def _day(self, low: int, high: int) -> str:
+        return (ANCHOR + timedelta(days=self.rng.randint(low, high))).isoformat()
+
+    def _phone(self) -> str:
+        return f"+1 555 {self.rng.randint(100, 999)} {self.rng.randint(1000, 9999)}"
+
+    def _colleague(self, key: str, region: str) -> str:
+        others = [f"{region}{n}" for n in range(1, 5) if f"{region}{n}" != key]
+        return self.rng.choice(others)
+
+    async def _salesperson_records(self, key: str, region: str, campaigns: list[Record]) -> None:
+        rng = self.rng
+        manager = region
+        for _ in range(6):
+            account = await self._account(key)
+            if rng.random() < 0.25:
+                await self._member(account, "orders", TeamRole.AFTER_SALES, DataAccess.READ_ONLY)
+            if rng.random() < 0.15:
+                other_region = rng.choice([r for r in REGIONS if r != region])
+                await self._member(
+                    account,
+                    f"{other_region}{rng.randint(1, 4)}",
+                    TeamRole.REGULAR_MEMBER,
+                    DataAccess.READ_ONLY,
+                )
+            for _ in range(rng.randint(1, 2)):
+                await self._contact(key, account)
+            if rng.random() < 0.4:
+                await self._visit(key, account)
+            if rng.random() < 0.7:
+                opportunity = await self._opportunity(key, account)
+                if rng.random() < 0.3:
+                    await self._member(
+                        opportunity,
+                        self._colleague(key, region),
+                        rng.choice([TeamRole.REGULAR_MEMBER, TeamRole.CO_FOLLOWER]),
+                        rng.choice(list(DataAccess)),
+                    )
+                if opportunity.status in ("CLOSE_WON", "IN_PROGRESS") and rng.random() < 0.6:
+                    await self._order(key, manager, account, opportunity)
+        for _ in range(3):
+            await self._lead(key, campaigns)
+
+    async def _account(self, owner: str) -> Record:
+        name = self._account_name()
+        slug = name.split()[0].lower()
+        number = sum(self.counts.values()) + 1
+        return await self._record(
+            O.ACCOUNT,
+            name,
+            self.rng.choices(["ASSIGNED", "REPORTING", "NOT_EFFECTIVE"], [8, 1, 1])[0],
+            owner,
+            accountNo=f"AC-{number:05d}",
+            industry=INDUSTRY_BY_SECOND[name.split()[1]],
+            level=self.rng.choice("ABC"),
+            phone=self._phone(),
+            email=f"info@{slug}.example",
+            website=f"https://www.{slug}.example",
+            address=f"{self.rng.randint(1, 999)} Market Street, {name.split()[-1]}",
+            approvalStatus="APPROVED",
+            inHighseas=False,
+            annualRevenue=float(self.rng.randrange(200_000, 20_000_000, 10_000)),
+        )
+
+    async def _contact(self, owner: str, account: Record) -> Record:
+        name = self._person_name()
+        return await self._record(
+            O.CONTACT,
+            name,
+            "NORMAL",
+            owner,
+            accountId=_gid(account),
+            title=self.rng.choice(TITLES),
+            mobile=self._phone(),
+            email=f"{name.lower().replace(' ', '.')}@{account.name.split()[0].lower()}.example",
+        )
+
+    async def _visit(self, owner: str, account: Record) -> Record:
+        day = ANCHOR + timedelta(days=self.rng.randint(-30, 30))
+        planned = datetime.combine(day, time(self.rng.randint(9, 16)), tzinfo=UTC)
+        return await self._record(
+            O.VISIT,
+            f"Visit to {account.name}",
+            "COMPLETED" if day < ANCHOR else "INCOMPLETE",
+            owner,
+            accountId=_gid(account),
+            plannedAt=planned.isoformat(),
+            purpose=self.rng.choice(["Quarterly review", "Product demo", "Contract renewal"]),
+        )
+
+    async def _opportunity(self, owner: str, account: Record) -> Record:
+        status = self.rng.choices(["IN_PROGRESS", "CLOSE_WON", "CLOSE_LOST"], [6, 3, 1])[0]
+        stage = "CLOSING" if status != "IN_PROGRESS" else self.rng.choice(STAGES[:-1])
+        return await self._record(
+            O.OPPORTUNITY,
+            f"{account.name} - {self.rng.choice(['renewal', 'expansion', 'new fleet', 'pilot'])}",
+            status,
+            owner,
+            accountId=_gid(account),
+            salesStage=stage,
+            amount=float(self.rng.randrange(5_000, 250_000, 500)),
+            expectedCloseDate=self._day(-20, 120),
+            probability={"CLOSE_WON": 100, "CLOSE_LOST": 0}.get(
+                status, 10 + 20 * STAGES.index(stage)
+            ),
+        )
+
+    async def _order(self, owner: str, manager: str, account: Record, opportunity: Record) -> None:
+        status = self.rng.choice(["CONFIRMING", "CONFIRMED", "SHIPPED", "RECEIVED"])
+        amount = float(opportunity.values["amount"])
+        order = await self._record(
+            O.SALES_ORDER,
+            f"SO-{sum(self.counts.values()) + 1:05d} {account.name}",
+            status,
+            owner,
+            accountId=_gid(account),
+            opportunityId=_gid(opportunity),
+            orderDate=self._day(-60, 0),
+            amount=amount,
+            discount=self.rng.choice([0, 0, 5, 10]),
+            currentConfirmerId=(
+                to_global(Kind.USER, self.users[manager]) if status == "CONFIRMING" else None
+            ),
+            firstConfirmerConfirmed=status != "CONFIRMING",
+        )
+        if status in ("SHIPPED", "RECEIVED"):
+            await self._member(order, "orders", TeamRole.AFTER_SALES, DataAccess.READ_WRITE)
+        if status == "CONFIRMING":
+            return
+        await self._record(
+            O.PAYMENT,
+            f"Payment for {order.name.split()[0]}",
+            "RECEIVED" if status == "RECEIVED" else "NOT_RECEIVED",
+            owner,
+            salesOrderId=_gid(order),
+            amount=amount,
+            paidOn=self._day(-30, 0) if status == "RECEIVED" else None,
+            method=self.rng.choice(["TRANSFER", "CARD", "CHECK"]),
+        )
+        if status == "RECEIVED":
+            await self._record(
+                O.INVOICING_APPLICATION,
+                f"Invoice for {order.name.split()[0]}",
+                self.rng.choice(["UNBILLED", "INVOICED"]),
+                owner,
+                salesOrderId=_gid(order),
+                amount=amount,
+                invoiceType="NORMAL",
+                taxNumber=f"TX-{self.rng.randint(100000, 999999)}",
+            )
+
+    async def _lead(self, owner: str, campaigns: list[Record]) -> Record:
+        name = self._person_name()
+        company = f"{self.rng.choice(COMPANY_FIRST)} {self.rng.choice(COMPANY_SECOND)}"
+        source = self.rng.choice(["CAMPAIGN", "WEBSITE", "REFERRAL", "COLD_CALL"])
+        return await self._record(
+            O.SALES_LEAD,
+            f"{name} ({company})",
+            self.rng.choice(["TO_BE_PROCESSED", "FOLLOWING_UP"]),
+            owner,
+            company=company,
+            source=source,
+            mobile=self._phone(),
+            email=f"{name.lower().replace(' ', '.')}@{company.split()[0].lower()}.example",
+            campaignId=_gid(self.rng.choice(campaigns)) if source == "CAMPAIGN" else None,
+        )
+
+    async def _invalidate_some(self) -> None:
+        """Two records sit in the recycle bin, as if their owners had invalidated them."""
+        rows = await self.session.scalars(
+            select(Record_())
+            .where(
+                Record_().enterprise_id == self.enterprise_id,
+                Record_().object_type.in_([O.SALES_LEAD.value, O.OPPORTUNITY.value]),
+            )
+            .order_by(Record_().id)
+        )
+        seen: set[str] = set()
+        for record in rows:
+            if record.object_type in seen:
+                continue
+            seen.add(record.object_type)
+            record.status_before_invalid = record.status
+            record.life_status = LifeStatus.INVALID.value
+        await self.session.flush()
+
+
+STAGES = ("QUALIFICATION", "NEEDS_ANALYSIS", "PROPOSAL", "NEGOTIATION", "CLOSING")
+
+
+def Record_() -> type[Record]:  # noqa: N802 - the model, imported at run time only here
+    from store.models import Record
+
+    return Record
