@@ -11,6 +11,12 @@ class Kind(StrEnum):
     DEPARTMENT = "dep"
     RECORD = "rec"
     SHARING_RULE = "shr"
+    FEED_ITEM = "itm"
+    REPLY = "rpl"
+    TASK = "tsk"
+    REMINDER = "rmd"
+    CALENDAR_EVENT = "cal"
+    FORWARD = "fwd"
 
 
 def to_global(kind: Kind, number: int) -> str:

@@ -77,8 +77,14 @@ def refusal(action: Action, record: Record) -> Forbidden:
         if rule.applies(record.status, record.values or {})
     ]
     if not matching:
+        unmet = [
+            rule.describe
+            for rule in RULES[action][spec.object_type]
+            if record.status in rule.statuses and rule.describe
+        ]
+        when = f" unless {' or '.join(unmet)}" if unmet else ""
         return Forbidden(
-            f"No one may {verb} a {spec.label} in status {record.status}.",
+            f"No one may {verb} a {spec.label} in status {record.status}{when}.",
             rule=f"{action.value}:{spec.object_type.value}:{record.status}",
         )
     who = sorted({ACTOR_LABELS[actor] for rule in matching for actor in rule.who})

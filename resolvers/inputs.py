@@ -14,6 +14,12 @@ KIND_LABELS = {
     Kind.RECORD: "record",
     Kind.SHARING_RULE: "sharing rule",
     Kind.ENTERPRISE: "enterprise",
+    Kind.FEED_ITEM: "feed item",
+    Kind.REPLY: "reply",
+    Kind.TASK: "task",
+    Kind.REMINDER: "reminder",
+    Kind.CALENDAR_EVENT: "calendar event",
+    Kind.FORWARD: "forward",
 }
 
 

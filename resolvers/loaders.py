@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from store import org, records, sharing
+from store import feed, org, records, sharing
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from crmfeed.registry.enums import FunctionRole
     from resolvers.context import Context
+    from store.feed import ItemStats
+    from store.feed_tables import FeedItem, FeedReply
     from store.models import Department, Record, SharingRule, TeamMember, User
     from store.viewer import Viewer
 
@@ -56,3 +58,45 @@ class Loaders:
         self.readable_record_by_id: DataLoader[int, Record | None] = _loader(
             context, records.readable_records, None
         )
+
+        self.related_records_by_item_id: DataLoader[int, list[Record]] = _loader(
+            context, feed.related_records_by_item, []
+        )
+        self.named_users_by_item_id: DataLoader[int, list[tuple[str, User]]] = _loader(
+            context, in_enterprise(feed.named_users_by_item), []
+        )
+        self.stats_by_item_id: DataLoader[int, ItemStats] = _loader(
+            context,
+            lambda session, viewer, keys: feed.item_stats(session, viewer.id, keys),
+            feed.ItemStats(),
+        )
+        self.visible_item_by_id: DataLoader[int, FeedItem | None] = _loader(
+            context, feed.visible_items_by_ids, None
+        )
+        self.mentions_by_reply_id: DataLoader[int, list[int]] = _loader(
+            context, lambda session, viewer, keys: feed.reply_mentions(session, keys), []
+        )
+        self.replies_by_item_page: DataLoader[ReplyKey, list[tuple[FeedReply, User]]] = DataLoader(
+            load_fn=self._replies(context)
+        )
+
+    @staticmethod
+    def _replies(context: Context) -> Callable[[list[ReplyKey]], Awaitable[list[Any]]]:
+        """Keys are (item id, page size + 1, after reply id); one statement per distinct page."""
+
+        async def batch_load(keys: list[ReplyKey]) -> list[Any]:
+            groups: dict[tuple[int, int | None], list[int]] = {}
+            for item_id, size, after in keys:
+                groups.setdefault((size, after), []).append(item_id)
+            found: dict[ReplyKey, Any] = {}
+            async with context.db() as session:
+                for (size, after), item_ids in groups.items():
+                    pages = await feed.first_replies(session, item_ids, size, after)
+                    for item_id in item_ids:
+                        found[(item_id, size, after)] = pages.get(item_id, [])
+            return [found[key] for key in keys]
+
+        return batch_load
+
+
+ReplyKey = tuple[int, int, int | None]

@@ -29,8 +29,12 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         prefix, _, number = base64.urlsafe_b64decode(padded).decode().partition(":")
-        if prefix != "c" or not number.isdigit():
+        if prefix != "c" or not (number.isascii() and number.isdigit()) or len(number) > 18:
             raise ValueError(cursor)
         return int(number)
     except (ValueError, UnicodeDecodeError) as error:
-        raise BadUserInput(f"'{cursor}' is not a cursor from this list.", field="after") from error
+        raise BadUserInput(
+            f"after: '{cursor}' is not a cursor from this list; pass a cursor or "
+            "pageInfo.endCursor it returned.",
+            field="after",
+        ) from error

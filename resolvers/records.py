@@ -10,7 +10,7 @@ from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import FunctionRole, LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
 from crmfeed.registry.roles import permission
-from resolvers import checker
+from resolvers import checker, system_items
 from resolvers.errors import BadUserInput, Conflict, Forbidden, not_found
 from resolvers.inputs import parse_id
 from resolvers.paging import decode_cursor
@@ -134,14 +134,16 @@ async def update_record(context: Context, record_id: str, values: Any) -> Record
         clean = clean_values(spec, values, creating=False)
         access.require_writable(spec.object_type, clean.values)
         await _check_references(session, viewer, spec.object_type, clean)
+        before = dict(record.values or {})
         await records.update_record(
             session,
             record,
             name=clean.name or record.name,
             status=clean.status or record.status,
-            values=merged(record.values or {}, clean.values),
+            values=merged(before, clean.values),
             updated_by_id=viewer.id,
         )
+        await system_items.after_record_update(session, viewer, record, before)
         await session.commit()
     return record
 

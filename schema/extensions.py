@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
@@ -18,7 +19,7 @@ from strawberry.extensions import (
 from schema.cost import MaxCostLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from crmfeed.settings import Settings
 
@@ -35,6 +36,33 @@ class CloseSession(SchemaExtension):
                 await close()
 
 
+REFUSAL_CODES = [
+    (re.compile(r"exceeds maximum operation depth"), "LIMIT_EXCEEDED"),
+    (re.compile(r"aliases found\. Allowed"), "LIMIT_EXCEEDED"),
+    (re.compile(r"contains more than \d+ tokens"), "LIMIT_EXCEEDED"),
+    (re.compile(r"^Validation aborted\.$"), "LIMIT_EXCEEDED"),  # graphql-core's work budget
+    (re.compile(r"introspection has been disabled"), "FORBIDDEN"),
+]
+
+
+class RefusalCodes(SchemaExtension):
+    """Give strawberry's and graphql-core's own refusals (depth, alias and token limits, a
+    document too costly to validate, disabled introspection) the `extensions.code` of API.md."""
+
+    def on_operation(self) -> Iterator[None]:  # type: ignore[override]
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None) or self.execution_context.pre_execution_errors
+        for error in errors or ():
+            extensions = error.extensions or {}
+            if "code" in extensions:
+                continue
+            for pattern, code in REFUSAL_CODES:
+                if pattern.search(error.message):
+                    error.extensions = {**extensions, "code": code}
+                    break
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """Mask errors raised by code, not the ones we raise on purpose or GraphQL's own."""
     original = error.original_error
@@ -45,6 +73,7 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[
     """Factories, so each operation gets fresh extension instances."""
     found: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         CloseSession,
+        RefusalCodes,
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message="Unexpected error."),
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
-from resolvers import auth, field_access, org, records, sharing, teams
+from resolvers import auth, feed, field_access, org, records, sharing, tasks, teams
 from schema.access import CreateSharingRuleInput, SharingRule
 from schema.enums import (
     DataAccess,
@@ -16,6 +18,17 @@ from schema.enums import (
     ObjectType,
     OldOwnerHandling,
     TeamRole,
+)
+from schema.feed import (
+    CalendarEvent,
+    CreateCalendarEventInput,
+    CreateTaskInput,
+    FeedItem,
+    PostSalesRecordInput,
+    Reminder,
+    Reply,
+    Task,
+    UpdateFeedItemInput,
 )
 from schema.org import (
     AuthPayload,
@@ -214,3 +227,172 @@ class Mutation:
     @strawberry.mutation(extensions=ADMIN)
     async def delete_record(self, info: strawberry.Info, id: strawberry.ID) -> bool:
         return await records.delete(info.context, id)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def forward_record(
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID,
+        to_user_ids: list[strawberry.ID],
+        message: str | None = None,
+    ) -> bool:
+        await tasks.forward(
+            info.context, item_id=None, record_id=id, to_user_ids=to_user_ids, message=message
+        )
+        return True
+
+    # -- follow-up activity ----------------------------------------------------------------------
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Post a sales record (or another postable type); accountId fills relatedTo.",
+    )
+    async def post_sales_record(
+        self, info: strawberry.Info, input: PostSalesRecordInput
+    ) -> FeedItem:
+        new = feed.NewItem(
+            content=input.content,
+            type=input.type,
+            related_to=list(input.related_to or []),
+            account_id=input.account_id,
+            mentions=list(input.mentions or []),
+            cc=list(input.cc or []),
+        )
+        return FeedItem(row=await feed.post(info.context, new))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="The author edits content or the account lookup (clearing it keeps relatedTo).",
+    )
+    async def update_feed_item(
+        self, info: strawberry.Info, id: strawberry.ID, input: UpdateFeedItemInput
+    ) -> FeedItem:
+        changes = given(input)
+        content = changes.pop("content", None)
+        row = await feed.update_item(info.context, id, content, changes)  # type: ignore[arg-type]
+        return FeedItem(row=row)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def reply(
+        self,
+        info: strawberry.Info,
+        item_id: strawberry.ID,
+        content: str,
+        mentions: list[strawberry.ID] | None = None,
+    ) -> Reply:
+        row = await feed.reply(info.context, item_id, content, mentions)
+        author = await info.context.loaders.user_by_id.load(row.author_id)
+        return Reply(row=row, author_row=author)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def like(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
+        return FeedItem(row=await feed.set_mark(info.context, item_id, "like", True))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def unlike(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
+        return FeedItem(row=await feed.set_mark(info.context, item_id, "like", False))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def favorite(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
+        return FeedItem(row=await feed.set_mark(info.context, item_id, "favorite", True))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def unfavorite(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
+        return FeedItem(row=await feed.set_mark(info.context, item_id, "favorite", False))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def follow(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
+        return FeedItem(row=await feed.set_mark(info.context, item_id, "follow", True))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def unfollow(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
+        return FeedItem(row=await feed.set_mark(info.context, item_id, "follow", False))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Turn an item into a task; the assignee must be able to see the item.",
+    )
+    async def convert_to_task(
+        self,
+        info: strawberry.Info,
+        item_id: strawberry.ID,
+        assignee_id: strawberry.ID,
+        due_at: datetime | None = None,
+    ) -> Task:
+        return Task(row=await tasks.convert_to_task(info.context, item_id, assignee_id, due_at))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="A task about a record.")
+    async def create_task(self, info: strawberry.Info, input: CreateTaskInput) -> Task:
+        row = await tasks.create_task(
+            info.context, input.record_id, input.title, input.assignee_id, input.due_at
+        )
+        return Task(row=row)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def create_calendar_event(
+        self, info: strawberry.Info, input: CreateCalendarEventInput
+    ) -> CalendarEvent:
+        row, people = await tasks.create_calendar_event(
+            info.context,
+            title=input.title,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+            record_id=input.record_id,
+            item_id=input.item_id,
+            participant_ids=list(input.participant_ids or []),
+        )
+        return CalendarEvent(row=row, participant_ids=people)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Remind people of an item.")
+    async def add_reminder(
+        self,
+        info: strawberry.Info,
+        item_id: strawberry.ID,
+        remind_at: datetime,
+        user_ids: list[strawberry.ID] | None = None,
+        note: str | None = None,
+    ) -> Reminder:
+        row, people = await tasks.add_reminder(
+            info.context,
+            item_id=item_id,
+            record_id=None,
+            remind_at=remind_at,
+            user_ids=user_ids,
+            note=note,
+        )
+        return Reminder(row=row, user_ids=people)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Remind people of a record.")
+    async def add_record_reminder(
+        self,
+        info: strawberry.Info,
+        record_id: strawberry.ID,
+        remind_at: datetime,
+        user_ids: list[strawberry.ID] | None = None,
+        note: str | None = None,
+    ) -> Reminder:
+        row, people = await tasks.add_reminder(
+            info.context,
+            item_id=None,
+            record_id=record_id,
+            remind_at=remind_at,
+            user_ids=user_ids,
+            note=note,
+        )
+        return Reminder(row=row, user_ids=people)
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Forward an item; recipients who may not see it get the card only.",
+    )
+    async def forward_feed_item(
+        self,
+        info: strawberry.Info,
+        item_id: strawberry.ID,
+        to_user_ids: list[strawberry.ID],
+        message: str | None = None,
+    ) -> bool:
+        await tasks.forward(
+            info.context, item_id=item_id, record_id=None, to_user_ids=to_user_ids, message=message
+        )
+        return True

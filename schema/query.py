@@ -7,9 +7,17 @@ from strawberry.permission import PermissionExtension
 
 from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.objects import OBJECTS
-from resolvers import access, auth, field_access, org, records, sharing
+from resolvers import access, auth, feed, field_access, org, records, sharing, tasks
 from schema.access import AccessExplanation, SharingRule
 from schema.enums import ObjectType
+from schema.feed import (
+    FeedItem,
+    FeedItemConnection,
+    FeedItemType,
+    FeedScene,
+    ForwardCardConnection,
+    TaskConnection,
+)
 from schema.org import (
     Department,
     EnterpriseSettings,
@@ -138,3 +146,52 @@ class Query:
             FieldAccessRule(object_type=object_type, field=name, role=role, access=level)
             for name, role, level in found
         ]
+
+    @strawberry.field(
+        permission_classes=SIGNED_IN,
+        description="WORK: all activity I may see; a scene of seed 001; or a record's feed.",
+    )
+    async def feed(
+        self,
+        info: strawberry.Info,
+        scene: FeedScene = FeedScene.WORK,
+        record_id: strawberry.ID | None = None,
+        types: list[FeedItemType] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> FeedItemConnection:
+        page = await feed.feed_page(
+            info.context, scene=scene, record_id=record_id, types=types, first=first, after=after
+        )
+        return FeedItemConnection(page=page)
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def feed_item(self, info: strawberry.Info, id: strawberry.ID) -> FeedItem | None:
+        row = await feed.get_item(info.context, id)
+        return None if row is None else FeedItem(row=row)
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def my_favorites(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> FeedItemConnection:
+        return FeedItemConnection(
+            page=await feed.marked_page(info.context, "favorite", first, after)
+        )
+
+    @strawberry.field(permission_classes=SIGNED_IN)
+    async def my_following(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> FeedItemConnection:
+        return FeedItemConnection(page=await feed.marked_page(info.context, "follow", first, after))
+
+    @strawberry.field(permission_classes=SIGNED_IN, description="Tasks assigned to me.")
+    async def my_tasks(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> TaskConnection:
+        return TaskConnection.build(*await tasks.my_tasks(info.context, first, after))
+
+    @strawberry.field(permission_classes=SIGNED_IN, description="Cards forwarded to me.")
+    async def forwarded_to_me(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> ForwardCardConnection:
+        return ForwardCardConnection.build(*await tasks.forwarded_to_me(info.context, first, after))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Private
@@ -21,6 +21,13 @@ from schema.org import Department, User, wrap_department, wrap_user
 from schema.pagination import PageInfo
 from schema.permissions import CanReadField, HideField
 from store import models
+
+if TYPE_CHECKING:
+    from schema.feed import FeedItemConnection, FeedItemType
+
+
+FeedItemTypeRef = Annotated["FeedItemType", strawberry.lazy("schema.feed")]
+FeedItemConnectionRef = Annotated["FeedItemConnection", strawberry.lazy("schema.feed")]
 
 
 @strawberry.type
@@ -102,6 +109,20 @@ class RecordInterface:
         members = await info.context.loaders.team_by_record_id.load(self.row.id)
         ordered = sorted(members, key=lambda m: m.team_role != "OWNER")
         return [TeamMember(row=member) for member in ordered]
+
+    @strawberry.field(description="The record's follow-up activity that the caller may see.")
+    async def feed(
+        self,
+        info: strawberry.Info,
+        types: list[FeedItemTypeRef] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> FeedItemConnectionRef:
+        from resolvers import feed
+        from schema.feed import FeedItemConnection
+
+        page = await feed.record_feed_page(info.context, self.row, types, first, after)
+        return FeedItemConnection(page=page)
 
     @strawberry.field(
         description="The record's own fields (name included) that the caller may see, by name."

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, literal, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import delete, insert, literal, select, true
+from sqlalchemy.orm import aliased, join
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +69,8 @@ async def move_subtree(
                 above.ancestor_id,
                 below.descendant_id,
                 above.depth + below.depth + 1,
-            ).where(above.descendant_id == parent, below.ancestor_id == node),
+            )
+            .select_from(join(above, below, true()))  # every pair: a deliberate cross join
+            .where(above.descendant_id == parent, below.ancestor_id == node),
         )
     )

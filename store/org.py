@@ -138,15 +138,22 @@ async def load_viewer(session: AsyncSession, enterprise_id: int, user_id: int) -
     """The viewer with their roles, in one statement."""
     rows = (
         await session.execute(
-            select(User.id, User.department_id, UserRole.role)
+            select(User.id, User.department_id, Enterprise.sharing_opens_follow_up, UserRole.role)
+            .join(Enterprise, Enterprise.id == User.enterprise_id)
             .outerjoin(UserRole, UserRole.user_id == User.id)
             .where(User.enterprise_id == enterprise_id, User.id == user_id)
         )
     ).all()
     if not rows:
         return None
-    roles = frozenset(FunctionRole(role) for _, _, role in rows if role is not None)
-    return Viewer(id=rows[0][0], enterprise_id=enterprise_id, department_id=rows[0][1], roles=roles)
+    roles = frozenset(FunctionRole(row.role) for row in rows if row.role is not None)
+    return Viewer(
+        id=rows[0].id,
+        enterprise_id=enterprise_id,
+        department_id=rows[0].department_id,
+        roles=roles,
+        sharing_opens_follow_up=rows[0].sharing_opens_follow_up,
+    )
 
 
 async def page_users(

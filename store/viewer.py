@@ -14,6 +14,7 @@ class Viewer:
     enterprise_id: int
     department_id: int | None
     roles: frozenset[FunctionRole]
+    sharing_opens_follow_up: bool = True
 
     @property
     def is_admin(self) -> bool:

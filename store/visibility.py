@@ -1,4 +1,5 @@
-"""The one place that decides, in SQL, which records a user may read or write (DESIGN §4, §5).
+"""The one place that decides, in SQL, who may read or write which records (DESIGN §4, §5) and
+whose follow-up activity is open to whom, hence which feed items a user sees (DESIGN §6).
 
 `readable(viewer)` and `writable(viewer)` return boolean SQL conditions over `Record`; every list,
 count, lookup (and later feed, export and notification) adds them to its WHERE clause. They are
@@ -17,12 +18,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, false, or_, select, tuple_, union_all
+from sqlalchemy import and_, false, func, or_, select, tuple_, union_all
+from sqlalchemy.orm import aliased
 
-from crmfeed.registry.enums import DataAccess, LifeStatus
+from crmfeed.registry.enums import DataAccess, FollowUpAccess, LifeStatus
+from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import (
     Department,
     DepartmentClosure,
+    FollowUpSetting,
     Record,
     SharingRule,
     TeamMember,
@@ -131,3 +135,70 @@ def listed(viewer: Viewer, *, life_status: LifeStatus = LifeStatus.NORMAL) -> Co
     if life_status is LifeStatus.INVALID and not viewer.is_admin:
         return false()
     return and_(readable(viewer), Record.life_status == life_status.value)
+
+
+def _team_follow_up_records(viewer: Viewer) -> Select[tuple[int]]:
+    """Records where someone in the viewer's subtree sits in the team with a role whose
+    follow-up activity permission for that object type is Read Only (the default)."""
+    record = aliased(Record)
+    setting = aliased(FollowUpSetting)
+    return (
+        select(TeamMember.record_id)
+        .join(record, record.id == TeamMember.record_id)
+        .outerjoin(
+            setting,
+            and_(
+                setting.enterprise_id == TeamMember.enterprise_id,
+                setting.object_type == record.object_type,
+                setting.team_role == TeamMember.team_role,
+            ),
+        )
+        .where(
+            TeamMember.user_id.in_(my_subtree(viewer)),
+            func.coalesce(setting.access, FollowUpAccess.READ_ONLY.value)
+            == FollowUpAccess.READ_ONLY.value,
+        )
+    )
+
+
+def follow_up_open(viewer: Viewer) -> ColumnElement[bool]:
+    """Records whose follow-up activity is open to the viewer (DESIGN §6): owner, owner's
+    superiors, CRM administrators, heads of the owner's department (or above it), Read Only team
+    members and their superiors, and sharing parties unless the enterprise closed that."""
+    same_enterprise = Record.enterprise_id == viewer.enterprise_id
+    if viewer.is_admin:
+        return same_enterprise
+    grants = [
+        Record.owner_id.in_(my_subtree(viewer)),
+        Record.owner_id.in_(owners_under_my_departments(viewer)),
+        Record.id.in_(_team_follow_up_records(viewer)),
+    ]
+    if viewer.sharing_opens_follow_up:
+        grants.append(tuple_(Record.object_type, Record.owner_id).in_(shared_with_me(viewer)))
+    return and_(same_enterprise, Record.life_status == LifeStatus.NORMAL.value, or_(*grants))
+
+
+def open_record_ids(viewer: Viewer) -> Select[tuple[int]]:
+    return select(Record.id).where(follow_up_open(viewer))
+
+
+def visible_items(viewer: Viewer) -> ColumnElement[bool]:
+    """Feed items the viewer sees: their own, those naming them (@mention, cc, a mention in a
+    reply), and those related to any record whose follow-up activity is open to them."""
+    linked = (
+        select(FeedItemRecord.item_id)
+        .where(
+            FeedItemRecord.item_id == FeedItem.id,
+            FeedItemRecord.record_id.in_(open_record_ids(viewer)),
+        )
+        .exists()
+    )
+    named = (
+        select(FeedItemUser.item_id)
+        .where(FeedItemUser.item_id == FeedItem.id, FeedItemUser.user_id == viewer.id)
+        .exists()
+    )
+    return and_(
+        FeedItem.enterprise_id == viewer.enterprise_id,
+        or_(FeedItem.author_id == viewer.id, named, linked),
+    )

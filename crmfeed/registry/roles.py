@@ -19,6 +19,7 @@ O = ObjectType  # noqa: E741
 
 OPERATIONS = ("create", "import", "export", "changeOwner")
 SALES_RECORD = "SalesRecord"
+SERVICE_RECORD = "ServiceRecord"
 
 ROLE_LABELS: dict[FunctionRole, str] = {
     R.CRM_ADMIN: "CRM Administrator",
@@ -42,15 +43,18 @@ def _grant(objects: Iterable[ObjectType], operations: Iterable[str]) -> frozense
 
 
 SALES_OBJECTS = tuple(o for o in O if o is not O.PRODUCT)
-ALL_PERMISSIONS = _grant((s.object_type for s in OBJECTS), OPERATIONS) | {
-    permission(SALES_RECORD, op) for op in ("create", "import", "export")
-}
+ALL_PERMISSIONS = (
+    _grant((s.object_type for s in OBJECTS), OPERATIONS)
+    | {permission(SALES_RECORD, op) for op in ("create", "import", "export")}
+    | {permission(SERVICE_RECORD, "create")}
+)
 
 ROLE_PERMISSIONS: dict[FunctionRole, frozenset[str]] = {
     R.CRM_ADMIN: ALL_PERMISSIONS,
     R.SALES: _grant(SALES_OBJECTS, ("create", "changeOwner"))
     | _grant((O.ACCOUNT, O.CONTACT, O.SALES_LEAD, O.OPPORTUNITY), ("import", "export"))
-    | {permission(SALES_RECORD, "create"), permission(SALES_RECORD, "export")},
+    | {permission(SALES_RECORD, "create"), permission(SALES_RECORD, "export")}
+    | {permission(SERVICE_RECORD, "create")},
     R.ORDER_ADMIN: _grant((O.SALES_ORDER, O.RETURN_FORM), OPERATIONS)
     | {permission(SALES_RECORD, "create")},
     R.ORDER_FINANCE: _grant((O.SALES_ORDER, O.RETURN_FORM), ("export", "changeOwner"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import store.feed_tables  # noqa: F401  (registers the feed tables)
 from store.models import Base
 
 connection = context.config.attributes.get("connection")
