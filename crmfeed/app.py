@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL (and GraphiQL) at /graphql, /healthz, engine and broadcaster lifespan."""
+"""The ASGI app: GraphQL (and GraphiQL, and subscriptions over websockets) at /graphql,
+/healthz, and a lifespan that owns the engine, the live-push hub and the reminder runner."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from broadcaster import Broadcast
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
+from crmfeed.live.hub import Hub
+from crmfeed.live.reminders import ReminderRunner
+from crmfeed.security import read_token
 from crmfeed.settings import Settings, get_settings
 from resolvers.context import Context
 from schema.build import build_schema
@@ -28,21 +32,33 @@ if TYPE_CHECKING:
 
 @dataclass
 class Services:
-    """What the app shares between requests: settings, engine, sessions, broadcaster."""
+    """What the app shares between requests: settings, engine, sessions, live-push hub."""
 
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
-    broadcast: Broadcast
+    hub: Hub
+    reminders: ReminderRunner
 
     @classmethod
     def create(cls, settings: Settings, *, schema: str | None = None) -> Services:
         engine = create_engine(settings, schema=schema)
+        session_factory = create_session_factory(engine)
+        hub = Hub(
+            settings.broadcast_url,
+            settings.broadcast_channel,
+            queue_size=settings.live_queue_size,
+            heartbeat_seconds=settings.live_heartbeat_seconds,
+            heartbeat_timeout=settings.live_heartbeat_timeout,
+        )
         return cls(
             settings=settings,
             engine=engine,
-            session_factory=create_session_factory(engine),
-            broadcast=Broadcast(settings.broadcast_url),
+            session_factory=session_factory,
+            hub=hub,
+            reminders=ReminderRunner(
+                session_factory, hub, poll_seconds=settings.reminder_poll_seconds
+            ),
         )
 
 
@@ -52,8 +68,18 @@ def bearer_token(headers: Any) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+class RejectingWebSocketAdapter(ASGIWebSocketAdapter):
+    """Closes a refused websocket with the code and reason `on_ws_connect` chose."""
+
+    async def close(self, code: int, reason: str) -> None:
+        chosen = getattr(self.ws.state, "rejection", None)
+        await super().close(*(chosen or (code, reason)))
+
+
 class CrmGraphQL(GraphQL):
-    """Strawberry's ASGI view with our per-request Context."""
+    """Strawberry's ASGI view with our per-request Context and websocket authentication."""
+
+    websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, services: Services) -> None:
         super().__init__(build_schema(services.settings), graphql_ide="graphiql")
@@ -64,7 +90,34 @@ class CrmGraphQL(GraphQL):
             settings=self.services.settings,
             session_factory=self.services.session_factory,
             token=bearer_token(request.headers),
+            hub=self.services.hub,
+            request=request,
         )
+
+    async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
+        """The token comes in connection_init: {"Authorization": "Bearer <token>"}."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        token = bearer_token({"authorization": header}) if isinstance(header, str) else None
+        if token is None:
+            self._reject(
+                context,
+                4401,
+                'Unauthorized: send {"Authorization": "Bearer '
+                '<token>"} in the connection_init payload',
+            )
+        elif read_token(self.services.settings, token) is None:
+            self._reject(context, 4403, "Forbidden: the token is invalid or expired; log in again")
+        context.token = token
+        context.forget_viewer()
+        if await context.optional_viewer() is None:
+            self._reject(context, 4403, "Forbidden: this account no longer exists")
+
+    @staticmethod
+    def _reject(context: Context, code: int, reason: str) -> None:
+        if context.request is not None:
+            context.request.state.rejection = (code, reason)
+        raise ConnectionRejectionError({"message": reason, "code": code})
 
 
 def create_app(services: Services | None = None) -> Starlette:
@@ -85,11 +138,14 @@ def create_app(services: Services | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await services.broadcast.connect()
+        await services.hub.start()
+        if services.settings.run_reminders:
+            services.reminders.start()
         try:
             yield
         finally:
-            await services.broadcast.disconnect()
+            await services.reminders.stop()
+            await services.hub.stop()
             await services.engine.dispose()
 
     app = Starlette(

@@ -17,6 +17,7 @@ class Kind(StrEnum):
     REMINDER = "rmd"
     CALENDAR_EVENT = "cal"
     FORWARD = "fwd"
+    NOTIFICATION = "ntf"
 
 
 def to_global(kind: Kind, number: int) -> str:

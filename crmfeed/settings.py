@@ -17,7 +17,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./crmfeed.db"
+    database_schema: str | None = None
     broadcast_url: str = "memory://"
+    broadcast_channel: str = "crmfeed.notifications"
+    live_queue_size: int = Field(default=256, gt=0)
+    live_heartbeat_seconds: float = Field(default=1.0, gt=0)
+    live_heartbeat_timeout: float = Field(default=5.0, gt=0)
+    run_reminders: bool = True
+    reminder_poll_seconds: float = Field(default=1.0, gt=0)
     secret_key: str = DEV_SECRET_KEY
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)

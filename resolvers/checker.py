@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from crmfeed.ids import Kind, to_global
 from crmfeed.registry.actions import ACTION_LABELS, RULES, Action, Actor
-from crmfeed.registry.enums import FunctionRole, ObjectType
+from crmfeed.registry.enums import FunctionRole, LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
-from resolvers.errors import Forbidden
+from resolvers.errors import Conflict, Forbidden
 from store.access import AccessFacts, access_facts
 
 if TYPE_CHECKING:
@@ -58,7 +58,12 @@ def actors(viewer: Viewer, record: Record, facts: AccessFacts) -> set[Actor]:
     return found
 
 
+ON_INVALID = frozenset({Action.RESTORE, Action.DELETE})
+
+
 def allowed(action: Action, record: Record, who: set[Actor]) -> bool:
+    if (record.life_status != LifeStatus.NORMAL) != (action in ON_INVALID):
+        return False
     rules = RULES[action][ObjectType(record.object_type)]
     status = record.status_before_invalid if action is Action.RESTORE else record.status
     return any(
@@ -96,6 +101,8 @@ def refusal(action: Action, record: Record) -> Forbidden:
 
 async def require(session: AsyncSession, viewer: Viewer, record: Record, action: Action) -> None:
     """Raise FORBIDDEN unless the action's rules let the viewer act on this record now."""
+    if record.life_status != LifeStatus.NORMAL and action not in ON_INVALID:
+        raise Conflict("This record is invalid (in the recycle bin): restore it first.")
     facts = await access_facts(session, viewer, record)
     if not allowed(action, record, actors(viewer, record, facts)):
         raise refusal(action, record)

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from starlette.requests import Request
+    from starlette.websockets import WebSocket
 
+    from crmfeed.live.hub import Hub
     from crmfeed.settings import Settings
     from resolvers.field_access import FieldAccessMap
     from resolvers.loaders import Loaders
@@ -36,10 +39,15 @@ class Context:
         settings: Settings,
         session_factory: async_sessionmaker[AsyncSession],
         token: str | None,
+        hub: Hub | None = None,
+        request: Request | WebSocket | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.token = token
+        self.hub = hub
+        self.request = request
+        self.connection_params: dict[str, object] | None = None
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._viewer: object = _UNSET
@@ -71,6 +79,11 @@ class Context:
             raise Unauthenticated("Sign in first: send 'Authorization: Bearer <token>'.")
         return viewer
 
+    async def publish(self, sent: list[tuple[int, int]]) -> None:
+        """Push committed notifications ((user, seq) pairs) to live subscribers."""
+        if self.hub is not None and sent:
+            await self.hub.publish(sent)
+
     def forget_viewer(self) -> None:
         """Reload the viewer on next use (after their roles or department changed)."""
         self._viewer = _UNSET
@@ -93,6 +106,11 @@ class Context:
         return self._field_access
 
     def forget_field_access(self) -> None:
+        self._field_access = None
+
+    def reset_loaders(self) -> None:
+        """Forget cached lookups (a long-lived subscription re-checks at each delivery)."""
+        self.__dict__.pop("loaders", None)
         self._field_access = None
 
     @cached_property

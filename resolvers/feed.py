@@ -18,6 +18,7 @@ from crmfeed.registry.feed import (
     ItemTypeSpec,
 )
 from crmfeed.registry.objects import spec_for
+from resolvers import notify
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.inputs import parse_id, parse_ids
 from resolvers.paging import decode_cursor
@@ -125,7 +126,7 @@ async def post(context: Context, new: NewItem) -> FeedItem:
             found[account] = account_row
             related = [*related, account]
         _check_related(spec, found.values())
-        await existing_users(session, viewer, [*mentions, *cc], "mentions")
+        users = await existing_users(session, viewer, [*mentions, *cc, viewer.id], "mentions")
         item = await feed.insert_item(
             session,
             enterprise_id=viewer.enterprise_id,
@@ -137,7 +138,9 @@ async def post(context: Context, new: NewItem) -> FeedItem:
             mentions=mentions,
             cc=cc,
         )
+        sent = await notify.item_posted(session, viewer, users[viewer.id].name, item, mentions, cc)
         await session.commit()
+    await context.publish(sent)
     return item
 
 
@@ -292,11 +295,16 @@ async def reply(
     mentioned = parse_mentions(mentions)
     async with context.db() as session:
         item = await visible_or_not_found(session, viewer, item_id)
-        await existing_users(session, viewer, mentioned, "mentions")
+        users = await existing_users(session, viewer, [*mentioned, viewer.id], "mentions")
+        followers = await feed.followers(session, item.id)
         created = await feed.insert_reply(
             session, item=item, author_id=viewer.id, content=content, mentions=mentioned
         )
+        sent = await notify.replied(
+            session, viewer, users[viewer.id].name, item, content, mentioned, followers
+        )
         await session.commit()
+    await context.publish(sent)
     return created
 
 

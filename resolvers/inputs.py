@@ -20,6 +20,7 @@ KIND_LABELS = {
     Kind.REMINDER: "reminder",
     Kind.CALENDAR_EVENT: "calendar event",
     Kind.FORWARD: "forward",
+    Kind.NOTIFICATION: "notification",
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from crmfeed.ids import Kind
 from crmfeed.registry.feed import FeedItemType
+from resolvers import notify
 from resolvers.errors import BadUserInput
 from resolvers.feed import (
     can_see,
@@ -84,7 +85,11 @@ async def convert_to_task(
             record_id=record_ids[0] if record_ids else None,
             feed_item_id=task_item.id,
         )
+        sent = await notify.task_assigned(
+            session, viewer, await _name(session, viewer), assignee, title, task_item.id, None
+        )
         await session.commit()
+    await context.publish(sent)
     return task
 
 
@@ -119,8 +124,17 @@ async def create_task(
             record_id=record.id,
             feed_item_id=task_item.id,
         )
+        sent = await notify.task_assigned(
+            session, viewer, await _name(session, viewer), assignee, title, task_item.id, record.id
+        )
         await session.commit()
+    await context.publish(sent)
     return task
+
+
+async def _name(session: AsyncSession, viewer: Viewer) -> str:
+    user = await org.get_user(session, viewer.enterprise_id, viewer.id)
+    return user.name if user is not None else "Someone"
 
 
 async def _require_readers(
@@ -263,7 +277,9 @@ async def forward(
             to_user_ids=people,
             message=message,
         )
+        pushed = await notify.forwarded(session, viewer, await _name(session, viewer), sent)
         await session.commit()
+    await context.publish(pushed)
     return sent
 
 

@@ -10,7 +10,7 @@ from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import DataAccess, ObjectType, TeamRole
 from crmfeed.registry.objects import REGISTRY, spec_for
 from crmfeed.registry.roles import permission
-from resolvers import checker
+from resolvers import checker, notify
 from resolvers.errors import BadUserInput, Forbidden
 from resolvers.inputs import parse_id, parse_ids
 from resolvers.records import readable_or_not_found
@@ -208,5 +208,8 @@ async def change_owner(
         record.updated_at = utcnow()
         record.updated_by_id = viewer.id
         await session.flush()
+        me = await org.get_user(session, viewer.enterprise_id, viewer.id)
+        sent = await notify.owner_changed(session, viewer, me.name if me else "Someone", record)
         await session.commit()
+    await context.publish(sent)
     return record

@@ -8,6 +8,7 @@ import strawberry
 
 from schema.extensions import extensions, is_unexpected
 from schema.mutation import Mutation
+from schema.notifications import Subscription
 from schema.query import Query
 from schema.records import RECORD_TYPES
 
@@ -33,6 +34,7 @@ def build_schema(settings: Settings, **kwargs: Any) -> strawberry.Schema:
     return CrmSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(RECORD_TYPES.values()),
         extensions=extensions(settings),
         **kwargs,

@@ -30,6 +30,7 @@ from schema.feed import (
     Task,
     UpdateFeedItemInput,
 )
+from schema.notifications import NotificationMutation
 from schema.org import (
     AuthPayload,
     CreateDepartmentInput,
@@ -57,7 +58,7 @@ def _record(row: object) -> RecordInterface:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(NotificationMutation):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput

@@ -18,6 +18,7 @@ from schema.feed import (
     ForwardCardConnection,
     TaskConnection,
 )
+from schema.notifications import NotificationQuery
 from schema.org import (
     Department,
     EnterpriseSettings,
@@ -41,7 +42,7 @@ ADMIN = [PermissionExtension(permissions=[IsAdmin()])]
 
 
 @strawberry.type
-class Query:
+class Query(NotificationQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngine:
-    """An engine for `settings.database_url`; `schema` pins PostgreSQL's search_path."""
+    """An engine for `settings.database_url`; `schema` (default `settings.database_schema`)
+    pins PostgreSQL's search_path."""
+    schema = schema or settings.database_schema
     kwargs: dict[str, Any] = {"echo": settings.echo_sql}
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, **kwargs)

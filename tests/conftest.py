@@ -94,9 +94,9 @@ async def services(
     log = StatementLog()
     event.listen(built.engine.sync_engine, "before_cursor_execute", log)
     built.statement_log = log  # type: ignore[attr-defined]
-    await built.broadcast.connect()
+    await built.hub.start()
     yield built
-    await built.broadcast.disconnect()
+    await built.hub.stop()
     await built.engine.dispose()
     if schema is not None:
         await _drop_postgres_schema(schema)

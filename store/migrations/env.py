@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-import store.feed_tables  # noqa: F401  (registers the feed tables)
+from store import feed_tables, notification_tables
 from store.models import Base
+
+TABLE_MODULES = (feed_tables, notification_tables)  # imported so Base.metadata knows them
 
 connection = context.config.attributes.get("connection")
 if connection is None:

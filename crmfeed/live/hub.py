@@ -1,0 +1,221 @@
+"""One broadcaster subscription per process, fanned out to bounded per-subscription queues.
+
+broadcaster's weak spots (DESIGN §7) are handled here: each local subscription gets a *bounded*
+queue (a consumer that falls behind is cut off and resumes from its cursor); the listener is
+watched with heartbeats and reconnected with backoff when the pipe drops; after a reconnect
+every subscription is told to resync from the inbox, so nothing published meanwhile is lost.
+Messages carry only (user, seq) wake-ups; subscribers read the notifications from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from broadcaster import Broadcast
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+log = logging.getLogger("crmfeed.live")
+
+RESYNC = -1
+HEARTBEAT = "hb"
+
+
+class SlowConsumer(Exception):
+    """The subscription fell too far behind and was cut off; resume from the last cursor."""
+
+
+@dataclass(eq=False)
+class LocalSubscription:
+    user_id: int
+    queue: asyncio.Queue[int] = field(repr=False)
+    overflowed: bool = False
+
+    def wake(self, seq: int) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(seq)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # Make room for one marker so the reader notices at once.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(RESYNC)
+
+    async def next(self) -> int:
+        """The next wake-up (a seq, or RESYNC); raises SlowConsumer once cut off."""
+        seq = await self.queue.get()
+        if self.overflowed:
+            raise SlowConsumer
+        return seq
+
+    def drain(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+
+class Hub:
+    def __init__(
+        self,
+        url: str,
+        channel: str = "crmfeed.notifications",
+        *,
+        queue_size: int = 256,
+        heartbeat_seconds: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.channel = channel
+        self.queue_size = queue_size
+        self.heartbeat_seconds = heartbeat_seconds
+        self.heartbeat_timeout = heartbeat_timeout
+        self.max_backoff = max_backoff
+        self.instance = uuid.uuid4().hex
+        self._subscriptions: dict[int, set[LocalSubscription]] = {}
+        self._broadcast: Broadcast | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._last_heartbeat = 0.0
+        self.reconnects = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="crmfeed-hub")
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout=self.heartbeat_timeout)
+        except TimeoutError:
+            log.warning("live push: %s not reachable yet; retrying in the background", self.url)
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        await self._close_broadcast()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- local subscriptions ---------------------------------------------------------------------
+
+    def subscribe(self, user_id: int) -> LocalSubscription:
+        subscription = LocalSubscription(user_id, asyncio.Queue(maxsize=self.queue_size))
+        self._subscriptions.setdefault(user_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: LocalSubscription) -> None:
+        subscribers = self._subscriptions.get(subscription.user_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscriptions[subscription.user_id]
+
+    @property
+    def subscription_count(self) -> int:
+        return sum(len(s) for s in self._subscriptions.values())
+
+    def _dispatch(self, pairs: Iterable[tuple[int, int]]) -> None:
+        for user_id, seq in pairs:
+            for subscription in list(self._subscriptions.get(user_id, ())):
+                subscription.wake(seq)
+
+    def _resync_all(self) -> None:
+        for subscribers in list(self._subscriptions.values()):
+            for subscription in list(subscribers):
+                subscription.wake(RESYNC)
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    async def publish(self, pairs: list[tuple[int, int]]) -> None:
+        """Announce committed notifications. Best effort: the inbox already holds them."""
+        if not pairs:
+            return
+        broadcast = self._broadcast
+        if broadcast is None or not self.connected:
+            self._dispatch(pairs)  # local subscribers at least; others resync on reconnect
+            return
+        try:
+            await broadcast.publish(self.channel, json.dumps({"n": pairs}))
+        except Exception:  # the pipe dropped; subscribers will resync after the reconnect
+            log.warning("live push: publish failed; local delivery only", exc_info=True)
+            self._dispatch(pairs)
+
+    # -- the watched listener --------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # reconnect on any failure of the pipe
+                log.warning("live push: listener stopped (%s); reconnecting", error)
+            self._connected.clear()
+            await self._close_broadcast()
+            self.reconnects += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    async def _listen(self) -> None:
+        broadcast = Broadcast(self.url)
+        await broadcast.connect()
+        self._broadcast = broadcast
+        async with broadcast.subscribe(self.channel) as subscriber:
+            heartbeat = asyncio.create_task(self._beat(broadcast))
+            try:
+                self._last_heartbeat = asyncio.get_running_loop().time()
+                self._connected.set()
+                self._resync_all()  # anything published while we were away is in the inbox
+                while True:
+                    remaining = (
+                        self._last_heartbeat
+                        + self.heartbeat_timeout
+                        - asyncio.get_running_loop().time()
+                    )
+                    if remaining <= 0 or heartbeat.done():
+                        raise ConnectionError("no heartbeat through the pipe")
+                    try:
+                        event = await asyncio.wait_for(subscriber.get(), timeout=remaining)
+                    except TimeoutError:
+                        continue
+                    self._receive(event.message)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await heartbeat
+
+    def _receive(self, message: str) -> None:
+        try:
+            body = json.loads(message)
+        except (TypeError, ValueError):
+            return
+        if body.get(HEARTBEAT) == self.instance:
+            self._last_heartbeat = asyncio.get_running_loop().time()
+            return
+        pairs = body.get("n")
+        if isinstance(pairs, list):
+            self._dispatch((int(user), int(seq)) for user, seq in pairs)
+
+    async def _beat(self, broadcast: Broadcast) -> None:
+        while True:
+            await broadcast.publish(self.channel, json.dumps({HEARTBEAT: self.instance}))
+            await asyncio.sleep(self.heartbeat_seconds)
+
+    async def _close_broadcast(self) -> None:
+        broadcast, self._broadcast = self._broadcast, None
+        if broadcast is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(broadcast.disconnect(), timeout=2)

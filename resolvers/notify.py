@@ -1,0 +1,182 @@
+"""Who is notified of what (DESIGN §7). Rows are written in the caller's transaction; the
+live push happens after commit (`Context.publish`). Nobody is notified of their own action."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from store import notifications
+from store.notifications import NewNotification
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from store.feed_tables import FeedItem, Forward
+    from store.models import Record
+    from store.viewer import Viewer
+
+
+class NotificationKind(StrEnum):
+    REPLY = "REPLY"
+    MENTION = "MENTION"
+    CC = "CC"
+    TASK_ASSIGNED = "TASK_ASSIGNED"
+    REMINDER = "REMINDER"
+    FORWARDED = "FORWARDED"
+    OWNER_CHANGED = "OWNER_CHANGED"
+    IMPORT_FINISHED = "IMPORT_FINISHED"
+
+
+K = NotificationKind
+
+
+def _excerpt(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _store(
+    session: AsyncSession, viewer: Viewer, entries: Iterable[NewNotification]
+) -> list[tuple[int, int]]:
+    """One notification per user per event (the first kind listed wins), never to the actor."""
+    chosen: dict[int, NewNotification] = {}
+    for entry in entries:
+        if entry.user_id != viewer.id and entry.user_id not in chosen:
+            chosen[entry.user_id] = entry
+    return await notifications.add(session, viewer.enterprise_id, list(chosen.values()))
+
+
+async def item_posted(
+    session: AsyncSession,
+    viewer: Viewer,
+    author_name: str,
+    item: FeedItem,
+    mentions: Sequence[int],
+    cc: Sequence[int],
+) -> list[tuple[int, int]]:
+    said = _excerpt(item.content)
+    return await _store(
+        session,
+        viewer,
+        [
+            *(
+                NewNotification(
+                    u, K.MENTION, f"{author_name} mentioned you: {said}", viewer.id, item_id=item.id
+                )
+                for u in mentions
+            ),
+            *(
+                NewNotification(
+                    u, K.CC, f"{author_name} copied you: {said}", viewer.id, item_id=item.id
+                )
+                for u in cc
+            ),
+        ],
+    )
+
+
+async def replied(
+    session: AsyncSession,
+    viewer: Viewer,
+    author_name: str,
+    item: FeedItem,
+    content: str,
+    mentions: Sequence[int],
+    followers: Sequence[int],
+) -> list[tuple[int, int]]:
+    said = _excerpt(content)
+    return await _store(
+        session,
+        viewer,
+        [
+            *(
+                NewNotification(
+                    u,
+                    K.MENTION,
+                    f"{author_name} mentioned you in a reply: {said}",
+                    viewer.id,
+                    item_id=item.id,
+                )
+                for u in mentions
+            ),
+            *(
+                NewNotification(
+                    u, K.REPLY, f"{author_name} replied: {said}", viewer.id, item_id=item.id
+                )
+                for u in followers
+            ),
+        ],
+    )
+
+
+async def task_assigned(
+    session: AsyncSession,
+    viewer: Viewer,
+    author_name: str,
+    assignee: int,
+    title: str,
+    item_id: int | None,
+    record_id: int | None,
+) -> list[tuple[int, int]]:
+    return await _store(
+        session,
+        viewer,
+        [
+            NewNotification(
+                assignee,
+                K.TASK_ASSIGNED,
+                f"{author_name} assigned you a task: {_excerpt(title)}",
+                viewer.id,
+                item_id=item_id,
+                record_id=record_id,
+            )
+        ],
+    )
+
+
+async def forwarded(
+    session: AsyncSession, viewer: Viewer, author_name: str, forwards: Sequence[Forward]
+) -> list[tuple[int, int]]:
+    return await _store(
+        session,
+        viewer,
+        [
+            NewNotification(
+                f.to_user_id,
+                K.FORWARDED,
+                f"{author_name} forwarded something to you"
+                + (f": {_excerpt(f.message)}" if f.message else "."),
+                viewer.id,
+                forward_id=f.id,
+            )
+            for f in forwards
+        ],
+    )
+
+
+async def owner_changed(
+    session: AsyncSession, viewer: Viewer, author_name: str, record: Record
+) -> list[tuple[int, int]]:
+    return await _store(
+        session,
+        viewer,
+        [
+            NewNotification(
+                record.owner_id,
+                K.OWNER_CHANGED,
+                f"{author_name} made you the owner of {record.name}.",
+                viewer.id,
+                record_id=record.id,
+            )
+        ],
+    )
+
+
+async def reminders_due(
+    session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
+) -> list[tuple[int, int]]:
+    """Reminders are the system's doing at the set time: everyone listed is notified."""
+    return await notifications.add(session, enterprise_id, entries)

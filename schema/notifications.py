@@ -1,0 +1,142 @@
+"""Notification types and the live subscription."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry import Private
+
+from crmfeed.ids import Kind, to_global
+from resolvers import notifications
+from resolvers.notify import NotificationKind as RegistryNotificationKind
+from resolvers.paging import encode_cursor
+from schema.feed import FeedItem, ForwardCard, _item, _record, _user
+from schema.org import User
+from schema.pagination import PageInfo
+from schema.permissions import IsAuthenticated
+from schema.records import RecordInterface
+from store import feed_tables, notification_tables
+
+NotificationKind = strawberry.enum(RegistryNotificationKind, name="NotificationKind")
+
+
+@strawberry.type
+class Notification:
+    row: Private[notification_tables.Notification]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global(Kind.NOTIFICATION, self.row.id))
+
+    @strawberry.field(description="Pass it as `after` to get what came later.")
+    def cursor(self) -> str:
+        return encode_cursor(self.row.seq)
+
+    @strawberry.field
+    def kind(self) -> NotificationKind:
+        return NotificationKind(self.row.kind)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def read(self) -> bool:
+        return self.row.read_at is not None
+
+    @strawberry.field
+    def message(self) -> str:
+        return self.row.message
+
+    @strawberry.field
+    async def actor(self, info: strawberry.Info) -> User | None:
+        return await _user(info, self.row.actor_id)
+
+    @strawberry.field
+    async def feed_item(self, info: strawberry.Info) -> FeedItem | None:
+        return await _item(info, self.row.item_id)
+
+    @strawberry.field
+    async def record(self, info: strawberry.Info) -> RecordInterface | None:
+        return await _record(info, self.row.record_id)
+
+    @strawberry.field(description="The forwarded card, for FORWARDED notifications.")
+    async def forward(self, info: strawberry.Info) -> ForwardCard | None:
+        if self.row.forward_id is None:
+            return None
+        async with info.context.db() as session:
+            row = await session.get(feed_tables.Forward, self.row.forward_id)
+        return None if row is None else ForwardCard(row=row)
+
+
+@strawberry.type
+class NotificationEdge:
+    cursor: str
+    node: Notification
+
+
+@strawberry.type
+class NotificationConnection:
+    edges: list[NotificationEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def build(
+        cls, rows: list[notification_tables.Notification], has_next: bool
+    ) -> NotificationConnection:
+        edges = [
+            NotificationEdge(cursor=encode_cursor(row.seq), node=Notification(row=row))
+            for row in rows
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+
+@strawberry.type
+class NotificationQuery:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="My inbox, oldest first after the cursor.",
+    )
+    async def notifications(
+        self,
+        info: strawberry.Info,
+        after: str | None = None,
+        first: int | None = None,
+        unread_only: bool = False,
+    ) -> NotificationConnection:
+        rows, has_next = await notifications.page(info.context, after, first, unread_only)
+        return NotificationConnection.build(rows, has_next)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def unread_notification_count(self, info: strawberry.Info) -> int:
+        return await notifications.unread_count(info.context)
+
+
+@strawberry.type
+class NotificationMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Mark my notifications up to this cursor read; returns how many changed.",
+    )
+    async def mark_notifications_read(self, info: strawberry.Info, up_to: str) -> int:
+        return await notifications.mark_read(info.context, up_to)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=[IsAuthenticated],
+        description="Every stored notification after `after`, then new ones as they come.",
+    )
+    async def notifications(
+        self, info: strawberry.Info, after: str | None = None
+    ) -> AsyncGenerator[Notification, None]:
+        async for row in notifications.stream(info.context, after):
+            yield Notification(row=row)
