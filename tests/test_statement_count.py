@@ -1,0 +1,77 @@
+"""A `records` page costs a fixed, small number of SQL statements whatever its size (DESIGN §9)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.records_helpers import Org, Person, new_org
+
+if TYPE_CHECKING:
+    from tests.conftest import Api
+
+PAGE = """
+query($first: Int) {
+  records(objectType: ACCOUNT, first: $first) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      node {
+        id name status
+        owner { name department { name } }
+        department { name }
+        team { user { name } teamRole }
+      }
+    }
+  }
+}"""
+# Measured: the viewer, the page, the count, then one batch each for owners, teams, departments
+# and team members' users.
+MAX_STATEMENTS = 7
+
+
+async def org_with_accounts(api: Api, count: int) -> tuple[Org, Person]:
+    """Accounts owned by a manager's reports in several departments, each with a team member.
+
+    Returns the organisation and the manager (not an admin: visibility goes through SQL).
+    """
+    org = await new_org(api)
+    manager = await org.user("Manager")
+    departments = [await org.department(f"Dept {i}") for i in range(3)]
+    people = [
+        await org.user(f"Seller{i}", department=departments[i % 3], superior=manager)
+        for i in range(4)
+    ]
+    helper = await org.user("Helper")
+    for i in range(count):
+        owner = people[i % len(people)]
+        account = await org.record(org.admin, "ACCOUNT", f"Account {i}", owner=owner)
+        await org.add_member(manager, account, helper if i % 2 else people[(i + 1) % 4])
+    return org, manager
+
+
+async def statements_for_page(api: Api, viewer: Person, first: int) -> int:
+    log = api.count_statements()
+    log.active = True
+    try:
+        data = await api.ok(PAGE, {"first": first}, viewer.token)
+    finally:
+        log.active = False
+    edges = data["records"]["edges"]
+    assert len(edges) == first
+    assert all(len(edge["node"]["team"]) == 2 for edge in edges)
+    assert all(edge["node"]["owner"]["department"] is not None for edge in edges)
+    return len(log.statements)
+
+
+async def test_records_page_statement_count_does_not_grow_with_page_size(api: Api) -> None:
+    _, manager = await org_with_accounts(api, 22)
+    small = await statements_for_page(api, manager, 2)
+    large = await statements_for_page(api, manager, 20)
+    print(f"records page: {small} statements for 2 rows, {large} for 20 rows")
+    assert small == large
+
+
+async def test_records_page_statement_count_is_small(api: Api) -> None:
+    org, manager = await org_with_accounts(api, 5)
+    assert await statements_for_page(api, manager, 5) <= MAX_STATEMENTS
+    assert await statements_for_page(api, org.admin, 5) <= MAX_STATEMENTS
