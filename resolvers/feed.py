@@ -126,7 +126,8 @@ async def post(context: Context, new: NewItem) -> FeedItem:
             found[account] = account_row
             related = [*related, account]
         _check_related(spec, found.values())
-        users = await existing_users(session, viewer, [*mentions, *cc, viewer.id], "mentions")
+        await existing_users(session, viewer, cc, "cc")
+        users = await existing_users(session, viewer, [*mentions, viewer.id], "mentions")
         item = await feed.insert_item(
             session,
             enterprise_id=viewer.enterprise_id,
@@ -191,6 +192,10 @@ async def update_item(
         item = await visible_or_not_found(session, viewer, item_id)
         if item.author_id != viewer.id:
             raise Forbidden("Only the author may edit a feed item.")
+        if not ITEM_TYPES[FeedItemType(item.type)].postable:
+            raise Forbidden(
+                "Items the system wrote (sales process, task, calendar) cannot be edited."
+            )
         if content is not None:
             item.content = clean_content(content)
         if "accountId" in account_changes:
