@@ -79,7 +79,11 @@ class WsClient:
     async def subscribe(self, op_id: str, after: str | None = None) -> None:
         kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
         await self.send(
-            {"id": op_id, "type": kind, "payload": {"query": SUBSCRIBE, "variables": {"after": after}}}
+            {
+                "id": op_id,
+                "type": kind,
+                "payload": {"query": SUBSCRIBE, "variables": {"after": after}},
+            }
         )
 
     async def next_notification(self, timeout: float = 5.0) -> dict[str, Any]:
