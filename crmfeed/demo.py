@@ -4,9 +4,8 @@ Loaded by `crmfeed serve` on an empty embedded database and by `crmfeed demo`. E
 derived from a fixed seed, so two loads give the same people, records and ids. Every demo user
 has the same password, `DEMO_PASSWORD`; the logins are printed by the CLI.
 
-    async with engine.begin():  # an empty, migrated database
-        demo = await load_demo(session_factory, settings)
-    print(demo.logins[0].email, DEMO_PASSWORD)
+    demo = await load_demo(session_factory, settings)  # into an empty, migrated database
+    print(demo.logins[0].email, demo.password)
 """
 
 from __future__ import annotations
@@ -29,17 +28,16 @@ from crmfeed.registry.enums import (
 )
 from crmfeed.security import hash_password
 from store import org, records, sharing
-from store.models import Enterprise
+from store.models import Enterprise, Record
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from crmfeed.settings import Settings
-    from store.models import Record
 
 ENTERPRISE_NAME = "Demo Trading Co."
 DEMO_PASSWORD = "demo-pass-123"
-EMAIL_DOMAIN = "demo-trading.example"
+EMAIL_DOMAIN = "demo.example"
 SEED = 20261102
 ANCHOR = date(2026, 11, 2)  # "today" for the demo's dates, fixed so loads are repeatable
 
@@ -98,7 +96,9 @@ PEOPLE: tuple[Person, ...] = (
         "ceo",
         (R.PAYMENT_FINANCE, R.REFUND_FINANCE, R.INVOICE_FINANCE),
     ),
-    Person("order_finance", "Ivan Petrov", "Order finance", "finance", "finance", (R.ORDER_FINANCE,)),
+    Person(
+        "order_finance", "Ivan Petrov", "Order finance", "finance", "finance", (R.ORDER_FINANCE,)
+    ),
     Person("east", "Liam Carter", "Sales manager, East", "east", "ceo", (R.SALES,)),
     Person("west", "Maya Singh", "Sales manager, West", "west", "ceo", (R.SALES,)),
     Person("north", "Omar Haddad", "Sales manager, North", "north", "ceo", (R.SALES,)),
@@ -123,6 +123,7 @@ INDUSTRY_BY_SECOND = {
     "Textiles": "MANUFACTURING", "Electronics": "MANUFACTURING", "Supplies": "OTHER",
     "Pharma": "HEALTHCARE", "Builders": "MANUFACTURING",
 }  # fmt: skip
+STAGES = ("QUALIFICATION", "NEEDS_ANALYSIS", "PROPOSAL", "NEGOTIATION", "CLOSING")
 CITIES = ("Boston", "Denver", "Seattle", "Austin", "Chicago", "Portland", "Atlanta", "Phoenix")
 FIRST_NAMES = (
     "Anna", "Ben", "Carla", "David", "Elena", "Frank", "Grace", "Hugo", "Iris", "Jack", "Kate",
@@ -194,7 +195,7 @@ async def demo_is_loaded(session: AsyncSession) -> bool:
 async def load_demo(
     session_factory: async_sessionmaker[AsyncSession], settings: Settings
 ) -> DemoData:
-    """Load the demo in one transaction (all or nothing). The caller checks the database is empty."""
+    """Load the demo in one transaction (all or nothing); the caller checks the DB is empty."""
     password_hash = await hash_password(settings, DEMO_PASSWORD)
     async with session_factory() as session:
         loader = _Loader(session, random.Random(SEED))
@@ -559,12 +560,12 @@ class _Loader:
     async def _invalidate_some(self) -> None:
         """Two records sit in the recycle bin, as if their owners had invalidated them."""
         rows = await self.session.scalars(
-            select(Record_())
+            select(Record)
             .where(
-                Record_().enterprise_id == self.enterprise_id,
-                Record_().object_type.in_([O.SALES_LEAD.value, O.OPPORTUNITY.value]),
+                Record.enterprise_id == self.enterprise_id,
+                Record.object_type.in_([O.SALES_LEAD.value, O.OPPORTUNITY.value]),
             )
-            .order_by(Record_().id)
+            .order_by(Record.id)
         )
         seen: set[str] = set()
         for record in rows:
@@ -574,12 +575,3 @@ class _Loader:
             record.status_before_invalid = record.status
             record.life_status = LifeStatus.INVALID.value
         await self.session.flush()
-
-
-STAGES = ("QUALIFICATION", "NEEDS_ANALYSIS", "PROPOSAL", "NEGOTIATION", "CLOSING")
-
-
-def Record_() -> type[Record]:  # noqa: N802 - the model, imported at run time only here
-    from store.models import Record
-
-    return Record

@@ -1,0 +1,208 @@
+"""The demo data, loaded into its own database and read back through the GraphQL app."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from crmfeed import demo
+from crmfeed.app import Services, create_app
+from crmfeed.registry.enums import LifeStatus, ObjectType
+from crmfeed.registry.objects import spec_for
+from resolvers.validation import clean_values
+from store.migrate import upgrade
+from store.models import Record
+from tests import conftest
+from tests.conftest import DATABASES, POSTGRES_URL, Api, _drop_postgres_schema, _postgres_schema
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+LOGIN = """
+mutation($email: String!, $password: String!) {
+  login(email: $email, password: $password) { token user { name roles } }
+}"""
+COUNT = "query($type: ObjectType!) { records(objectType: $type) { totalCount } }"
+
+SALESPERSON = demo.person("east1")  # Ava Thompson, reports to Liam Carter
+MANAGER = demo.person("east")
+ADMIN = demo.person("admin")
+CEO = demo.person("ceo")
+FINANCE = demo.person("finance")
+
+
+class DemoApi:
+    def __init__(self, api: Api, loaded: demo.DemoData) -> None:
+        self.api = api
+        self.loaded = loaded
+        self.tokens: dict[str, str] = {}
+
+    async def token(self, someone: demo.Person) -> str:
+        if someone.key not in self.tokens:
+            data = await self.api.ok(
+                LOGIN, {"email": someone.email, "password": demo.DEMO_PASSWORD}
+            )
+            self.tokens[someone.key] = data["login"]["token"]
+        return self.tokens[someone.key]
+
+    async def count(self, someone: demo.Person, object_type: ObjectType) -> int:
+        data = await self.api.ok(COUNT, {"type": object_type.name}, await self.token(someone))
+        return data["records"]["totalCount"]
+
+    async def visible(self, someone: demo.Person) -> dict[ObjectType, int]:
+        return {kind: await self.count(someone, kind) for kind in ObjectType}
+
+    async def ok(self, query: str, someone: demo.Person, **variables: Any) -> dict[str, Any]:
+        return await self.api.ok(query, variables, await self.token(someone))
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+async def demo_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Services, demo.DemoData]]:
+    """A database of its own (the demo's emails are unique) with the demo loaded."""
+    schema: str | None = None
+    if request.param == "postgresql":
+        schema = await _postgres_schema()
+        settings = conftest.test_settings(POSTGRES_URL)
+    else:
+        path = tmp_path_factory.mktemp("demo") / "demo.db"
+        settings = conftest.test_settings(f"sqlite+aiosqlite:///{path}")
+    services = Services.create(settings, schema=schema)
+    await upgrade(services.engine)
+    loaded = await demo.load_demo(services.session_factory, settings)
+    yield services, loaded
+    await services.engine.dispose()
+    if schema is not None:
+        await _drop_postgres_schema(schema)
+
+
+@pytest.fixture
+async def demo_api(demo_db: tuple[Services, demo.DemoData]) -> AsyncIterator[DemoApi]:
+    services, loaded = demo_db
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield DemoApi(Api(client, services), loaded)
+
+
+async def test_every_demo_user_logs_in_with_the_printed_password(demo_api: DemoApi) -> None:
+    for someone in demo.PEOPLE:
+        data = await demo_api.api.ok(
+            LOGIN, {"email": someone.email, "password": demo.DEMO_PASSWORD}
+        )
+        assert data["login"]["user"]["name"] == someone.name
+        assert data["login"]["user"]["roles"] == sorted(role.value for role in someone.roles)
+    assert len(demo.PEOPLE) == 20
+
+
+async def test_record_counts_are_in_the_hundreds(demo_api: DemoApi) -> None:
+    counts = demo_api.loaded.record_counts
+    assert 300 <= demo_api.loaded.record_total < 1000
+    for kind in ("ACCOUNT", "CONTACT", "OPPORTUNITY", "SALES_LEAD", "SALES_ORDER", "PAYMENT"):
+        assert counts[kind] > 0, kind
+
+
+async def test_the_admin_sees_every_valid_record(demo_api: DemoApi) -> None:
+    seen = await demo_api.visible(ADMIN)
+    loaded = demo_api.loaded.record_counts
+    invalid = Counter({ObjectType.SALES_LEAD: 1, ObjectType.OPPORTUNITY: 1})
+    assert seen == {kind: loaded.get(kind.value, 0) - invalid[kind] for kind in ObjectType}
+    assert sum(seen.values()) == demo_api.loaded.record_total - 2
+
+
+async def test_the_two_invalid_records_are_in_the_admins_recycle_bin(demo_api: DemoApi) -> None:
+    data = await demo_api.ok(
+        "{ recycleBin { totalCount edges { node { objectType lifeStatus } } } }", ADMIN
+    )
+    assert data["recycleBin"]["totalCount"] == 2
+    kinds = sorted(edge["node"]["objectType"] for edge in data["recycleBin"]["edges"])
+    assert kinds == ["OPPORTUNITY", "SALES_LEAD"]
+
+
+async def test_a_manager_sees_more_than_a_salesperson(demo_api: DemoApi) -> None:
+    salesperson = await demo_api.visible(SALESPERSON)
+    manager = await demo_api.visible(MANAGER)
+    ceo = await demo_api.visible(CEO)
+    admin = await demo_api.visible(ADMIN)
+    assert 0 < sum(salesperson.values()) < sum(manager.values()) < sum(admin.values())
+    for kind in ObjectType:  # everything a report sees, their superior sees too
+        assert salesperson[kind] <= manager[kind] <= ceo[kind], kind
+    assert ceo == admin  # everyone reports to the CEO
+
+
+async def test_sharing_rules_open_products_to_sales_and_east_deals_to_finance(
+    demo_api: DemoApi,
+) -> None:
+    assert await demo_api.count(SALESPERSON, ObjectType.PRODUCT) == len(demo.PRODUCTS)
+    finance = await demo_api.count(FINANCE, ObjectType.OPPORTUNITY)
+    east_manager = await demo_api.count(MANAGER, ObjectType.OPPORTUNITY)
+    assert 0 < finance <= east_manager
+    assert await demo_api.count(FINANCE, ObjectType.ACCOUNT) == 0
+
+
+async def test_departments_form_a_tree_with_heads(demo_api: DemoApi) -> None:
+    data = await demo_api.ok("{ departments { name parent { name } head { name } } }", ADMIN)
+    departments = {d["name"]: d for d in data["departments"]}
+    assert set(departments) == {plan.name for plan in demo.DEPARTMENTS}
+    assert departments["Sales East"]["parent"] == {"name": "Sales"}
+    assert departments["Sales East"]["head"] == {"name": MANAGER.name}
+    assert departments["Sales"]["parent"] == {"name": demo.ENTERPRISE_NAME}
+
+
+async def test_after_sales_follow_up_is_disabled_on_accounts(demo_api: DemoApi) -> None:
+    data = await demo_api.ok("{ followUpSettings(objectType: ACCOUNT) { teamRole access } }", ADMIN)
+    settings = {row["teamRole"]: row["access"] for row in data["followUpSettings"]}
+    assert settings["AFTER_SALES"] == "DISABLED"
+    assert settings["OWNER"] == "READ_ONLY"
+
+
+async def test_own_opportunities_point_at_readable_accounts(demo_api: DemoApi) -> None:
+    query = """{ records(objectType: OPPORTUNITY, first: 50) { edges { node {
+      owner { name } ... on Opportunity { salesStage accountId } } } } }"""
+    data = await demo_api.ok(query, SALESPERSON)
+    own = [
+        e["node"]
+        for e in data["records"]["edges"]
+        if e["node"]["owner"]["name"] == SALESPERSON.name
+    ]
+    assert own
+    for node in own:
+        assert node["salesStage"]
+        found = await demo_api.ok(
+            "query($id: ID!) { record(id: $id) { objectType } }", SALESPERSON, id=node["accountId"]
+        )
+        assert found["record"] == {"objectType": "ACCOUNT"}
+
+
+async def test_stored_values_pass_the_registry_validation(
+    demo_db: tuple[Services, demo.DemoData],
+) -> None:
+    services, _ = demo_db
+    async with services.session_factory() as session:
+        rows = list(await session.scalars(select(Record)))
+    for row in rows:
+        raw = {"name": row.name, "status": row.status_before_invalid or row.status, **row.values}
+        clean = clean_values(spec_for(row.object_type), raw, creating=True)
+        assert clean.values == row.values
+    assert Counter(row.life_status for row in rows)[LifeStatus.INVALID.value] == 2
+
+
+async def test_loading_is_deterministic(tmp_path: Path) -> None:
+    async def snapshot(path: Path) -> list[tuple[Any, ...]]:
+        settings = conftest.test_settings(f"sqlite+aiosqlite:///{path}")
+        services = Services.create(settings)
+        try:
+            await upgrade(services.engine)
+            await demo.load_demo(services.session_factory, settings)
+            async with services.session_factory() as session:
+                rows = await session.scalars(select(Record).order_by(Record.id))
+                return [(r.object_type, r.name, r.status, r.owner_id, r.values) for r in rows]
+        finally:
+            await services.engine.dispose()
+
+    assert await snapshot(tmp_path / "one.db") == await snapshot(tmp_path / "two.db")
