@@ -14,6 +14,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from schema.cost import MaxCostLimiter
@@ -25,15 +26,24 @@ if TYPE_CHECKING:
 
 
 class CloseSession(SchemaExtension):
-    """End the operation's database session (rolling back anything uncommitted)."""
+    """End the operation's database session (rolling back anything uncommitted), and, for a
+    subscription, after each result is resolved and before it is sent: a client that reads
+    slowly must not keep a pooled connection while the server waits to send to it."""
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         try:
             yield
         finally:
-            close = getattr(self.execution_context.context, "close", None)
-            if close is not None:
-                await close()
+            await self._close()
+
+    async def on_stream_result(self, result: object) -> AsyncIterator[None]:  # type: ignore[override]
+        await self._close()
+        yield
+
+    async def _close(self) -> None:
+        close = getattr(self.execution_context.context, "close", None)
+        if close is not None:
+            await close()
 
 
 REFUSAL_CODES = [
@@ -70,16 +80,22 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    """Factories, so each operation gets fresh extension instances."""
-    found: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+    """Factories, so each operation gets fresh extension instances. The validation rules are
+    built once, so the validation cache (keyed by document and rules) hits across requests."""
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *MaxCostLimiter(
+            max_cost=settings.max_cost, max_page_size=settings.max_page_size
+        ).validation_rules,
+    ]
+    if not settings.allow_introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return [
         CloseSession,
         RefusalCodes,
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message="Unexpected error."),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: MaxCostLimiter(max_cost=settings.max_cost, max_page_size=settings.max_page_size),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=512),
     ]
-    if not settings.allow_introspection:
-        found.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return found
