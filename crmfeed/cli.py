@@ -192,7 +192,10 @@ def print_logins(password: str) -> None:
 
 def print_loaded(loaded: demo_data.DemoData) -> None:
     counts = ", ".join(f"{count} {kind}" for kind, count in loaded.record_counts.items())
-    say(f"Loaded the demo: {len(loaded.logins)} people, {loaded.record_total} records ({counts}).")
+    say(
+        f"Loaded the demo: {len(loaded.logins)} people, {loaded.record_total} records ({counts}), "
+        f"{loaded.feed_items} feed items."
+    )
     print_logins(loaded.password)
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from crmfeed.ids import Kind, to_global
 from crmfeed.registry.enums import (
     DataAccess,
@@ -26,14 +24,18 @@ from crmfeed.registry.enums import (
     ObjectType,
     TeamRole,
 )
+from crmfeed.registry.feed import FeedItemType
 from crmfeed.security import hash_password
-from store import org, records, sharing
-from store.models import Enterprise, Record
+from resolvers import notify
+from store import feed, org, records, sharing
+from store.feed_tables import FeedLike
+from store.viewer import Viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from crmfeed.settings import Settings
+    from store.models import Record
 
 ENTERPRISE_NAME = "Demo Trading Co."
 DEMO_PASSWORD = "demo-pass-123"
@@ -152,6 +154,24 @@ CAMPAIGNS = (
 )
 
 
+PEOPLE_BY_KEY = {person.key: person for person in PEOPLE}
+FOLLOWED_UP = frozenset({ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.OPPORTUNITY})
+SALES_NOTES = (
+    "Called {name}: they want a quote for the spring order by Friday.",
+    "Visited {name} today. The buyer is happy with delivery times; pricing is the open point.",
+    "{name} asked for a product demo for their new team. Booked for next week.",
+    "Sent the revised proposal to {name}; waiting for their finance sign-off.",
+    "{name} mentioned a competitor's offer. Need to discuss a discount with my manager.",
+    "Shipment for {name} delayed two days; informed their purchasing contact.",
+)
+MANAGER_REPLIES = (
+    "Good work. Keep me posted.",
+    "Let's discuss the discount in our one-to-one.",
+    "Please loop in after-sales before we commit.",
+    "Nice, let's aim to close this quarter.",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DemoLogin:
     name: str
@@ -168,6 +188,7 @@ class DemoData:
     password: str
     logins: list[DemoLogin]
     record_counts: dict[str, int] = field(default_factory=dict)
+    feed_items: int = 0
 
     @property
     def record_total(self) -> int:
@@ -185,7 +206,7 @@ def person(key: str) -> Person:
 
 async def has_enterprises(session: AsyncSession) -> bool:
     """Whether the database holds any data at all (every row belongs to an enterprise)."""
-    return await session.scalar(select(Enterprise.id).limit(1)) is not None
+    return await org.any_enterprise(session)
 
 
 async def demo_is_loaded(session: AsyncSession) -> bool:
@@ -219,6 +240,8 @@ class _Loader:
         self.departments: dict[str, int] = {}
         self.counts: dict[str, int] = {}
         self.account_names: set[str] = set()
+        self.followed_up: list[tuple[Record, str]] = []
+        self.feed_items = 0
 
     async def load(self, password_hash: str) -> DemoData:
         enterprise = await org.create_enterprise(self.session, ENTERPRISE_NAME)
@@ -229,12 +252,14 @@ class _Loader:
         for region in REGIONS:
             for n in range(1, len(SALESPEOPLE[region]) + 1):
                 await self._salesperson_records(f"{region}{n}", region, campaigns)
+        await self._follow_up_activity()
         await self._invalidate_some()
         return DemoData(
             enterprise_id=self.enterprise_id,
             password=DEMO_PASSWORD,
             logins=demo_logins(),
             record_counts=dict(sorted(self.counts.items())),
+            feed_items=self.feed_items,
         )
 
     # -- people and settings ---------------------------------------------------------------------
@@ -320,6 +345,8 @@ class _Loader:
             created_by_id=owner_id,
         )
         self.counts[object_type.value] = self.counts.get(object_type.value, 0) + 1
+        if object_type in FOLLOWED_UP:
+            self.followed_up.append((record, owner))
         return record
 
     async def _member(
@@ -557,15 +584,64 @@ class _Loader:
             campaignId=_gid(self.rng.choice(campaigns)) if source == "CAMPAIGN" else None,
         )
 
+    # -- follow-up activity ------------------------------------------------------------------------
+
+    def _viewer(self, key: str) -> Viewer:
+        person = PEOPLE_BY_KEY[key]
+        return Viewer(
+            id=self.users[key],
+            enterprise_id=self.enterprise_id,
+            department_id=self.departments[person.department],
+            roles=frozenset(person.roles),
+        )
+
+    async def _follow_up_activity(self) -> None:
+        """Sales records on about half the accounts, contacts and opportunities, written by
+        their owners; some @mention the manager, who replies; colleagues like them."""
+        for record, owner in self.followed_up:
+            if self.rng.random() < 0.5:
+                continue
+            author = self._viewer(owner)
+            manager = PEOPLE_BY_KEY[owner].superior
+            for _ in range(self.rng.randint(1, 3)):
+                mentions = [self.users[manager]] if manager and self.rng.random() < 0.3 else []
+                item = await feed.insert_item(
+                    self.session,
+                    enterprise_id=self.enterprise_id,
+                    type=FeedItemType.SALES_RECORD.value,
+                    author_id=author.id,
+                    content=self.rng.choice(SALES_NOTES).format(name=record.name),
+                    account_id=record.id if record.object_type == O.ACCOUNT.value else None,
+                    record_ids=[record.id],
+                    mentions=mentions,
+                )
+                self.feed_items += 1
+                await notify.item_posted(
+                    self.session, author, PEOPLE_BY_KEY[owner].name, item, mentions, []
+                )
+                if manager and self.rng.random() < 0.4:
+                    boss = self._viewer(manager)
+                    followers = await feed.followers(self.session, item.id)
+                    content = self.rng.choice(MANAGER_REPLIES)
+                    await feed.insert_reply(
+                        self.session, item=item, author_id=boss.id, content=content, mentions=[]
+                    )
+                    await notify.replied(
+                        self.session,
+                        boss,
+                        PEOPLE_BY_KEY[manager].name,
+                        item,
+                        content,
+                        [],
+                        followers,
+                    )
+                for liker in self.rng.sample(list(self.users.values()), self.rng.randint(0, 3)):
+                    await feed.put_mark(self.session, FeedLike, self.enterprise_id, item.id, liker)
+
     async def _invalidate_some(self) -> None:
         """Two records sit in the recycle bin, as if their owners had invalidated them."""
-        rows = await self.session.scalars(
-            select(Record)
-            .where(
-                Record.enterprise_id == self.enterprise_id,
-                Record.object_type.in_([O.SALES_LEAD.value, O.OPPORTUNITY.value]),
-            )
-            .order_by(Record.id)
+        rows = await records.of_types(
+            self.session, self.enterprise_id, [O.SALES_LEAD.value, O.OPPORTUNITY.value]
         )
         seen: set[str] = set()
         for record in rows:

@@ -32,6 +32,11 @@ async def create_enterprise(session: AsyncSession, name: str) -> Enterprise:
     return enterprise
 
 
+async def any_enterprise(session: AsyncSession) -> bool:
+    """Whether the database holds any data at all (every row belongs to an enterprise)."""
+    return await session.scalar(select(Enterprise.id).limit(1)) is not None
+
+
 async def get_enterprise(session: AsyncSession, enterprise_id: int) -> Enterprise:
     return (await session.scalars(select(Enterprise).where(Enterprise.id == enterprise_id))).one()
 

@@ -171,6 +171,19 @@ async def count_records(
     return total or 0
 
 
+async def of_types(
+    session: AsyncSession, enterprise_id: int, object_types: Sequence[str]
+) -> list[Record]:
+    """Every record of these types in the enterprise, oldest first (for tools, not lists)."""
+    return list(
+        await session.scalars(
+            select(Record)
+            .where(Record.enterprise_id == enterprise_id, Record.object_type.in_(object_types))
+            .order_by(Record.id)
+        )
+    )
+
+
 # -- related team --------------------------------------------------------------------------------
 
 
