@@ -206,3 +206,28 @@ async def test_loading_is_deterministic(tmp_path: Path) -> None:
             await services.engine.dispose()
 
     assert await snapshot(tmp_path / "one.db") == await snapshot(tmp_path / "two.db")
+
+
+WORK_FEED = "{ feed { totalCount edges { node { type author { name } relatedTo { name } } } } }"
+INBOX = "{ unreadNotificationCount notifications { edges { node { kind } } } }"
+
+
+async def test_the_demo_has_follow_up_activity_a_manager_sees_more_of(demo_api: DemoApi) -> None:
+    assert demo_api.loaded.feed_items > 100
+    own = (await demo_api.ok(WORK_FEED, SALESPERSON))["feed"]
+    team = (await demo_api.ok(WORK_FEED, MANAGER))["feed"]
+    everything = (await demo_api.ok(WORK_FEED, ADMIN))["feed"]
+    assert 0 < own["totalCount"] < team["totalCount"] < everything["totalCount"]
+    assert everything["totalCount"] == demo_api.loaded.feed_items
+    assert {edge["node"]["type"] for edge in own["edges"]} == {"SALES_RECORD"}
+    # Items on the two records the demo invalidated keep their author but lose relatedTo.
+    assert sum(not edge["node"]["relatedTo"] for edge in own["edges"]) <= 2
+
+
+async def test_the_demo_manager_has_notifications_to_read(demo_api: DemoApi) -> None:
+    inbox = await demo_api.ok(INBOX, MANAGER)
+    assert inbox["unreadNotificationCount"] > 0
+    assert {edge["node"]["kind"] for edge in inbox["notifications"]["edges"]} <= {
+        "MENTION",
+        "REPLY",
+    }
