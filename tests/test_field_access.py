@@ -298,3 +298,35 @@ async def test_a_records_page_with_field_rules_costs_the_same_statements(org: Or
     log.active = False
     assert len(log.statements) == without_rules
     assert all(e["node"]["privatePhone"] is None for e in data["records"]["edges"])
+
+
+async def test_records_in_feeds_and_notifications_hide_the_same_fields(org: Org) -> None:
+    """One place decides: a record reached through a feed item or a notification shows the
+    hidden field as null and leaves it out of `values`, exactly like `record(id)`."""
+    sales_id, sales = await org.user(["SALES"])
+    await org.set("ACCOUNT", "phone", "SALES", "HIDDEN")
+    account = await org.record("ACCOUNT", {"name": "Acme", "phone": "+1 555 0100"}, sales_id)
+    await org.api.ok(
+        """mutation($a: ID!, $m: [ID!]) { postSalesRecord(input: {content: "Visited",
+        accountId: $a, mentions: $m}) { id } }""",
+        {"a": account, "m": [sales_id]},
+        org.admin,
+    )
+    selection = "id values ... on Account { phone }"
+    node_fields = f"relatedTo {{ {selection} }} account {{ {selection} }}"
+    feed = await org.api.ok(f"{{ feed {{ edges {{ node {{ {node_fields} }} }} }} }}", token=sales)
+    node = feed["feed"]["edges"][0]["node"]
+    for record in (node["relatedTo"][0], node["account"]):
+        assert record["phone"] is None
+        assert "phone" not in record["values"]
+    item_fields = f"feedItem {{ relatedTo {{ {selection} }} }}"
+    inbox = await org.api.ok(
+        f"{{ notifications {{ edges {{ node {{ kind {item_fields} }} }} }} }}", token=sales
+    )
+    mention = inbox["notifications"]["edges"][0]["node"]
+    assert mention["kind"] == "MENTION"
+    assert mention["feedItem"]["relatedTo"][0]["phone"] is None
+    admin_view = await org.api.ok(
+        f"{{ feed {{ edges {{ node {{ relatedTo {{ {selection} }} }} }} }} }}", token=org.admin
+    )
+    assert admin_view["feed"]["edges"][0]["node"]["relatedTo"][0]["phone"] == "+1 555 0100"
