@@ -11,8 +11,15 @@ records keep their creation order, which is the service's id order.
     org.add_record("r0", "ACCOUNT", owner="u1")
     org.readable("u0", "ACCOUNT")   # ["r0"]: u0 is u1's superior (and an admin)
 
-Feed visibility (DESIGN §6) can be added beside `reasons` from the same facts: team roles are
-kept per member for the follow-up activity settings.
+Feed visibility (DESIGN §6) comes from the same facts: whose follow-up activity of a record is
+open (`follow_up_reasons`, with the per object type and team role settings and the enterprise's
+sharingOpensFollowUp flag), which feed items a user sees (`item_reasons`), and what each feed and
+CRM Information scene (seed 001) lists (`feed`). Feed items keep their creation order, which is
+the service's id order, like records:
+
+    org.add_item("i0", "POST", author="u1", related=("r0",))
+    org.feed("u0")                      # ["i0"]: follow-up of r0 is open to u1's superior
+    org.feed("u0", "MY_ACCOUNTS")       # []: u0 owns no account
 """
 
 from __future__ import annotations
@@ -21,9 +28,28 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 CRM_ADMIN = "CRM_ADMIN"
+
+# Follow-up activity permission of a team role (per object type), and the feeds.
+DISABLED = "DISABLED"
+WORK = "WORK"
+ACCOUNT_CONTACT_OPPORTUNITY = frozenset({"ACCOUNT", "CONTACT", "OPPORTUNITY"})
+# Seed 001's seven scenes: how the scene's records relate to the viewer, and their object types.
+MINE = "owned by me"
+SUBORDINATE_IN_TEAM = "a strict subordinate of mine in the related team"
+SUBORDINATE_OWNS = "owned by a strict subordinate of mine"
+MY_DEPARTMENTS = "owned in a department I head, or below it"
+SCENES: dict[str, tuple[str, frozenset[str]]] = {
+    "MY_ACCOUNTS": (MINE, frozenset({"ACCOUNT"})),
+    "MY_CONTACTS": (MINE, frozenset({"CONTACT"})),
+    "MY_OPPORTUNITIES": (MINE, frozenset({"OPPORTUNITY"})),
+    "MY_SALES_LEADS": (MINE, frozenset({"SALES_LEAD"})),
+    "SUBORDINATES_TEAM_ACCOUNTS": (SUBORDINATE_IN_TEAM, frozenset({"ACCOUNT"})),
+    "SUBORDINATES_RECORDS": (SUBORDINATE_OWNS, ACCOUNT_CONTACT_OPPORTUNITY),
+    "MY_DEPARTMENTS_RECORDS": (MY_DEPARTMENTS, ACCOUNT_CONTACT_OPPORTUNITY),
+}
 OWNER_ROLE = "OWNER"
 READ_ONLY = "READ_ONLY"
 READ_WRITE = "READ_WRITE"
@@ -36,6 +62,25 @@ SUPERIOR_OF_TEAM_MEMBER = "SUPERIOR_OF_TEAM_MEMBER"
 SHARING = "SHARING"
 DEPARTMENT_HEAD = "DEPARTMENT_HEAD"
 ADMIN = "CRM_ADMIN"
+
+# Follow-up activity permission of a team role (per object type), and the feeds.
+DISABLED = "DISABLED"
+WORK = "WORK"
+ACCOUNT_CONTACT_OPPORTUNITY = frozenset({"ACCOUNT", "CONTACT", "OPPORTUNITY"})
+# Seed 001's seven scenes: how the scene's records relate to the viewer, and their object types.
+MINE = "owned by me"
+SUBORDINATE_IN_TEAM = "a strict subordinate of mine in the related team"
+SUBORDINATE_OWNS = "owned by a strict subordinate of mine"
+MY_DEPARTMENTS = "owned in a department I head, or below it"
+SCENES: dict[str, tuple[str, frozenset[str]]] = {
+    "MY_ACCOUNTS": (MINE, frozenset({"ACCOUNT"})),
+    "MY_CONTACTS": (MINE, frozenset({"CONTACT"})),
+    "MY_OPPORTUNITIES": (MINE, frozenset({"OPPORTUNITY"})),
+    "MY_SALES_LEADS": (MINE, frozenset({"SALES_LEAD"})),
+    "SUBORDINATES_TEAM_ACCOUNTS": (SUBORDINATE_IN_TEAM, frozenset({"ACCOUNT"})),
+    "SUBORDINATES_RECORDS": (SUBORDINATE_OWNS, ACCOUNT_CONTACT_OPPORTUNITY),
+    "MY_DEPARTMENTS_RECORDS": (MY_DEPARTMENTS, ACCOUNT_CONTACT_OPPORTUNITY),
+}
 
 
 class CycleError(ValueError):
@@ -90,11 +135,45 @@ class SharingRule:
 
 
 @dataclass
+class Reply:
+    author: str
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass
+class FeedItem:
+    """A feed item: `related` are record keys in creation (id) order, without repeats."""
+
+    key: str
+    item_type: str
+    author: str
+    related: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    replies: list[Reply] = field(default_factory=list)
+
+    def naming(self, user: str) -> list[str]:
+        """How the item names the user: @mention, cc, @mention in a reply."""
+        found = []
+        if user in self.mentions:
+            found.append("@mentioned")
+        if user in self.cc:
+            found.append("cc'd")
+        if any(user in reply.mentions for reply in self.replies):
+            found.append("@mentioned in a reply")
+        return found
+
+
+@dataclass
 class Org:
     users: dict[str, User] = field(default_factory=dict)
     departments: dict[str, Department] = field(default_factory=dict)
     records: dict[str, Record] = field(default_factory=dict)  # creation order
     rules: dict[str, SharingRule] = field(default_factory=dict)
+    # Follow-up activity permission per (object type, team role); missing means Read Only.
+    follow_up: dict[tuple[str, str], str] = field(default_factory=dict)
+    sharing_opens_follow_up: bool = True
+    items: dict[str, FeedItem] = field(default_factory=dict)  # creation order
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -132,6 +211,29 @@ class Org:
 
     def invalidate(self, record: str) -> None:
         self.records[record].valid = False
+
+    def set_follow_up(self, object_type: str, team_role: str, access: str) -> None:
+        self.follow_up[object_type, team_role] = access
+
+    def add_item(
+        self,
+        key: str,
+        item_type: str,
+        author: str,
+        *,
+        related: Iterable[str] = (),
+        mentions: Iterable[str] = (),
+        cc: Iterable[str] = (),
+    ) -> FeedItem:
+        """A new feed item; `related` is every record it is linked to (the account lookup too)."""
+        order = {record: index for index, record in enumerate(self.records)}
+        links = tuple(sorted(set(related), key=order.__getitem__))
+        item = FeedItem(key, item_type, author, links, tuple(mentions), tuple(cc))
+        self.items[key] = item
+        return item
+
+    def add_reply(self, item: str, author: str, mentions: Iterable[str] = ()) -> None:
+        self.items[item].replies.append(Reply(author, tuple(mentions)))
 
     # -- changing ---------------------------------------------------------------------------------
 
@@ -276,6 +378,119 @@ class Org:
             return []
         return [record.key for record in reversed(self.records.values()) if not record.valid]
 
+    # -- the feed oracle (DESIGN §6) --------------------------------------------------------------
+
+    def follow_up_access(self, object_type: str, team_role: str) -> str:
+        return self.follow_up.get((object_type, team_role), READ_ONLY)
+
+    def follow_up_reasons(self, user: str, record: str | Record) -> set[str]:
+        """Which grounds open the record's follow-up activity to the user, whatever its life
+        status: the §4 rule names, where a team path counts only through a role whose follow-up
+        permission for the object type is Read Only, and sharing only while the enterprise lets
+        sharing open follow-up activity."""
+        found = record if isinstance(record, Record) else self.records[record]
+        holds = self.reasons(user, found) - {TEAM_MEMBER, SUPERIOR_OF_TEAM_MEMBER, SHARING}
+        # The owner's own row (role Owner) is left out: the owner and the owner's superiors are
+        # opened by rules 1 and 2 whatever the Owner role's setting.
+        for _, membership, direct in self.team_paths(user, found):
+            if self.follow_up_access(found.object_type, membership.team_role) == READ_ONLY:
+                holds.add(TEAM_MEMBER if direct else SUPERIOR_OF_TEAM_MEMBER)
+        if self.sharing_opens_follow_up and self.sharing_rules(user, found):
+            holds.add(SHARING)
+        return holds
+
+    def follow_up_open(self, user: str, record: str | Record) -> bool:
+        """CRM administrators: every record of the enterprise, invalid ones too; everyone else:
+        normal records, on one of `follow_up_reasons`."""
+        found = record if isinstance(record, Record) else self.records[record]
+        if self.users[user].is_admin:
+            return True
+        return found.valid and bool(self.follow_up_reasons(user, found))
+
+    def follow_up_closed(self, user: str, record: str) -> str:
+        """Why the record's follow-up activity is closed to the user (for failure messages)."""
+        found = self.records[record]
+        if not found.valid:
+            return "invalid"
+        why = []
+        for member, membership, _ in self.team_paths(user, found):
+            access = self.follow_up_access(found.object_type, membership.team_role)
+            why.append(f"team via {member} as {membership.team_role} ({access})")
+        if self.sharing_rules(user, found):
+            why.append("shared, but sharingOpensFollowUp is off")
+        return "; ".join(why) or "no access at all"
+
+    def item_reasons(self, user: str, item: str | FeedItem) -> list[str]:
+        """Why the user sees the item (empty: the user does not)."""
+        found = item if isinstance(item, FeedItem) else self.items[item]
+        why = ["author"] if found.author == user else []
+        why.extend(found.naming(user))
+        for record in found.related:
+            if self.follow_up_open(user, record):
+                rules = sorted(self.follow_up_reasons(user, record)) or [ADMIN]
+                why.append(f"follow-up of {record} open ({', '.join(rules)})")
+        return why
+
+    def item_visible(self, user: str, item: str | FeedItem) -> bool:
+        return bool(self.item_reasons(user, item))
+
+    def explain_item(self, user: str, item: str) -> str:
+        """Both sides at once: why the item is visible, or why each related record is closed."""
+        found = self.items[item]
+        why = self.item_reasons(user, found)
+        if why:
+            return f"{item} ({'; '.join(why)})"
+        closed = [f"{r}: {self.follow_up_closed(user, r)}" for r in found.related]
+        return f"{item} (by {found.author}; not named; {' | '.join(closed) or 'no related record'})"
+
+    def related_to(self, user: str, item: str) -> list[str]:
+        """An item's `relatedTo` as the user sees it: the related records they may read."""
+        return [record for record in self.items[item].related if self.can_read(user, record)]
+
+    def in_scene(self, user: str, scene: str, record: str | Record) -> bool:
+        """Whether the record is one of the scene's records for the user (normal records only)."""
+        found = record if isinstance(record, Record) else self.records[record]
+        relation, object_types = SCENES[scene]
+        if not found.valid or found.object_type not in object_types:
+            return False
+        if relation == MINE:
+            return found.owner == user
+        below = self.subordinates(user)
+        if relation == SUBORDINATE_IN_TEAM:
+            return any(member in below for member in found.team)  # the owner's row counts
+        if relation == SUBORDINATE_OWNS:
+            return found.owner in below
+        return bool(self.headed_departments(user, found))
+
+    def visible_items(self, user: str) -> list[str]:
+        """Every item the user sees, newest first: the WORK feed."""
+        return [key for key in reversed(self.items) if self.item_visible(user, key)]
+
+    def feed(
+        self,
+        user: str,
+        scene: str = WORK,
+        *,
+        record: str | None = None,
+        types: Iterable[str] | None = None,
+        visible: list[str] | None = None,
+    ) -> list[str]:
+        """What `feed(scene, recordId, types)` lists for the user, newest first. `visible` may
+        pass `visible_items(user)` already worked out."""
+        listed = self.visible_items(user) if visible is None else visible
+        wanted = None if types is None else set(types)
+        found = []
+        for key in listed:
+            item = self.items[key]
+            if wanted is not None and item.item_type not in wanted:
+                continue
+            if record is not None and record not in item.related:
+                continue
+            if scene != WORK and not any(self.in_scene(user, scene, r) for r in item.related):
+                continue
+            found.append(key)
+        return found
+
     # -- reading failures -------------------------------------------------------------------------
 
     def describe(self) -> str:
@@ -307,5 +522,22 @@ class Org:
             target = rule.to_user or f"dept {rule.to_department}"
             lines.append(
                 f"  rule {rule.key}: {rule.object_type} from {source} to {target} {rule.access}"
+            )
+        if self.follow_up or self.items:
+            disabled = ", ".join(
+                f"{t}/{r}" for (t, r), a in self.follow_up.items() if a == DISABLED
+            )
+            lines.append(
+                f"  follow-up Disabled for: {disabled or 'none'}; "
+                f"sharingOpensFollowUp={self.sharing_opens_follow_up}"
+            )
+        for item in self.items.values():
+            replies = "; ".join(
+                f"{reply.author} @{','.join(reply.mentions) or '-'}" for reply in item.replies
+            )
+            lines.append(
+                f"  item {item.key}: {item.item_type} by {item.author} "
+                f"related=[{','.join(item.related)}] mentions=[{','.join(item.mentions)}] "
+                f"cc=[{','.join(item.cc)}] replies=[{replies}]"
             )
         return "\n".join(lines)

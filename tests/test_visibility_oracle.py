@@ -73,7 +73,8 @@ class Plan:
     team_calls: list[tuple[str, list[tuple[str, str, str]]]] = field(default_factory=list)
 
 
-def random_plan(rng: random.Random) -> Plan:
+def random_plan(rng: random.Random, types: list[str] | None = None) -> Plan:
+    """A random organization; `types` fixes its object types (drawn from `TYPE_POOL` if not)."""
     org = Org()
     for index in range(rng.randint(3, 5)):
         existing = list(org.departments)
@@ -95,7 +96,8 @@ def random_plan(rng: random.Random) -> Plan:
     for department in departments:
         org.set_head(department, rng.choice(users) if rng.random() < 0.7 else None)
 
-    types = [t.value for t in rng.sample(TYPE_POOL, rng.randint(2, 3))]
+    if types is None:
+        types = [t.value for t in rng.sample(TYPE_POOL, rng.randint(2, 3))]
     plan = Plan(org, types)
     for index in range(rng.randint(15, 24)):
         record = org.add_record(f"r{index}", rng.choice(types), rng.choice(users))
@@ -289,8 +291,10 @@ class World:
         return ", ".join(self.name(k) for k in keys) or "-"
 
 
-async def build(api: Api, label: str, plan: Plan) -> World:
-    """Create the plan's organization through the API, each step by whoever may take it."""
+async def build(api: Api, label: str, plan: Plan, *, invalidate: bool = True) -> World:
+    """Create the plan's organization through the API, each step by whoever may take it; its
+    invalid records are invalidated last, unless `invalidate` is false (a caller that has
+    things to do with them first calls `invalidate_records` itself)."""
     org = plan.org
     world = World(label, plan)
     world.emails = {key: unique_email(f"oracle-{key}") for key in org.users}
@@ -399,12 +403,18 @@ async def build(api: Api, label: str, plan: Plan) -> World:
             for record, members in calls
         ]
         await batch(api, world.tokens[owner], "mutation", fields)
-    # Invalidating follows the action rules too: the owner may, whatever the object type.
-    invalid = by_owner([r for r in records if not r.valid], lambda r: r.owner)
-    for owner, owned in invalid.items():
-        fields = [call("invalidateRecord", " { id }", id=world.ids[r.key]) for r in owned]
-        await batch(api, world.tokens[owner], "mutation", fields)
+    if invalidate:
+        await invalidate_records(api, world, [r.key for r in records if not r.valid])
     return world
+
+
+async def invalidate_records(api: Api, world: World, keys: list[str]) -> None:
+    """Invalidate records through the API. Invalidating follows the action rules too: the owner
+    may, whatever the object type."""
+    invalid = by_owner(keys, lambda key: world.org.records[key].owner)
+    for owner, owned in invalid.items():
+        fields = [call("invalidateRecord", " { id }", id=world.ids[key]) for key in owned]
+        await batch(api, world.tokens[owner], "mutation", fields)
 
 
 def edit_field(world: World, edit: Change) -> str:
