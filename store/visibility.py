@@ -137,11 +137,14 @@ def listed(viewer: Viewer, *, life_status: LifeStatus = LifeStatus.NORMAL) -> Co
     return and_(readable(viewer), Record.life_status == life_status.value)
 
 
+_TEAM_RECORD = aliased(Record, name="team_record")
+_TEAM_SETTING = aliased(FollowUpSetting, name="team_setting")
+
+
 def _team_follow_up_records(viewer: Viewer) -> Select[tuple[int]]:
     """Records where someone in the viewer's subtree sits in the team with a role whose
     follow-up activity permission for that object type is Read Only (the default)."""
-    record = aliased(Record)
-    setting = aliased(FollowUpSetting)
+    record, setting = _TEAM_RECORD, _TEAM_SETTING
     return (
         select(TeamMember.record_id)
         .join(record, record.id == TeamMember.record_id)
