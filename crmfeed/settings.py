@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(default=1.0, gt=0)
     secret_key: str = DEV_SECRET_KEY
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
     max_query_depth: int = Field(default=12, gt=0)
     max_aliases: int = Field(default=15, gt=0)
     max_tokens: int = Field(default=2000, gt=0)

@@ -61,9 +61,12 @@ class Context:
             yield self._session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        # Under the lock: a websocket's operations share one context, so another operation
+        # may be in the middle of using the session.
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
 
     async def optional_viewer(self) -> Viewer | None:
         if self._viewer is _UNSET:

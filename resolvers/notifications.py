@@ -77,7 +77,10 @@ async def stream(context: Context, after: str | None) -> AsyncIterator[Notificat
             current = await context.optional_viewer()
             if current is None:
                 return
-            async with context.session_factory() as session:
+            # The context's own session (the viewer was just read with it): one pooled
+            # connection per stream at a time, so many streams woken at once cannot all hold
+            # one connection while waiting for a second (a pool deadlock).
+            async with context.db() as session:
                 rows = await notifications.page(
                     session, current, after_seq=last, limit=REPLAY_BATCH
                 )
@@ -86,6 +89,9 @@ async def stream(context: Context, after: str | None) -> AsyncIterator[Notificat
                 yield row
             if len(rows) == REPLAY_BATCH:
                 continue
+            # Release the pooled connection the delivered fields used while we wait: a
+            # subscription may wait for hours, and each would otherwise hold one.
+            await context.close()
             try:
                 await subscription.next()
             except SlowConsumer:

@@ -109,9 +109,9 @@ class NotificationQuery:
         info: strawberry.Info,
         after: str | None = None,
         first: int | None = None,
-        unread_only: bool = False,
+        unread_only: bool | None = False,
     ) -> NotificationConnection:
-        rows, has_next = await notifications.page(info.context, after, first, unread_only)
+        rows, has_next = await notifications.page(info.context, after, first, bool(unread_only))
         return NotificationConnection.build(rows, has_next)
 
     @strawberry.field(permission_classes=[IsAuthenticated])

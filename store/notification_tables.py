@@ -35,9 +35,7 @@ class Notification(Base):
     seq: Mapped[int] = mapped_column(Id)
     kind: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
-    item_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("feed_items.id", ondelete="CASCADE")
-    )
+    item_id: Mapped[int | None] = mapped_column(Id, ForeignKey("feed_items.id", ondelete="CASCADE"))
     record_id: Mapped[int | None] = mapped_column(Id, ForeignKey("records.id", ondelete="CASCADE"))
     forward_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("forwards.id", ondelete="CASCADE")

@@ -132,7 +132,7 @@ async def mark_read(session: AsyncSession, viewer: Viewer, up_to_seq: int) -> in
     result = await session.execute(
         update(Notification)
         .where(
-            Notification.user_id == viewer.id,
+            deliverable(viewer),  # nothing the viewer may no longer see is marked or counted
             Notification.seq <= up_to_seq,
             Notification.read_at.is_(None),
         )

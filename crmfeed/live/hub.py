@@ -16,8 +16,10 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
-from broadcaster import Broadcast
+from broadcaster import Broadcast, Event
+from broadcaster._backends.base import BroadcastBackend
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -26,6 +28,80 @@ log = logging.getLogger("crmfeed.live")
 
 RESYNC = -1
 HEARTBEAT = "hb"
+RESYNC_ALL = "resync"
+PIPE_LOST = "\x00crmfeed:pipe-lost"
+
+
+class RedisPubSubBackend(BroadcastBackend):
+    """broadcaster's Redis backend, made watchable.
+
+    broadcaster 0.3.1's own Redis backend never delivers with redis-py 8: its listener task
+    wakes when `subscribe` starts, finds redis-py not yet subscribed (channels are recorded
+    after the SUBSCRIBE is sent), stops listening and waits for a wake-up that never comes.
+    And redis-py silently reconnects a dropped pub/sub connection, losing what was published
+    meanwhile without telling anyone. Here the listener starts once the subscription is made,
+    the pub/sub connection is not retried, and a dropped connection is announced on every
+    subscribed channel as PIPE_LOST, so the hub reconnects and resyncs at once.
+    """
+
+    def __init__(self, url: str) -> None:
+        from redis import asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self._publisher = redis.Redis.from_url(url)
+        self._subscriber = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+        self._pubsub = self._subscriber.pubsub()
+        self._channels: set[str] = set()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        await self._pubsub.connect()
+
+    async def disconnect(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        await self._pubsub.aclose()
+        await self._subscriber.aclose()
+        await self._publisher.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+        self._channels.add(channel)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="crmfeed-redis-pubsub")
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self._publisher.publish(channel, message)
+
+    async def next_published(self) -> Event:
+        return await self._queue.get()
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._pubsub.listen():
+                if message["type"] == "message":
+                    channel, data = message["channel"], message["data"]
+                    await self._queue.put(Event(channel.decode(), data.decode()))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the connection dropped: say so on every channel
+            log.warning("live push: the Redis pub/sub connection dropped (%s)", error)
+        for channel in self._channels:
+            await self._queue.put(Event(channel, PIPE_LOST))
+
+
+def make_broadcast(url: str) -> Broadcast:
+    if urlparse(url).scheme in ("redis", "rediss"):
+        return Broadcast(backend=RedisPubSubBackend(url))
+    return Broadcast(url)
 
 
 class SlowConsumer(Exception):
@@ -85,6 +161,7 @@ class Hub:
         self._supervisor: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._last_heartbeat = 0.0
+        self._unsent = False  # a wake-up went to local subscribers only
         self.reconnects = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -101,6 +178,7 @@ class Hub:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
+        self._connected.clear()
         await self._close_broadcast()
 
     @property
@@ -142,14 +220,27 @@ class Hub:
         if not pairs:
             return
         broadcast = self._broadcast
-        if broadcast is None or not self.connected:
-            self._dispatch(pairs)  # local subscribers at least; others resync on reconnect
+        if broadcast is not None and self.connected:
+            try:
+                await broadcast.publish(self.channel, json.dumps({"n": pairs}))
+                return
+            except Exception:  # the pipe dropped
+                log.warning("live push: publish failed; local delivery only", exc_info=True)
+        # Local subscribers now. The other processes may never have lost their own pipe (so
+        # they will not resync by themselves): once ours works again, tell them all to.
+        self._unsent = True
+        self._dispatch(pairs)
+
+    async def _announce_resync(self, broadcast: Broadcast) -> None:
+        """If some wake-ups could not go through the pipe, have every process resync."""
+        if not self._unsent:
             return
+        self._unsent = False
         try:
-            await broadcast.publish(self.channel, json.dumps({"n": pairs}))
-        except Exception:  # the pipe dropped; subscribers will resync after the reconnect
-            log.warning("live push: publish failed; local delivery only", exc_info=True)
-            self._dispatch(pairs)
+            await broadcast.publish(self.channel, json.dumps({RESYNC_ALL: self.instance}))
+        except Exception:
+            self._unsent = True
+            raise
 
     # -- the watched listener --------------------------------------------------------------------
 
@@ -162,6 +253,8 @@ class Hub:
                 raise
             except Exception as error:  # reconnect on any failure of the pipe
                 log.warning("live push: listener stopped (%s); reconnecting", error)
+            if self._connected.is_set():
+                backoff = 0.2  # it worked until now: this outage starts a fresh backoff
             self._connected.clear()
             await self._close_broadcast()
             self.reconnects += 1
@@ -169,7 +262,7 @@ class Hub:
             backoff = min(backoff * 2, self.max_backoff)
 
     async def _listen(self) -> None:
-        broadcast = Broadcast(self.url)
+        broadcast = make_broadcast(self.url)
         await broadcast.connect()
         self._broadcast = broadcast
         async with broadcast.subscribe(self.channel) as subscriber:
@@ -178,6 +271,7 @@ class Hub:
                 self._last_heartbeat = asyncio.get_running_loop().time()
                 self._connected.set()
                 self._resync_all()  # anything published while we were away is in the inbox
+                await self._announce_resync(broadcast)
                 while True:
                     remaining = (
                         self._last_heartbeat
@@ -197,12 +291,17 @@ class Hub:
                     await heartbeat
 
     def _receive(self, message: str) -> None:
+        if message == PIPE_LOST:
+            raise ConnectionError("the pub/sub connection dropped")
         try:
             body = json.loads(message)
         except (TypeError, ValueError):
             return
         if body.get(HEARTBEAT) == self.instance:
             self._last_heartbeat = asyncio.get_running_loop().time()
+            return
+        if RESYNC_ALL in body:
+            self._resync_all()
             return
         pairs = body.get("n")
         if isinstance(pairs, list):
@@ -211,6 +310,7 @@ class Hub:
     async def _beat(self, broadcast: Broadcast) -> None:
         while True:
             await broadcast.publish(self.channel, json.dumps({HEARTBEAT: self.instance}))
+            await self._announce_resync(broadcast)
             await asyncio.sleep(self.heartbeat_seconds)
 
     async def _close_broadcast(self) -> None:

@@ -1,0 +1,310 @@
+"""Scale-out for real (DESIGN §1, §7): two uvicorn processes on one PostgreSQL schema and one
+Redis channel. A reply made through process A reaches a websocket subscriber of process B; a
+Redis pub/sub outage loses no notification and live push resumes after it.
+
+Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; when either is down the test
+fails with the command that starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.live_helpers import WsClient
+from tests.processes import (
+    HttpApi,
+    fresh_postgres_schema,
+    kill_pubsub_connections,
+    postgres_env,
+    reply,
+    require_redis,
+    seq,
+    server_processes,
+    stop_process,
+)
+from tests.records_helpers import new_org
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from tests.records_helpers import Org, Person
+
+pytestmark = pytest.mark.postgres
+
+POST = """
+mutation($input: PostSalesRecordInput!) { postSalesRecord(input: $input) { id } }"""
+
+
+def env_for(schema: str) -> dict[str, str]:
+    """Both processes' environment. The heartbeat watchdog's timeout is set far above the
+    bounded waits below, so only the live pipe (and the hub's resync after a reconnect it
+    noticed at once) can deliver in time, not a periodic reconnect of a broken listener."""
+    return postgres_env(schema, LIVE_HEARTBEAT_TIMEOUT="30")
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL schema (Redis checked first)."""
+    await require_redis()
+    async with fresh_postgres_schema() as name:
+        yield name
+
+
+async def thread(org: Org, author: Person, follower: Person, *members: Person) -> str:
+    """An item by `author` on their account, followed by `follower`; `members` may reply."""
+    account = await org.record(author, "ACCOUNT", "Acme")
+    for member in (follower, *members):
+        await org.add_member(author, account, member, "REGULAR_MEMBER", "READ_WRITE")
+    data = await org.api.ok(
+        POST, {"input": {"content": "Tender", "relatedTo": [account]}}, author.token
+    )
+    item = data["postSalesRecord"]["id"]
+    await org.api.ok(
+        "mutation($id: ID!) { follow(itemId: $id) { id } }", {"id": item}, follower.token
+    )
+    return item
+
+
+async def test_a_reply_through_one_process_reaches_a_subscriber_of_the_other(
+    schema: str, tmp_path: Path
+) -> None:
+    env = env_for(schema)
+    async with server_processes(tmp_path, {"A": env, "B": env}) as (a, b):
+        api_a, api_b = HttpApi(a.http_url), HttpApi(b.http_url)
+        try:
+            org = await new_org(api_a)  # type: ignore[arg-type]
+            ann = await org.user("Ann")
+            bob = await org.user("Bob")
+            item = await thread(org, ann, bob)
+            async with (
+                WsClient.connect(b.ws_url, bob.token) as on_b,
+                WsClient.connect(a.ws_url, ann.token, "graphql-ws") as on_a,
+            ):
+                await on_b.acknowledged()
+                await on_b.subscribe("1")
+                await on_a.acknowledged()
+                await on_a.subscribe("1")
+                assert await on_b.nothing_within(0.3)
+
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                await reply(api_a, ann, item, "Through A")
+                pushed = await on_b.next_notification(timeout=10)
+                took = loop.time() - started
+                assert pushed["kind"] == "REPLY"
+                assert pushed["message"] == "Ann replied: Through A"
+                assert pushed["feedItem"]["id"] == item
+
+                # and the other way: a reply made through B reaches Ann's socket on A.
+                await reply(api_b, bob, item, "Through B")
+                back = await on_a.next_notification(timeout=10)
+                assert (back["kind"], back["message"]) == ("REPLY", "Bob replied: Through B")
+                print(f"A -> B push took {took * 1000:.0f} ms (reply round trip included)")
+        finally:
+            await api_a.aclose()
+            await api_b.aclose()
+
+
+@pytest.mark.parametrize("victims", ["A and B", "A", "B"])
+async def test_a_redis_outage_loses_no_notification(
+    schema: str, tmp_path: Path, victims: str
+) -> None:
+    """Kill the Redis pub/sub connections of A (the writer), B (the subscriber's process) or
+    both, again and again for 3 s, posting replies through A meanwhile: B's subscriber gets
+    every one, once, in order, and a reply after the outage arrives promptly."""
+    env = env_for(schema)
+    async with server_processes(tmp_path, {"A": env, "B": env}) as (a, b):
+        targets = {"A and B": (a, b), "A": (a,), "B": (b,)}[victims]
+        api_a = HttpApi(a.http_url)
+        try:
+            org = await new_org(api_a)  # type: ignore[arg-type]
+            ann = await org.user("Ann")
+            bob = await org.user("Bob")
+            item = await thread(org, ann, bob)
+            received: list[dict[str, Any]] = []
+            async with WsClient.connect(b.ws_url, bob.token) as client:
+                await client.acknowledged()
+                await client.subscribe("1")
+                await reply(api_a, ann, item, "before")
+                received.append(await client.next_notification(timeout=10))
+
+                loop = asyncio.get_running_loop()
+                outage_ends = loop.time() + 3.0
+                killed = 0
+                during = 0
+                while loop.time() < outage_ends:
+                    killed += await kill_pubsub_connections(*targets)
+                    await reply(api_a, ann, item, f"during {during}")
+                    during += 1
+                assert killed >= 2, f"no pub/sub connection of {victims} was found to kill"
+
+                # the replies written during the outage arrive (resync after the reconnect)
+                for _ in range(during):
+                    received.append(await client.next_notification(timeout=10))
+                recovered_at = loop.time()
+                started = loop.time()
+                await reply(api_a, ann, item, "after")
+                received.append(await client.next_notification(timeout=10))
+                prompt = loop.time() - started
+                assert await client.nothing_within(0.5)
+
+            assert [seq(n["cursor"]) for n in received] == list(range(1, during + 3))
+            assert [n["message"] for n in received] == [
+                "Ann replied: before",
+                *(f"Ann replied: during {n}" for n in range(during)),
+                "Ann replied: after",
+            ]
+            recovery = recovered_at - outage_ends
+            print(
+                f"killed {killed} pub/sub connections of {victims} over 3 s while {during} "
+                f"replies were posted; all delivered {recovery:.2f} s after the outage; "
+                f"the next reply took {prompt * 1000:.0f} ms"
+            )
+        finally:
+            await api_a.aclose()
+
+
+async def test_a_client_of_a_stopped_process_resumes_on_the_other(
+    schema: str, tmp_path: Path
+) -> None:
+    """Stopping B (SIGTERM, as in a rolling restart) closes its sockets with 1012; the client
+    reconnects to A with its last cursor and gets what was written meanwhile, then live."""
+    import websockets
+
+    env = env_for(schema)
+    async with server_processes(tmp_path, {"A": env, "B": env}) as (a, b):
+        api_a = HttpApi(a.http_url)
+        try:
+            org = await new_org(api_a)  # type: ignore[arg-type]
+            ann = await org.user("Ann")
+            bob = await org.user("Bob")
+            item = await thread(org, ann, bob)
+            async with WsClient.connect(b.ws_url, bob.token) as client:
+                await client.acknowledged()
+                await client.subscribe("1")
+                await reply(api_a, ann, item, "one")
+                first = await client.next_notification(timeout=10)
+                # uvicorn shuts down gracefully, then re-raises the signal it caught
+                assert await stop_process(b) in (0, -signal.SIGTERM)
+                assert "Application shutdown complete." in b.log()
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await client.receive(timeout=10)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 1012
+            await reply(api_a, ann, item, "two")
+            await reply(api_a, ann, item, "three")
+            async with WsClient.connect(a.ws_url, bob.token) as client:
+                await client.acknowledged()
+                await client.subscribe("1", after=first["cursor"])
+                missed = [await client.next_notification(timeout=10) for _ in range(2)]
+                await reply(api_a, ann, item, "four")
+                live = await client.next_notification(timeout=10)
+                assert await client.nothing_within(0.3)
+            assert [n["message"] for n in (first, *missed, live)] == [
+                f"Ann replied: {word}" for word in ("one", "two", "three", "four")
+            ]
+            assert [seq(n["cursor"]) for n in (first, *missed, live)] == [1, 2, 3, 4]
+        finally:
+            await api_a.aclose()
+
+
+# -- a silent pipe ---------------------------------------------------------------------------------
+
+
+class FreezableProxy:
+    """A TCP proxy to Redis that can stop forwarding without closing anything: what a network
+    partition looks like to the process (no error, just silence)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.frozen: list[asyncio.Event] = []
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        """Existing connections go silent; new ones work."""
+        for thawed in self.frozen:
+            thawed.clear()
+        self.frozen = []
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.target_port
+        )
+        flowing = asyncio.Event()
+        flowing.set()
+        self.frozen.append(flowing)
+        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink, flowing))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _pipe(
+        source: asyncio.StreamReader, sink: asyncio.StreamWriter, flowing: asyncio.Event
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                await flowing.wait()
+                sink.write(data)
+                await sink.drain()
+        finally:
+            sink.close()
+
+
+async def test_a_pipe_that_goes_silent_is_rebuilt_by_the_heartbeat_watchdog() -> None:
+    """B's Redis connections stop answering without an error: B notices that its heartbeats no
+    longer come back, rebuilds its subscription and resyncs its subscribers."""
+    from urllib.parse import urlparse
+
+    from crmfeed.live.hub import RESYNC, Hub
+    from tests.processes import REDIS_URL
+
+    await require_redis()
+    redis_port = urlparse(REDIS_URL).port or 6379
+    proxy = FreezableProxy(redis_port)
+    port = await proxy.start()
+    channel = f"crmfeed.test.silent.{uuid.uuid4().hex[:8]}"
+    a = Hub(REDIS_URL, channel, heartbeat_seconds=0.1, heartbeat_timeout=1.0)
+    b = Hub(f"redis://127.0.0.1:{port}", channel, heartbeat_seconds=0.1, heartbeat_timeout=1.0)
+    await a.start()
+    await b.start()
+    try:
+        assert a.connected and b.connected
+        subscription = b.subscribe(7)
+        await a.publish([(7, 1)])
+        assert await asyncio.wait_for(subscription.next(), 5) == 1
+
+        proxy.freeze()
+        await a.publish([(7, 2)])  # lost on B's frozen connection
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await asyncio.wait_for(subscription.next(), 10) == RESYNC
+        noticed = loop.time() - started
+        assert b.reconnects >= 1
+        await a.publish([(7, 3)])
+        while (woken := await asyncio.wait_for(subscription.next(), 5)) == RESYNC:
+            pass
+        assert woken == 3
+        print(f"a silent pipe was rebuilt and resynced {noticed:.2f} s after it froze")
+    finally:
+        await b.stop()
+        await a.stop()
+        await proxy.close()
