@@ -173,9 +173,7 @@ class FeedItem:
         ]
         return ReplyConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, len(rows) > size),
         )
 
 
@@ -270,9 +268,7 @@ class TaskConnection:
         edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task(row=row)) for row in rows]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, has_next),
         )
 
 
@@ -407,9 +403,7 @@ class ForwardCardConnection:
         ]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, has_next),
         )
 
 

@@ -92,9 +92,7 @@ class NotificationConnection:
         ]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, has_next),
         )
 
 

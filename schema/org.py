@@ -110,9 +110,7 @@ class UserConnection:
         edges = [UserEdge(cursor=encode_cursor(row.id), node=User(row=row)) for row in page]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, len(rows) > size),
             total_count=total,
         )
 

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 import strawberry
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class HasCursor(Protocol):
+    cursor: str
 
 
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+    @classmethod
+    def of(cls, edges: Sequence[HasCursor], has_next: bool) -> PageInfo:
+        """The page info of a page of edges: its last cursor, and whether more follow."""
+        return cls(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
