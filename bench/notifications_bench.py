@@ -451,6 +451,8 @@ class Probe:
         self.profiler: cProfile.Profile | None = None
         self.lag_task: asyncio.Task[None] | None = None
         event.listen(services.engine.sync_engine, "before_cursor_execute", self.on_statement)
+        self._gc_started = 0.0
+        gc.callbacks.append(self.on_gc)
         event.listen(Session, "after_commit", self.on_commit)
         hub = services.hub
         publish, dispatch = hub.publish, hub._dispatch
@@ -485,6 +487,8 @@ class Probe:
         self.deliveries = 0
         self.ws_errors = 0
         self.lags: list[float] = []
+        self.gc_seconds: Counter[int] = Counter()
+        self.gc_runs: Counter[int] = Counter()
 
     async def watch_loop(self, every: float = 0.05) -> None:
         """Event-loop lag: how late a 50 ms sleep wakes up (every callback that hogs the loop,
@@ -494,6 +498,14 @@ class Probe:
             before = loop.time()
             await asyncio.sleep(every)
             self.lags.append(loop.time() - before - every)
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """Time spent in Python's cyclic garbage collector, per generation."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_seconds[info["generation"]] += time.perf_counter() - self._gc_started
+            self.gc_runs[info["generation"]] += 1
 
     def on_statement(self, _c: Any, _cur: Any, statement: str, *_: Any) -> None:
         kind = KIND.get()
@@ -561,6 +573,7 @@ class Probe:
             "pool": self.services.engine.pool.status(),
             "rss_kib": rss_kib(),
             "loop_lag_ms": [round(x * 1000, 1) for x in self.lags],
+            "gc": {g: [self.gc_runs[g], round(self.gc_seconds[g], 3)] for g in range(3)},
             "gc_objects": len(gc.get_objects()),
             "blocks": sys.getallocatedblocks(),
         }
@@ -1197,6 +1210,7 @@ def analyse(
         "hub_reconnects": stats["hub_reconnects"],
         "rss_kib": stats["rss_kib"],
         "loop_lag_ms": stats["loop_lag_ms"],
+        "gc": stats["gc"],
     }
 
 
@@ -1286,6 +1300,15 @@ def common_rows(results: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
             ),
         ),
         ("server event-loop lag (50 ms timer)", each(lambda r: dist(r["loop_lag_ms"]))),
+        (
+            "garbage collector: runs gen 0/1/2, seconds",
+            each(
+                lambda r: (
+                    " / ".join(str(r["gc"][g][0]) for g in ("0", "1", "2"))
+                    + f", {sum(r['gc'][g][1] for g in ('0', '1', '2')):.2f}s"
+                )
+            ),
+        ),
         (
             "server CPU per delivery",
             each(lambda r: f"{r['server_cpu_seconds'] * 1000 / max(r['deliveries'], 1):.2f} ms"),
