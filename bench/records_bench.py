@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import platform
@@ -809,13 +810,11 @@ def peak_rss_mib() -> float:
 
 def machine_info(target: Target, server_version: str | None) -> list[str]:
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError):  # not Linux: keep platform's answer
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("strawberry-graphql", "starlette", "sqlalchemy", "aiosqlite", "asyncpg")
