@@ -497,7 +497,7 @@ class Probe:
         while True:
             before = loop.time()
             await asyncio.sleep(every)
-            self.lags.append(loop.time() - before - every)
+            self.lags.append(max(0.0, loop.time() - before - every))
 
     def on_gc(self, phase: str, info: dict[str, int]) -> None:
         """Time spent in Python's cyclic garbage collector, per generation."""
