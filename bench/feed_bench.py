@@ -26,7 +26,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,8 +58,9 @@ from bench.records_bench import (
 )
 from crmfeed.app import Services, create_app
 from crmfeed.registry.enums import FollowUpAccess
+from crmfeed.registry.feed import SCENES, FeedScene
 from crmfeed.security import issue_token
-from store import org, visibility
+from store import feed, org, visibility
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import FollowUpSetting, Record, TeamMember, UserClosure
 
@@ -83,22 +84,18 @@ ITEM_SELECTION = """
         relatedTo { id name }
         likeCount likedByMe replyCount
         replies(first: 3) { edges { node { content author { name } } } }"""
-WORK_QUERY = f"""
-query WorkPage($after: String) {{
-  feed(first: {PAGE_SIZE}, after: $after) {{
-    edges {{ node {{{ITEM_SELECTION}
+FEED_QUERY = """
+query FeedPage($after: String, $record: ID, $types: [FeedItemType!], $scene: FeedScene) {{
+  feed(first: {size}, after: $after, recordId: $record, types: $types, scene: $scene) {{{total}
+    edges {{ node {{{selection}
     }} }}
     pageInfo {{ hasNextPage endCursor }}
   }}
 }}"""
-RECORD_QUERY = f"""
-query RecordFeedPage($record: ID!, $after: String) {{
-  feed(recordId: $record, first: {PAGE_SIZE}, after: $after) {{
-    edges {{ node {{{ITEM_SELECTION}
-    }} }}
-    pageInfo {{ hasNextPage endCursor }}
-  }}
-}}"""
+WORK_QUERY = FEED_QUERY.format(size=PAGE_SIZE, total="", selection=ITEM_SELECTION)
+RECORD_QUERY = WORK_QUERY
+TOTAL_QUERY = FEED_QUERY.format(size=PAGE_SIZE, total="\n    totalCount", selection=ITEM_SELECTION)
+EXTRA_TYPES = (("POST",), ("CALENDAR",))  # --scenes: Work pages of these types (6 %, 1.8 %)
 
 # item type mix by the object type of the first related record (weights out of 100)
 TYPE_MIX = {
@@ -560,11 +557,14 @@ async def table_sizes(target: Target) -> dict[str, int]:
 class Case:
     viewer: str
     user_id: int
-    feed: str  # "Work" or "record"
+    feed: str  # "Work", "record", "Work [POST]", a scene's name; "+ totalCount" when counted
     page: int  # 1 or 2
     query: str
     variables: dict[str, Any]
     account: int | None = None  # the record of a record feed
+    types: tuple[str, ...] = ()
+    scene: FeedScene | None = None
+    total: bool = False  # the selection has totalCount
 
 
 @dataclass
@@ -582,8 +582,8 @@ class Result:
 
 def is_page_statement(statement: str) -> bool:
     """The statement that picks the page: feed items with their authors, newest first."""
-    head = statement.split("WHERE", 1)[0]
-    return "FROM feed_items" in head and "JOIN users" in head and "DESC" in statement
+    head = statement.split("FROM", 1)[0]
+    return head.startswith("SELECT feed_items.id,") and "users.id" in head and "DESC" in statement
 
 
 async def busiest_account(engine: AsyncEngine, enterprise_id: int, owners: Any) -> int:
@@ -615,9 +615,13 @@ async def measure(
     warmup: int,
     budget: float,
     with_counts: bool,
+    scenes: bool = False,
+    totals: bool = False,
 ) -> list[Result]:
     """Every case: one checked request, then `iterations` interleaved runs (fewer when one
-    request is so slow that they would take more than `budget` seconds, at least 3)."""
+    request is so slow that they would take more than `budget` seconds, at least 3). With
+    `scenes`, also the first Work page of some item types and of each scene; with `totals`,
+    also every first page with `totalCount` selected."""
     settings = target.settings()
     services = Services.create(settings, schema=target.schema)
     log = StatementLog()
@@ -668,6 +672,24 @@ async def measure(
                         cases.append(
                             Case(label, user_id, feed_name, 2, query, after_variables, record)
                         )
+                if scenes:
+                    for types in EXTRA_TYPES:
+                        name = f"Work [{', '.join(types)}]"
+                        variables = {"types": list(types)}
+                        cases.append(
+                            Case(label, user_id, name, 1, WORK_QUERY, variables, None, types)
+                        )
+                    for scene in SCENES:
+                        variables = {"scene": scene.value}
+                        cases.append(
+                            Case(label, user_id, scene.value, 1, WORK_QUERY, variables, scene=scene)
+                        )
+                if totals:
+                    cases += [
+                        replace(case, query=TOTAL_QUERY, total=True)
+                        for case in list(cases)
+                        if case.page == 1
+                    ]
                 for case in cases:
                     log.start()
                     data = await graphql(case.query, case.variables)
@@ -675,9 +697,11 @@ async def measure(
                     captured = log.stop()
                     got = [int(edge["node"]["id"].split("_")[1]) for edge in data["edges"]]
                     want, visible = await reference(
-                        services, e, user_id, case, with_counts and case.page == 1
+                        services, e, user_id, case, case.total or (with_counts and case.page == 1)
                     )
                     assert got == want, (case.viewer, case.feed, case.page, got[:3], want[:3])
+                    if case.total:
+                        assert data["totalCount"] == visible, (case.feed, data["totalCount"])
                     page_statements = [s for s in captured if is_page_statement(s[0])]
                     assert len(page_statements) == 1, [s[0][:80] for s in captured]
                     counts: set[int] = set()
@@ -719,7 +743,7 @@ async def measure(
                         )
                     )
                     console.print(
-                        f"  {case.viewer} {case.feed} page {case.page}: GraphQL p50 "
+                        f"  {case.viewer} {feed_label(case)} page {case.page}: GraphQL p50 "
                         f"{gql.p50:.1f} ms ({runs} runs)",
                         highlight=False,
                     )
@@ -734,7 +758,8 @@ async def reference(
 ) -> tuple[list[int], int | None]:
     """The page computed another way: the union of the items linked to records whose follow-up
     activity is open to the viewer (`visibility.open_record_ids`, driven by the record index),
-    the viewer's own items and the items naming them; with its size when `with_count`."""
+    the viewer's own items and the items naming them (of the case's record, types or scene
+    records); with its size when `with_count`."""
     from resolvers.paging import decode_cursor
 
     async with services.session_factory() as session:
@@ -756,6 +781,17 @@ async def reference(
                     select(FeedItemRecord.item_id).where(FeedItemRecord.record_id == case.account)
                 )
             )
+        if case.types:
+            ids = ids.where(
+                visible.c.id.in_(select(FeedItem.id).where(FeedItem.type.in_(case.types)))
+            )
+        if case.scene is not None:
+            scene_ids = feed.scene_records(viewer, SCENES[case.scene]).ids()
+            ids = ids.where(
+                visible.c.id.in_(
+                    select(FeedItemRecord.item_id).where(FeedItemRecord.record_id.in_(scene_ids))
+                )
+            )
         before = decode_cursor(case.variables.get("after"))
         page = ids if before is None else ids.where(visible.c.id < before)
         want = list(await session.scalars(page.order_by(visible.c.id.desc()).limit(PAGE_SIZE)))
@@ -766,6 +802,12 @@ async def reference(
 
 
 # -- reporting ------------------------------------------------------------------------------------
+
+
+def feed_label(case: Case) -> str:
+    """ "Work", "record 127", "MY_ACCOUNTS + totalCount", ..."""
+    label = case.feed + (f" {case.account}" if case.account else "")
+    return label + (" + totalCount" if case.total else "")
 
 
 def render(results: list[Result], iterations: int, title: str) -> Table:
@@ -793,7 +835,7 @@ def render(results: list[Result], iterations: int, title: str) -> Table:
     for r in results:
         table.add_row(
             r.case.viewer,
-            r.case.feed + (f" {r.case.account}" if r.case.account else ""),
+            feed_label(r.case),
             str(r.case.page),
             str(r.runs),
             "-" if r.visible is None else f"{r.visible:,}",
@@ -816,14 +858,14 @@ def render_sizes(big: list[Result], small: list[Result], n_big: int, n_small: in
         table.add_column(f"{n:,} items: GraphQL", justify="right")
         table.add_column("page stmt", justify="right")
     table.add_column("GraphQL x", justify="right")
-    keyed = {(r.case.viewer, r.case.feed, r.case.page): r for r in small}
+    keyed = {(r.case.viewer, r.case.feed, r.case.total, r.case.page): r for r in small}
     for r in big:
-        s = keyed.get((r.case.viewer, r.case.feed, r.case.page))
+        s = keyed.get((r.case.viewer, r.case.feed, r.case.total, r.case.page))
         if s is None:
             continue
         table.add_row(
             r.case.viewer,
-            r.case.feed,
+            r.case.feed + (" + totalCount" if r.case.total else ""),
             str(r.case.page),
             f"{s.gql.p50:.1f}",
             f"{s.page_statement.p50:.1f}",
@@ -870,6 +912,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         dest="counts",
         action="store_false",
         help="do not count the items each viewer may see (a full visibility scan per feed)",
+    )
+    parser.add_argument(
+        "--scenes",
+        action="store_true",
+        help="also the first Work page of types POST and CALENDAR, and of each scene",
+    )
+    parser.add_argument(
+        "--totals", action="store_true", help="also every first page with totalCount selected"
     )
     parser.add_argument("--build-only", action="store_true", help="build (or reuse) and stop")
     parser.add_argument("--explain", action="store_true", help="print every page statement's plan")
@@ -935,13 +985,12 @@ async def main(argv: Sequence[str] | None = None) -> None:
     for label, note in viewers.notes.items():
         console.print(f"viewer {label}: {note}")
 
-    results = await measure(big, o, viewers, args.iterations, args.warmup, args.budget, args.counts)
+    options = (args.iterations, args.warmup, args.budget, args.counts, args.scenes, args.totals)
+    results = await measure(big, o, viewers, *options)
     console.print(render(results, args.iterations, f"feed(first: 20), {args.items:,} items"))
     small_results: list[Result] = []
     if small is not None:
-        small_results = await measure(
-            small, o, viewers, args.iterations, args.warmup, args.budget, args.counts
-        )
+        small_results = await measure(small, o, viewers, *options)
         console.print(
             render(small_results, args.iterations, f"feed(first: 20), {args.small_items:,} items")
         )
@@ -961,7 +1010,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
         if not args.explain and r.gql.p50 <= args.slow_ms:
             continue
         statement = next(s for s in r.captured if is_page_statement(s[0]))
-        console.rule(f"{r.case.viewer}: {r.case.feed} page {r.case.page}: page statement plan")
+        console.rule(f"{r.case.viewer}: {feed_label(r.case)} page {r.case.page}: page statement")
         console.print(statement[0], markup=False, highlight=False)
         console.print(f"parameters: {statement[1]}", markup=False, highlight=False)
         for line in await explain(big, [statement]):

@@ -20,6 +20,7 @@ from crmfeed.registry.feed import (
 from crmfeed.registry.objects import spec_for
 from resolvers import notify
 from resolvers.errors import BadUserInput, Forbidden, not_found
+from resolvers.feed_prefetch import PagePrefetch
 from resolvers.inputs import parse_id, parse_ids
 from resolvers.paging import decode_cursor
 from resolvers.records import readable_or_not_found
@@ -221,6 +222,7 @@ class ItemPage:
     has_next: bool
     context: Context
     item_filter: ItemFilter
+    prefetched: PagePrefetch
 
     async def total_count(self) -> int:
         viewer = await self.context.viewer()
@@ -240,8 +242,13 @@ async def _page(
         )
     for _, author in rows:
         context.loaders.user_by_id.prime(author.id, author)
+    page = rows[:size]
     return ItemPage(
-        rows=rows[:size], has_next=len(rows) > size, context=context, item_filter=item_filter
+        rows=page,
+        has_next=len(rows) > size,
+        context=context,
+        item_filter=item_filter,
+        prefetched=PagePrefetch.of(page),
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from contextlib import suppress
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -46,6 +48,22 @@ class CloseSession(SchemaExtension):
             await close()
 
 
+_parse = lru_cache(maxsize=512)(parse)
+
+
+class ParseCache(SchemaExtension):
+    """Parse each distinct query text (under the same token limit) once per process. A text
+    that does not parse is left to strawberry's own parse step, which reports the error as
+    without the cache (and RefusalCodes gives it its code)."""
+
+    def on_parse(self) -> Iterator[None]:  # type: ignore[override]
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            with suppress(GraphQLError):
+                context.graphql_document = _parse(context.query, **context.parse_options)
+        yield
+
+
 REFUSAL_CODES = [
     (re.compile(r"exceeds maximum operation depth"), "LIMIT_EXCEEDED"),
     (re.compile(r"aliases found\. Allowed"), "LIMIT_EXCEEDED"),
@@ -81,7 +99,9 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """Factories, so each operation gets fresh extension instances. The validation rules are
-    built once, so the validation cache (keyed by document and rules) hits across requests."""
+    built once, so the validation cache (keyed by document and rules) hits across requests;
+    the parser cache is keyed by the query text and the token limit, so a repeated query
+    skips parsing (and its validation is found by the same document)."""
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
@@ -96,6 +116,7 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[
         RefusalCodes,
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message="Unexpected error."),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        ParseCache,
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
     ]

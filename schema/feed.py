@@ -4,18 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 from strawberry import Private
+from strawberry.types.nodes import SelectedField
 
 from crmfeed.ids import Kind, to_global
 from crmfeed.registry import feed as feed_registry
 from resolvers.feed import ItemPage
-from resolvers.paging import encode_cursor
+from resolvers.feed_prefetch import (
+    Prefetched,
+    ReplyPage,
+    Wanted,
+    reply_page,
+    selected,
+    then,
+)
+from resolvers.paging import decode_cursor, encode_cursor, page_size
 from schema.org import User, wrap_user
 from schema.pagination import PageInfo
 from schema.records import RecordInterface, wrap_record
-from store import feed_tables, models
+from store import feed, feed_tables, models
+
+if TYPE_CHECKING:
+    from strawberry.types.nodes import Selection
 
 FeedItemType = strawberry.enum(feed_registry.FeedItemType, name="FeedItemType")
 FeedScene = strawberry.enum(feed_registry.FeedScene, name="FeedScene")
@@ -37,6 +52,12 @@ async def _record(info: strawberry.Info, record_id: int | None) -> RecordInterfa
     if record_id is None:
         return None
     return wrap_record(await info.context.loaders.readable_record_by_id.load(record_id))
+
+
+async def _author(info: strawberry.Info, user_id: int) -> User:
+    author = await _user(info, user_id)
+    assert author is not None  # author_id is a foreign key
+    return author
 
 
 async def _item(info: strawberry.Info, item_id: int | None) -> FeedItem | None:
@@ -86,95 +107,149 @@ class ReplyConnection:
 
 @strawberry.type
 class FeedItem:
+    """An item. Its own columns are plain fields, read without a resolver call (a page reads
+    them for every item); its relations come from `loaded` when a page prefetched them, else
+    from the DataLoaders."""
+
     row: Private[feed_tables.FeedItem]
+    loaded: Private[Prefetched | None]
+    id: strawberry.ID
+    type: FeedItemType
+    content: str
+    created_at: datetime
+    updated_at: datetime
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global(Kind.FEED_ITEM, self.row.id))
+    def __init__(self, row: feed_tables.FeedItem, loaded: Prefetched | None = None) -> None:
+        self.row = row
+        self.loaded = loaded
+        self.id = strawberry.ID(to_global(Kind.FEED_ITEM, row.id))
+        self.type = FeedItemType(row.type)
+        self.content = row.content
+        self.created_at = row.created_at
+        self.updated_at = row.updated_at
 
-    @strawberry.field
-    def type(self) -> FeedItemType:
-        return FeedItemType(self.row.type)
+    @strawberry.field(graphql_type=User)
+    def author(self, info: strawberry.Info) -> AwaitableOrValue[User]:
+        if self.loaded is not None and self.loaded.author is not None:
+            return User(row=self.loaded.author)
+        return _author(info, self.row.author_id)
 
-    @strawberry.field
-    def content(self) -> str:
-        return self.row.content
+    def _related(self, info: strawberry.Info) -> AwaitableOrValue[list[models.Record]]:
+        if self.loaded is not None and self.loaded.related is not None:
+            return self.loaded.related
+        return info.context.loaders.related_records_by_item_id.load(self.row.id)
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    @strawberry.field(
+        graphql_type=list[RecordInterface], description="The related records the caller may read."
+    )
+    def related_to(self, info: strawberry.Info) -> AwaitableOrValue[list[RecordInterface]]:
+        return then(self._related(info), _wrap_records)
 
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
-
-    @strawberry.field
-    async def author(self, info: strawberry.Info) -> User:
-        author = await _user(info, self.row.author_id)
-        assert author is not None  # author_id is a foreign key
-        return author
-
-    @strawberry.field(description="The related records the caller may read.")
-    async def related_to(self, info: strawberry.Info) -> list[RecordInterface]:
-        rows = await info.context.loaders.related_records_by_item_id.load(self.row.id)
-        return [record for record in map(wrap_record, rows) if record is not None]
-
-    @strawberry.field(description="The account lookup (null when cleared or not readable).")
-    async def account(self, info: strawberry.Info) -> RecordInterface | None:
-        if self.row.account_id is None:
+    @strawberry.field(
+        graphql_type=RecordInterface | None,
+        description="The account lookup (null when cleared or not readable).",
+    )
+    def account(self, info: strawberry.Info) -> AwaitableOrValue[RecordInterface | None]:
+        account_id = self.row.account_id
+        if account_id is None:
             return None
-        rows = await info.context.loaders.related_records_by_item_id.load(self.row.id)
-        return next((wrap_record(r) for r in rows if r.id == self.row.account_id), None)
-
-    async def _named(self, info: strawberry.Info, kind: str) -> list[User]:
-        named = await info.context.loaders.named_users_by_item_id.load(self.row.id)
-        return [User(row=user) for found_kind, user in named if found_kind == kind]
-
-    @strawberry.field
-    async def mentions(self, info: strawberry.Info) -> list[User]:
-        return await self._named(info, "MENTION")
-
-    @strawberry.field
-    async def cc(self, info: strawberry.Info) -> list[User]:
-        return await self._named(info, "CC")
-
-    @strawberry.field
-    async def like_count(self, info: strawberry.Info) -> int:
-        return (await info.context.loaders.stats_by_item_id.load(self.row.id)).like_count
-
-    @strawberry.field
-    async def liked_by_me(self, info: strawberry.Info) -> bool:
-        return (await info.context.loaders.stats_by_item_id.load(self.row.id)).liked_by_me
-
-    @strawberry.field
-    async def reply_count(self, info: strawberry.Info) -> int:
-        return (await info.context.loaders.stats_by_item_id.load(self.row.id)).reply_count
-
-    @strawberry.field
-    async def favorited_by_me(self, info: strawberry.Info) -> bool:
-        return (await info.context.loaders.stats_by_item_id.load(self.row.id)).favorited_by_me
-
-    @strawberry.field
-    async def followed_by_me(self, info: strawberry.Info) -> bool:
-        return (await info.context.loaders.stats_by_item_id.load(self.row.id)).followed_by_me
-
-    @strawberry.field(description="Replies, oldest first.")
-    async def replies(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
-    ) -> ReplyConnection:
-        from resolvers.paging import decode_cursor, page_size
-
-        size = page_size(first, MAX_REPLY_PAGE)
-        key = (self.row.id, size + 1, decode_cursor(after))
-        rows = await info.context.loaders.replies_by_item_page.load(key)
-        edges = [
-            ReplyEdge(cursor=encode_cursor(reply.id), node=Reply(row=reply, author_row=author))
-            for reply, author in rows[:size]
-        ]
-        return ReplyConnection(
-            edges=edges,
-            page_info=PageInfo.of(edges, len(rows) > size),
+        return then(
+            self._related(info),
+            lambda rows: next((wrap_record(r) for r in rows if r.id == account_id), None),
         )
+
+    def _named(self, info: strawberry.Info, kind: str) -> AwaitableOrValue[list[User]]:
+        if self.loaded is not None and self.loaded.named is not None:
+            named: AwaitableOrValue[list[tuple[str, models.User]]] = self.loaded.named
+        else:
+            named = info.context.loaders.named_users_by_item_id.load(self.row.id)
+        return then(named, lambda rows: [User(row=user) for found, user in rows if found == kind])
+
+    @strawberry.field(graphql_type=list[User])
+    def mentions(self, info: strawberry.Info) -> AwaitableOrValue[list[User]]:
+        return self._named(info, "MENTION")
+
+    @strawberry.field(graphql_type=list[User])
+    def cc(self, info: strawberry.Info) -> AwaitableOrValue[list[User]]:
+        return self._named(info, "CC")
+
+    def _stats(self, info: strawberry.Info) -> AwaitableOrValue[feed.ItemStats]:
+        if self.loaded is not None and self.loaded.stats is not None:
+            return self.loaded.stats
+        return info.context.loaders.stats_by_item_id.load(self.row.id)
+
+    @strawberry.field(graphql_type=int)
+    def like_count(self, info: strawberry.Info) -> AwaitableOrValue[int]:
+        return then(self._stats(info), attrgetter("like_count"))
+
+    @strawberry.field(graphql_type=bool)
+    def liked_by_me(self, info: strawberry.Info) -> AwaitableOrValue[bool]:
+        return then(self._stats(info), attrgetter("liked_by_me"))
+
+    @strawberry.field(graphql_type=int)
+    def reply_count(self, info: strawberry.Info) -> AwaitableOrValue[int]:
+        return then(self._stats(info), attrgetter("reply_count"))
+
+    @strawberry.field(graphql_type=bool)
+    def favorited_by_me(self, info: strawberry.Info) -> AwaitableOrValue[bool]:
+        return then(self._stats(info), attrgetter("favorited_by_me"))
+
+    @strawberry.field(graphql_type=bool)
+    def followed_by_me(self, info: strawberry.Info) -> AwaitableOrValue[bool]:
+        return then(self._stats(info), attrgetter("followed_by_me"))
+
+    @strawberry.field(graphql_type=ReplyConnection, description="Replies, oldest first.")
+    def replies(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> AwaitableOrValue[ReplyConnection]:
+        size = page_size(first, MAX_REPLY_PAGE)
+        key = (size + 1, decode_cursor(after))
+        rows: AwaitableOrValue[list[tuple[feed_tables.FeedReply, models.User]]]
+        if self.loaded is not None and key in self.loaded.replies:
+            rows = self.loaded.replies[key]
+        else:
+            rows = info.context.loaders.replies_by_item_page.load((self.row.id, *key))
+        return then(rows, lambda found: _reply_connection(found, size))
+
+
+def _wrap_records(rows: list[models.Record]) -> list[RecordInterface]:
+    return [record for record in map(wrap_record, rows) if record is not None]
+
+
+def _reply_connection(
+    rows: list[tuple[feed_tables.FeedReply, models.User]], size: int
+) -> ReplyConnection:
+    edges = [
+        ReplyEdge(cursor=encode_cursor(reply.id), node=Reply(row=reply, author_row=author))
+        for reply, author in rows[:size]
+    ]
+    return ReplyConnection(edges=edges, page_info=PageInfo.of(edges, len(rows) > size))
+
+
+ITEM_STATS = frozenset({"likeCount", "likedByMe", "replyCount", "favoritedByMe", "followedByMe"})
+
+
+def wanted_by(selections: list[Selection]) -> Wanted:
+    """What the items under these `edges` selections read, for `feed_prefetch.prefetch`."""
+    names: set[str] = set()
+    replies: set[ReplyPage] = set()
+    for edges in selections:
+        if not isinstance(edges, SelectedField):
+            continue
+        for node in selected(edges.selections, "node"):
+            for name in (*ITEM_STATS, "relatedTo", "account", "mentions", "cc"):
+                if next(selected(node.selections, name), None) is not None:
+                    names.add(name)
+            for field in selected(node.selections, "replies"):
+                page = reply_page(field.arguments, MAX_REPLY_PAGE)
+                if page is not None:
+                    replies.add(page)
+    return Wanted(
+        related=bool(names & {"relatedTo", "account"}),
+        named=bool(names & {"mentions", "cc"}),
+        stats=bool(names & ITEM_STATS),
+        replies=frozenset(replies),
+    )
 
 
 @strawberry.type
@@ -188,10 +263,16 @@ class FeedItemConnection:
     page: Private[ItemPage]
 
     @strawberry.field
-    def edges(self) -> list[FeedItemEdge]:
+    async def edges(self, info: strawberry.Info) -> list[FeedItemEdge]:
+        rows = self.page.rows
+        prefetched = self.page.prefetched
+        await prefetched.load(info.context, wanted_by(info.selected_fields))
         return [
-            FeedItemEdge(cursor=encode_cursor(item.id), node=FeedItem(row=item))
-            for item, _ in self.page.rows
+            FeedItemEdge(
+                cursor=encode_cursor(item.id),
+                node=FeedItem(row=item, loaded=prefetched.items[item.id]),
+            )
+            for item, _ in rows
         ]
 
     @strawberry.field

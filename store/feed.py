@@ -7,8 +7,22 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    intersect,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.feed import SceneRelation, SceneSpec
@@ -24,11 +38,12 @@ from store.feed_tables import (
     FeedReplyMention,
 )
 from store.models import Record, TeamMember, User, UserClosure
-from store.types import utcnow
+from store.types import Id, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from store.viewer import Viewer
@@ -40,63 +55,68 @@ Mark = type[FeedLike] | type[FeedFavorite] | type[FeedFollow]
 
 
 @dataclass(frozen=True, slots=True)
+class SceneRecords:
+    """The records a CRM Information scene (seed 001) is about, as the viewer sees the scene."""
+
+    viewer: Viewer
+    spec: SceneSpec
+
+    def _about(self, record: Any, *, correlated: bool) -> ColumnElement[bool]:
+        viewer = self.viewer
+        if self.spec.relation is SceneRelation.TEAM_HAS_MY_SUBORDINATE:
+            team = _SCENE_TEAM
+            if correlated:  # `+ 0`: probe this record's team, not every team row of them
+                member = (team.user_id + 0).in_(_strict_subordinates(viewer))
+                relation = select(1).where(team.record_id == record.id, member).exists()
+            else:
+                relation = record.id.in_(
+                    select(team.record_id).where(team.user_id.in_(_strict_subordinates(viewer)))
+                )
+        else:
+            relation = {
+                SceneRelation.OWNED_BY_ME: record.owner_id == viewer.id,
+                SceneRelation.OWNED_BY_MY_SUBORDINATE: record.owner_id.in_(
+                    _strict_subordinates(viewer)
+                ),
+                SceneRelation.OWNED_IN_MY_DEPARTMENTS: record.owner_id.in_(
+                    visibility.owners_under_my_departments(viewer)
+                ),
+            }[self.spec.relation]
+        return and_(
+            record.enterprise_id == viewer.enterprise_id,
+            record.life_status == LifeStatus.NORMAL.value,
+            record.object_type.in_(sorted(t.value for t in self.spec.object_types)),
+            relation,
+        )
+
+    def ids(self) -> Select[tuple[int]]:
+        """Ids of the scene's records, read from the record and team indexes."""
+        return select(Record.id).where(self._about(Record, correlated=False))
+
+    def on(self, record: Any) -> ColumnElement[bool]:
+        """Whether one (aliased) record row is in the scene, cheap for a few rows."""
+        return self._about(record, correlated=True)
+
+
+@dataclass(frozen=True, slots=True)
 class ItemFilter:
     """Which items a feed lists, before visibility: types, a record, scene records, marks."""
 
     types: tuple[str, ...] = ()
     record_id: int | None = None
-    scene_records: Any = None  # a SELECT of record ids, or None
+    scene_records: SceneRecords | None = None
     marked_by: tuple[Mark, int] | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.types:
-            found.append(FeedItem.type.in_(self.types))
-        if self.record_id is not None:
-            found.append(
-                FeedItem.id.in_(
-                    select(FeedItemRecord.item_id).where(FeedItemRecord.record_id == self.record_id)
-                )
-            )
-        if self.scene_records is not None:
-            found.append(
-                select(FeedItemRecord.item_id)
-                .where(
-                    FeedItemRecord.item_id == FeedItem.id,
-                    FeedItemRecord.record_id.in_(self.scene_records),
-                )
-                .exists()
-            )
-        if self.marked_by is not None:
-            mark, user_id = self.marked_by
-            found.append(FeedItem.id.in_(select(mark.item_id).where(mark.user_id == user_id)))
-        return found
 
-
-def _strict_subordinates(viewer: Viewer) -> Any:
+def _strict_subordinates(viewer: Viewer) -> Select[tuple[int]]:
     return select(UserClosure.descendant_id).where(
         UserClosure.ancestor_id == viewer.id, UserClosure.depth > 0
     )
 
 
-def scene_records(viewer: Viewer, scene: SceneSpec) -> Any:
-    """Ids of the records a CRM Information scene is about (seed 001)."""
-    relation = {
-        SceneRelation.OWNED_BY_ME: Record.owner_id == viewer.id,
-        SceneRelation.OWNED_BY_MY_SUBORDINATE: Record.owner_id.in_(_strict_subordinates(viewer)),
-        SceneRelation.OWNED_IN_MY_DEPARTMENTS: Record.owner_id.in_(
-            visibility.owners_under_my_departments(viewer)
-        ),
-        SceneRelation.TEAM_HAS_MY_SUBORDINATE: Record.id.in_(
-            select(TeamMember.record_id).where(TeamMember.user_id.in_(_strict_subordinates(viewer)))
-        ),
-    }[scene.relation]
-    return select(Record.id).where(
-        Record.enterprise_id == viewer.enterprise_id,
-        Record.life_status == LifeStatus.NORMAL.value,
-        Record.object_type.in_([t.value for t in scene.object_types]),
-        relation,
-    )
+def scene_records(viewer: Viewer, scene: SceneSpec) -> SceneRecords:
+    """The records a CRM Information scene is about (seed 001)."""
+    return SceneRecords(viewer, scene)
 
 
 async def insert_item(
@@ -169,6 +189,91 @@ async def visible_item_ids(
     return set(rows)
 
 
+# -- pages ---------------------------------------------------------------------------------------
+#
+# Each feed is read from what bounds it, so a page costs a few index probes per item looked at:
+# a record's feed walks that record's links, a marked feed the viewer's marks, both newest
+# first. WORK and the scenes first fetch the records they are about, capped at NARROW_REACH + 1:
+# when there are no more, the page is read from those records' links (passed as values); else
+# it walks every item newest first, testing each item's own links (`visible_items` is
+# correlated), which finds a page quickly because such a viewer sees many items.
+
+_PAGE_LINK = aliased(FeedItemRecord, name="page_link")
+_SCENE_LINK = aliased(FeedItemRecord, name="scene_link")
+_SCENE_RECORD = aliased(Record, name="scene_record")
+_SCENE_TEAM = aliased(TeamMember, name="scene_team")
+
+
+def _among(session: AsyncSession, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+    """`column` is one of `ids`, passed as values: an array on PostgreSQL (one statement
+    whatever their number, and the planner knows how many there are)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, sorted(ids), type_=postgresql.ARRAY(Id)))
+    return column.in_(sorted(ids))
+
+
+def _in_scene(scene: SceneRecords) -> ColumnElement[bool]:
+    link, record = _SCENE_LINK, _SCENE_RECORD
+    return (
+        select(1)
+        .select_from(link)
+        .join(record, record.id == link.record_id)
+        .where(link.item_id == FeedItem.id, scene.on(record))
+        .offset(0)  # PostgreSQL: a probe per item, not a hashed sub-plan over every link
+        .exists()
+    )
+
+
+def _marked(mark: Mark, user_id: int) -> ColumnElement[bool]:
+    return select(1).where(mark.item_id == FeedItem.id, mark.user_id == user_id).exists()
+
+
+def _filters(item_filter: ItemFilter, *, scene: bool = True) -> list[ColumnElement[bool]]:
+    """The filter's cheap tests first (the item's type), then its correlated ones."""
+    found: list[ColumnElement[bool]] = []
+    if item_filter.types:
+        found.append(FeedItem.type.in_(item_filter.types))
+    if scene and item_filter.scene_records is not None:
+        found.append(_in_scene(item_filter.scene_records))
+    return found
+
+
+async def _reach(session: AsyncSession, query: Select[tuple[int]]) -> set[int] | None:
+    """The ids `query` finds, or None when it finds more than `NARROW_REACH`."""
+    rows = list(await session.scalars(query.limit(visibility.NARROW_REACH + 1)))
+    return None if len(rows) > visibility.NARROW_REACH else set(rows)
+
+
+def _with_authors(conditions: list[ColumnElement[bool]], order: Any) -> Select[Any]:
+    return (
+        select(FeedItem, User)
+        .join(User, User.id == FeedItem.author_id)
+        .where(*conditions)
+        .order_by(order.desc())
+    )
+
+
+def _among_newest_first(
+    session: AsyncSession, ids: Select[tuple[int]], conditions: list[ColumnElement[bool]]
+) -> Select[Any]:
+    """The items of `ids` (a few thousand at most) newest first, each tested with `conditions`
+    only until the page is full. SQLite reads an `IN` list in order for this; PostgreSQL
+    needs the ids sorted in a subquery, or it walks every item instead."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _with_authors([FeedItem.id.in_(ids), *conditions], FeedItem.id)
+    candidate = ids.subquery("candidate")
+    newest = select(candidate.c[0].label("id")).distinct().order_by(candidate.c[0].desc())
+    found = newest.subquery("newest")
+    return (
+        select(FeedItem, User)
+        .select_from(found)
+        .join(FeedItem, FeedItem.id == found.c.id)
+        .join(User, User.id == FeedItem.author_id)
+        .where(*conditions)
+        .order_by(found.c.id.desc())
+    )
+
+
 async def page_items(
     session: AsyncSession,
     viewer: Viewer,
@@ -178,23 +283,155 @@ async def page_items(
     limit: int,
 ) -> list[tuple[FeedItem, User]]:
     """Newest first, with authors; keyset paging on id, so new items never shift a page."""
-    conditions = [visibility.visible_items(viewer), *item_filter.conditions()]
+    query = await _page_query(session, viewer, item_filter, before_id, limit)
+    return [(item, author) for item, author in await session.execute(query.limit(limit))]
+
+
+async def _page_query(
+    session: AsyncSession,
+    viewer: Viewer,
+    item_filter: ItemFilter,
+    before_id: int | None,
+    limit: int,
+) -> Select[Any]:
+    visible = visibility.visible_items(viewer)
+    if item_filter.record_id is not None or item_filter.marked_by is not None:
+        return _driven_page(item_filter, before_id, visible)
+    if item_filter.scene_records is not None:
+        scene_ids = await _reach(session, item_filter.scene_records.ids())
+        if scene_ids is not None:  # the items about a few records, each one tested
+            about = select(FeedItemRecord.item_id).where(
+                _among(session, FeedItemRecord.record_id, scene_ids)
+            )
+            if before_id is not None:
+                about = about.where(FeedItemRecord.item_id < before_id)
+            return _among_newest_first(
+                session, about, [*_filters(item_filter, scene=False), visible]
+            )
+    elif not viewer.is_admin:
+        open_ids = await _reach(session, visibility.open_record_reach(viewer))
+        if open_ids is not None:
+            return _narrow_page(session, viewer, item_filter, open_ids, before_id, limit)
+    # The enterprise first (again in `visible`): SQLite then walks ix_feed_items_enterprise.
+    conditions = [FeedItem.enterprise_id == viewer.enterprise_id, *_filters(item_filter), visible]
     if before_id is not None:
         conditions.append(FeedItem.id < before_id)
-    query = (
+    return _with_authors(conditions, FeedItem.id)
+
+
+def _driven_page(
+    item_filter: ItemFilter, before_id: int | None, visible: ColumnElement[bool]
+) -> Select[Any]:
+    """A record's feed walks that record's links, a marked feed the user's marks."""
+    conditions = _filters(item_filter)
+    if item_filter.record_id is not None:
+        driver: Any = _PAGE_LINK
+        conditions.append(driver.record_id == item_filter.record_id)
+        if item_filter.marked_by is not None:
+            conditions.append(_marked(*item_filter.marked_by))
+    else:
+        mark, user_id = item_filter.marked_by  # type: ignore[misc]
+        driver = mark
+        conditions.append(driver.user_id == user_id)
+    if before_id is not None:
+        conditions.append(driver.item_id < before_id)
+    return (
         select(FeedItem, User)
+        .select_from(driver)
+        .join(FeedItem, FeedItem.id == driver.item_id)
         .join(User, User.id == FeedItem.author_id)
-        .where(and_(*conditions))
-        .order_by(FeedItem.id.desc())
-        .limit(limit)
+        .where(*conditions, visible)
+        .order_by(driver.item_id.desc())
     )
-    return [(item, author) for item, author in await session.execute(query)]
+
+
+def _narrow_page(
+    session: AsyncSession,
+    viewer: Viewer,
+    item_filter: ItemFilter,
+    open_ids: set[int],
+    before_id: int | None,
+    limit: int,
+) -> Select[Any]:
+    """WORK for a viewer with few open records, from the sources of
+    `visibility.visible_item_sources`: the newest `limit` distinct ids of each, then their
+    newest; with types, the sources' ids newest first, each item's type tested until the
+    page is full."""
+    sources = visibility.visible_item_sources(
+        viewer, _among(session, FeedItemRecord.record_id, open_ids)
+    )
+    if before_id is not None:
+        sources = [source.where(source.selected_columns[0] < before_id) for source in sources]
+    conditions = [FeedItem.enterprise_id == viewer.enterprise_id]
+    if item_filter.types:
+        conditions.append(FeedItem.type.in_(item_filter.types))
+        return _among_newest_first(session, union_all(*sources), conditions)
+    tops = [
+        select(
+            source.distinct().order_by(source.selected_columns[0].desc()).limit(limit).subquery()
+        )
+        for source in sources
+    ]
+    conditions.append(FeedItem.id.in_(union(*tops)))
+    return _with_authors(conditions, FeedItem.id)
+
+
+def _typed(sources: list[Select[tuple[int]]], types: tuple[str, ...]) -> list[Select[tuple[int]]]:
+    """Each source of item ids, restricted to items of `types` (all when empty)."""
+    if not types:
+        return sources
+    found = []
+    for source in sources:
+        (table,) = source.get_final_froms()
+        if table is not FeedItem.__table__:
+            source = source.join_from(table, FeedItem, FeedItem.id == source.selected_columns[0])
+        found.append(source.where(FeedItem.type.in_(types)))
+    return found
 
 
 async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFilter) -> int:
-    conditions = [visibility.visible_items(viewer), *item_filter.conditions()]
-    total = await session.scalar(select(func.count()).select_from(FeedItem).where(*conditions))
-    return total or 0
+    """How many items the feed lists. WORK counts the union of the visible item sources (from
+    the open records as values when they are few), a scene the items about its records that
+    are in that union; the feed of a record or of marks tests each item about it or marked."""
+    if item_filter.record_id is None and item_filter.marked_by is None:
+        scene = item_filter.scene_records
+        about = None
+        gate: Any = true()
+        if scene is not None:
+            about = select(FeedItemRecord.item_id.label("id")).where(
+                visibility.AnyOf(FeedItemRecord.record_id, scene.ids().scalar_subquery())
+            )
+            # A one-time test, so that no visible item is read when the scene has none (inside
+            # the open records too: SQLite builds an IN list before a test outside it).
+            gate = select(about.subquery()).exists()
+        open_links: ColumnElement[bool] | None = None
+        if viewer.is_admin:
+            open_links = and_(gate, FeedItemRecord.enterprise_id == viewer.enterprise_id)
+        else:
+            open_ids = await _reach(session, visibility.open_record_reach(viewer))
+            if open_ids is not None:
+                open_links = _among(session, FeedItemRecord.record_id, open_ids)
+            else:
+                open_records = visibility.open_record_reach(viewer).where(gate)
+                open_links = FeedItemRecord.record_id.in_(open_records)
+        sources = visibility.visible_item_sources(viewer, open_links)
+        if about is None:
+            found: Any = union(*_typed(sources, item_filter.types))
+        else:
+            visible = union_all(*(source.where(gate) for source in sources)).subquery()
+            found = intersect(*_typed([about], item_filter.types), select(visible.c.id))
+        return await session.scalar(select(func.count()).select_from(found.subquery())) or 0
+    conditions = _filters(item_filter)
+    if item_filter.record_id is not None:
+        about = select(FeedItemRecord.item_id).where(
+            FeedItemRecord.record_id == item_filter.record_id
+        )
+        conditions.append(FeedItem.id.in_(about))
+    if item_filter.marked_by is not None:
+        mark, user_id = item_filter.marked_by
+        conditions.append(FeedItem.id.in_(select(mark.item_id).where(mark.user_id == user_id)))
+    query = select(func.count()).select_from(FeedItem).where(*conditions)
+    return await session.scalar(query.where(visibility.visible_items(viewer))) or 0
 
 
 # -- per-item relations, batched for DataLoaders -------------------------------------------------
@@ -207,7 +444,7 @@ async def related_records_by_item(
     rows = await session.execute(
         select(FeedItemRecord.item_id, Record)
         .join(Record, Record.id == FeedItemRecord.record_id)
-        .where(FeedItemRecord.item_id.in_(set(item_ids)), visibility.readable(viewer))
+        .where(FeedItemRecord.item_id.in_(set(item_ids)), visibility.readable_row(viewer))
         .order_by(FeedItemRecord.item_id, Record.id)
     )
     found: dict[int, list[Record]] = defaultdict(list)
@@ -216,18 +453,31 @@ async def related_records_by_item(
     return found
 
 
+# Statements built once: each request only binds its values (the item ids, the user), so it
+# skips building the statement and its cache key.
+_ITEM_IDS = bindparam("item_ids", expanding=True)
+
+_NAMED_USERS = (
+    select(FeedItemUser.item_id, FeedItemUser.kind, User)
+    .join(User, User.id == FeedItemUser.user_id)
+    .where(
+        FeedItemUser.enterprise_id == bindparam("enterprise_id"),
+        FeedItemUser.item_id.in_(_ITEM_IDS),
+    )
+    .order_by(FeedItemUser.item_id, FeedItemUser.user_id)
+)
+
+
+def _ids(item_ids: Sequence[int]) -> list[int]:
+    return sorted(set(item_ids))
+
+
 async def named_users_by_item(
     session: AsyncSession, enterprise_id: int, item_ids: Sequence[int]
 ) -> dict[int, list[tuple[str, User]]]:
     """(kind, user) of everyone named on each item, users included in the same statement."""
     rows = await session.execute(
-        select(FeedItemUser.item_id, FeedItemUser.kind, User)
-        .join(User, User.id == FeedItemUser.user_id)
-        .where(
-            FeedItemUser.enterprise_id == enterprise_id,
-            FeedItemUser.item_id.in_(set(item_ids)),
-        )
-        .order_by(FeedItemUser.item_id, FeedItemUser.user_id)
+        _NAMED_USERS, {"enterprise_id": enterprise_id, "item_ids": _ids(item_ids)}
     )
     found: dict[int, list[tuple[str, User]]] = defaultdict(list)
     for item_id, kind, user in rows:
@@ -253,49 +503,61 @@ def _count(model: Any) -> Any:
     )
 
 
-def _mine(mark: Mark, user_id: int) -> Any:
-    return select(mark.item_id).where(mark.item_id == FeedItem.id, mark.user_id == user_id).exists()
+def _mine(mark: Mark) -> Any:
+    return (
+        select(mark.item_id)
+        .where(mark.item_id == FeedItem.id, mark.user_id == bindparam("user_id"))
+        .exists()
+    )
+
+
+_ITEM_STATS = select(
+    FeedItem.id,
+    _count(FeedLike),
+    _mine(FeedLike),
+    _count(FeedReply),
+    _mine(FeedFavorite),
+    _mine(FeedFollow),
+).where(FeedItem.id.in_(_ITEM_IDS))
 
 
 async def item_stats(
     session: AsyncSession, user_id: int, item_ids: Sequence[int]
 ) -> dict[int, ItemStats]:
     """Counts and the user's own marks for each item, in one statement."""
-    rows = await session.execute(
-        select(
-            FeedItem.id,
-            _count(FeedLike),
-            _mine(FeedLike, user_id),
-            _count(FeedReply),
-            _mine(FeedFavorite, user_id),
-            _mine(FeedFollow, user_id),
-        ).where(FeedItem.id.in_(set(item_ids)))
-    )
+    rows = await session.execute(_ITEM_STATS, {"user_id": user_id, "item_ids": _ids(item_ids)})
     return {
         row[0]: ItemStats(int(row[1]), bool(row[2]), int(row[3]), bool(row[4]), bool(row[5]))
         for row in rows
     }
 
 
+_REPLY_RANKS = (
+    select(
+        FeedReply.id,
+        func.row_number()
+        .over(partition_by=FeedReply.item_id, order_by=FeedReply.id)
+        .label("position"),
+    )
+    .where(FeedReply.item_id.in_(_ITEM_IDS), FeedReply.id > bindparam("after_id"))
+    .subquery("ranked")
+)
+_FIRST_REPLIES = (
+    select(FeedReply, User)
+    .join(_REPLY_RANKS, _REPLY_RANKS.c.id == FeedReply.id)
+    .join(User, User.id == FeedReply.author_id)
+    .where(_REPLY_RANKS.c.position <= bindparam("per_item"))
+    .order_by(FeedReply.item_id, FeedReply.id)
+)
+
+
 async def first_replies(
     session: AsyncSession, item_ids: Sequence[int], per_item: int, after_id: int | None = None
 ) -> dict[int, list[tuple[FeedReply, User]]]:
     """The oldest `per_item` replies of each item (after `after_id`) with their authors."""
-    position = (
-        func.row_number()
-        .over(partition_by=FeedReply.item_id, order_by=FeedReply.id)
-        .label("position")
-    )
-    conditions = [FeedReply.item_id.in_(set(item_ids))]
-    if after_id is not None:
-        conditions.append(FeedReply.id > after_id)
-    ranked = select(FeedReply.id, position).where(*conditions).subquery()
     rows = await session.execute(
-        select(FeedReply, User)
-        .join(ranked, ranked.c.id == FeedReply.id)
-        .join(User, User.id == FeedReply.author_id)
-        .where(ranked.c.position <= per_item)
-        .order_by(FeedReply.item_id, FeedReply.id)
+        _FIRST_REPLIES,
+        {"item_ids": _ids(item_ids), "per_item": per_item, "after_id": after_id or 0},
     )
     found: dict[int, list[tuple[FeedReply, User]]] = defaultdict(list)
     for reply, author in rows:
@@ -303,12 +565,15 @@ async def first_replies(
     return found
 
 
+_REPLY_MENTIONS = (
+    select(FeedReplyMention.reply_id, FeedReplyMention.user_id)
+    .where(FeedReplyMention.reply_id.in_(bindparam("reply_ids", expanding=True)))
+    .order_by(FeedReplyMention.reply_id, FeedReplyMention.user_id)
+)
+
+
 async def reply_mentions(session: AsyncSession, reply_ids: Sequence[int]) -> dict[int, list[int]]:
-    rows = await session.execute(
-        select(FeedReplyMention.reply_id, FeedReplyMention.user_id)
-        .where(FeedReplyMention.reply_id.in_(set(reply_ids)))
-        .order_by(FeedReplyMention.reply_id, FeedReplyMention.user_id)
-    )
+    rows = await session.execute(_REPLY_MENTIONS, {"reply_ids": _ids(reply_ids)})
     found: dict[int, list[int]] = defaultdict(list)
     for reply_id, user_id in rows:
         found[reply_id].append(user_id)
@@ -413,3 +678,63 @@ async def visible_items_by_ids(
         select(FeedItem).where(FeedItem.id.in_(set(item_ids)), visibility.visible_items(viewer))
     )
     return {item.id: item for item in rows}
+
+
+# -- a feed page's activity in one statement ------------------------------------------------------
+
+_SHOWN_REPLY = aliased(FeedReply, name="shown_reply")
+_SHOWN_AUTHOR = aliased(User, name="shown_author")
+_STATS_AND_FIRST_REPLIES = (
+    select(
+        FeedItem.id,
+        _count(FeedLike),
+        _mine(FeedLike),
+        _count(FeedReply),
+        _mine(FeedFavorite),
+        _mine(FeedFollow),
+        _SHOWN_REPLY,
+        _SHOWN_AUTHOR,
+    )
+    .select_from(FeedItem)
+    .outerjoin(
+        _SHOWN_REPLY,
+        and_(
+            _SHOWN_REPLY.item_id == FeedItem.id,
+            _SHOWN_REPLY.id.in_(
+                select(_REPLY_RANKS.c.id).where(_REPLY_RANKS.c.position <= bindparam("per_item"))
+            ),
+        ),
+    )
+    .outerjoin(_SHOWN_AUTHOR, _SHOWN_AUTHOR.id == _SHOWN_REPLY.author_id)
+    .where(FeedItem.id.in_(_ITEM_IDS))
+    .order_by(FeedItem.id, _SHOWN_REPLY.id)
+)
+
+
+async def stats_and_first_replies(
+    session: AsyncSession,
+    user_id: int,
+    item_ids: Sequence[int],
+    per_item: int,
+    after_id: int | None = None,
+) -> tuple[dict[int, ItemStats], dict[int, list[tuple[FeedReply, User]]]]:
+    """`item_stats` and `first_replies` in one statement (a row per item and shown reply)."""
+    rows = await session.execute(
+        _STATS_AND_FIRST_REPLIES,
+        {
+            "user_id": user_id,
+            "item_ids": _ids(item_ids),
+            "per_item": per_item,
+            "after_id": after_id or 0,
+        },
+    )
+    stats: dict[int, ItemStats] = {}
+    replies: dict[int, list[tuple[FeedReply, User]]] = defaultdict(list)
+    for item_id, likes, liked, count, favorited, followed, reply, author in rows:
+        if item_id not in stats:
+            stats[item_id] = ItemStats(
+                int(likes), bool(liked), int(count), bool(favorited), bool(followed)
+            )
+        if reply is not None:
+            replies[item_id].append((reply, author))
+    return stats, replies
