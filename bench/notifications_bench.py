@@ -433,7 +433,8 @@ class Probe:
     """Wraps the ASGI app and listens to SQLAlchemy, without touching the app's code.
 
     * every statement is counted by what the connection running it is serving: `http` (the
-      reply mutation), `websocket` (subscriptions: connect and each delivery), `lifespan` (the
+      reply mutation), `websocket` (subscriptions: connect and fields read outside a delivery),
+      `deliverer` (the process's batched reads for every woken subscription), `lifespan` (the
       reminder runner): a context variable set here when uvicorn calls the app, inherited by
       every task the request starts and by SQLAlchemy's greenlets;
     * a request with the header `x-bench-tag: T` records, under T, when the server got it, when
@@ -508,7 +509,9 @@ class Probe:
             self.gc_runs[info["generation"]] += 1
 
     def on_statement(self, _c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        kind = KIND.get()
+        task = asyncio.current_task()
+        # The process's deliverer reads for every subscription at once (its own task).
+        kind = "deliverer" if task and task.get_name() == "crmfeed-deliverer" else KIND.get()
         self.statements[kind] += 1
         self.shapes[f"{kind}: {shape(statement)}"] += 1
 
@@ -663,12 +666,14 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from crmfeed.app import Services, create_app
+    from crmfeed.runtime import tune_gc
 
     raise_fd_limit()
     settings = server_settings(args)
     services = Services.create(settings, schema=args.schema)
     probe = Probe(services)
     app = probe.wrap(create_app(services))
+    tune_gc()  # as crmfeed.runtime.served_app does for `crmfeed serve`
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -1182,7 +1187,9 @@ def analyse(
         (times["dispatch"][t] - commit[t]) * 1000 for t in tags if t in times["dispatch"]
     ]
     deliveries = stats["deliveries"]
-    ws_statements = stats["statements"].get("websocket", 0)
+    ws_statements = stats["statements"].get("websocket", 0) + stats["statements"].get(
+        "deliverer", 0
+    )
     http_statements = stats["statements"].get("http", 0)
     last_receipt = max((r.at for r in mine), default=finished)
     return {

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from resolvers.auth import Auth
 
-APP_FACTORY = "crmfeed.app:create_app"
+APP_FACTORY = "crmfeed.runtime:served_app"
 
 app = typer.Typer(
     name="crmfeed",

@@ -87,6 +87,10 @@ class Context:
         if self.hub is not None and sent:
             await self.hub.publish(sent)
 
+    def use_viewer(self, viewer: Viewer) -> None:
+        """Take the viewer as just loaded elsewhere (with a subscription's delivery)."""
+        self._viewer = viewer
+
     def forget_viewer(self) -> None:
         """Reload the viewer on next use (after their roles or department changed)."""
         self._viewer = _UNSET

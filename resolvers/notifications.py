@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from crmfeed.live.delivery import Deliverer, Delivery
 from crmfeed.live.hub import SlowConsumer
 from resolvers.errors import BadUserInput, CrmError, LimitExceeded
 from resolvers.paging import decode_cursor
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 
     from resolvers.context import Context
     from store.notification_tables import Notification
+    from store.notifications import Delivered
 
-REPLAY_BATCH = 100
 SLOW_CONSUMER_CLOSE = 1013
 
 
@@ -59,50 +60,42 @@ async def mark_read(context: Context, up_to: str) -> int:
     return count
 
 
-async def stream(context: Context, after: str | None) -> AsyncIterator[Notification]:
-    """Subscribe first, then replay from the inbox, then wait for wake-ups and read again.
+async def stream(context: Context, after: str | None) -> AsyncIterator[Delivered]:
+    """Every notification after `after`, then new ones as they come, in seq order.
 
-    Every delivery is read from the database after the last seq delivered, so order, no gap
-    and no duplicate hold however wake-ups arrive (late, twice, or lost while the pipe was down).
+    The process's deliverer reads them (crmfeed/live/delivery.py): for all woken subscriptions
+    at once, checked for visibility at delivery, with their actor, item and record attached, so
+    a client's usual selection needs no further SQL. The stream holds no pooled connection.
     """
     viewer = await context.viewer()
     last = seq_of(after)
-    if context.hub is None:
+    hub = context.hub
+    if hub is None:
         raise CrmError("Live notifications are not available on this server.")
-    subscription = context.hub.subscribe(viewer.id)
+    await context.close()
+    deliverer = Deliverer.of(hub, context.session_factory)
+    subscription = deliverer.open(hub, viewer.id, last)
     try:
         while True:
-            context.forget_viewer()
-            context.reset_loaders()
-            current = await context.optional_viewer()
-            if current is None:
-                return
-            # The context's own session (the viewer was just read with it): one pooled
-            # connection per stream at a time, so many streams woken at once cannot all hold
-            # one connection while waiting for a second (a pool deadlock).
-            async with context.db() as session:
-                rows = await notifications.page(
-                    session, current, after_seq=last, limit=REPLAY_BATCH
-                )
-            for row in rows:
-                last = row.seq
-                yield row
-            if len(rows) == REPLAY_BATCH:
-                continue
-            # Release the pooled connection the delivered fields used while we wait: a
-            # subscription may wait for hours, and each would otherwise hold one.
-            await context.close()
+            if subscription.queue.empty():
+                # Release the pooled connection other fields may have used while we wait:
+                # a subscription may wait for hours, and each would otherwise hold one.
+                await context.close()
             try:
-                await subscription.next()
+                delivery = await subscription.next()
             except SlowConsumer:
                 await _close_slow(context)
                 raise LimitExceeded(
                     "Too many notifications waited for this client; reconnect and resume "
                     "with the cursor of the last one received."
                 ) from None
-            subscription.drain()
+            if not isinstance(delivery, Delivery):
+                return  # the user no longer exists
+            context.use_viewer(delivery.viewer)
+            context.reset_loaders()
+            yield delivery.found
     finally:
-        context.hub.unsubscribe(subscription)
+        deliverer.close(hub, subscription)
 
 
 async def _close_slow(context: Context) -> None:

@@ -13,11 +13,12 @@ from resolvers import notifications
 from resolvers.notify import NotificationKind as RegistryNotificationKind
 from resolvers.paging import encode_cursor
 from schema.feed import FeedItem, ForwardCard, _item, _record, _user
-from schema.org import User
+from schema.org import User, wrap_user
 from schema.pagination import PageInfo
 from schema.permissions import IsAuthenticated
-from schema.records import RecordInterface
+from schema.records import RecordInterface, wrap_record
 from store import feed_tables, notification_tables
+from store.notifications import Delivered
 
 NotificationKind = strawberry.enum(RegistryNotificationKind, name="NotificationKind")
 
@@ -25,6 +26,8 @@ NotificationKind = strawberry.enum(RegistryNotificationKind, name="NotificationK
 @strawberry.type
 class Notification:
     row: Private[notification_tables.Notification]
+    # What a live delivery read with the row (visible to the recipient): no loads needed.
+    parts: Private[Delivered | None] = None
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -52,14 +55,20 @@ class Notification:
 
     @strawberry.field
     async def actor(self, info: strawberry.Info) -> User | None:
+        if self.parts is not None:
+            return wrap_user(self.parts.actor)
         return await _user(info, self.row.actor_id)
 
     @strawberry.field
     async def feed_item(self, info: strawberry.Info) -> FeedItem | None:
+        if self.parts is not None:
+            return None if self.parts.item is None else FeedItem(row=self.parts.item)
         return await _item(info, self.row.item_id)
 
     @strawberry.field
     async def record(self, info: strawberry.Info) -> RecordInterface | None:
+        if self.parts is not None:
+            return wrap_record(self.parts.record)
         return await _record(info, self.row.record_id)
 
     @strawberry.field(description="The forwarded card, for FORWARDED notifications.")
@@ -136,5 +145,5 @@ class Subscription:
     async def notifications(
         self, info: strawberry.Info, after: str | None = None
     ) -> AsyncGenerator[Notification, None]:
-        async for row in notifications.stream(info.context, after):
-            yield Notification(row=row)
+        async for found in notifications.stream(info.context, after):
+            yield Notification(row=found.row, parts=found)

@@ -3,27 +3,40 @@ through the visibility engine, and claiming due reminders exactly once."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
+from crmfeed.registry.enums import FunctionRole
 from store import visibility
 from store.feed_tables import FeedItem, Reminder, ReminderUser
-from store.models import Record
+from store.models import Enterprise, Record, User, UserRole
 from store.notification_tables import InboxCounter, Notification
-from store.types import utcnow
+from store.types import Id, UTCDateTime, utcnow
+from store.viewer import Viewer
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
     from datetime import datetime
 
     from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from store.viewer import Viewer
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +59,139 @@ async def add(
     if not entries:
         return []
     per_user = Counter(entry.user_id for entry in entries)
+    if max(per_user.values()) > 1:
+        return await _add_numbered(session, enterprise_id, entries, per_user)
+    return await _add_one_each(session, enterprise_id, entries)
+
+
+USERS_PER_STATEMENT = 10_000  # bound ids per statement: within SQLite's and asyncpg's limits
+# One notification for each of many users (an event's recipients): the database numbers and
+# writes them from the user ids alone, in a few statements whatever their number.
+_NEW_ROWS = (
+    select(
+        bindparam("enterprise_id", type_=Id),
+        InboxCounter.user_id,
+        InboxCounter.last_seq,
+        bindparam("kind", type_=String),
+        bindparam("actor_id", type_=Id),
+        bindparam("item_id", type_=Id),
+        bindparam("record_id", type_=Id),
+        bindparam("forward_id", type_=Id),
+        bindparam("message", type_=String),
+        bindparam("created_at", type_=UTCDateTime),
+    )
+    .where(InboxCounter.user_id.in_(bindparam("users", expanding=True)))
+    .order_by(InboxCounter.user_id)
+)
+_INSERT_NEW_ROWS = insert(Notification.__table__).from_select(
+    [
+        "enterprise_id",
+        "user_id",
+        "seq",
+        "kind",
+        "actor_id",
+        "item_id",
+        "record_id",
+        "forward_id",
+        "message",
+        "created_at",
+    ],
+    _NEW_ROWS,
+)
+# Existing counters move by one (locked in user id order: PostgreSQL scans the index in order).
+_BUMP_EXISTING = (
+    update(InboxCounter.__table__)
+    .where(InboxCounter.user_id.in_(bindparam("users", expanding=True)))
+    .values(last_seq=InboxCounter.last_seq + 1)
+    .returning(InboxCounter.user_id, InboxCounter.last_seq)
+)
+_BUMPS: dict[str, Any] = {}
+
+
+def _bump(dialect: str) -> Any:
+    """Add 1 to each listed user's counter (creating it at 1), in user id order (the order
+    concurrent writers lock them in); returns (user id, new last seq)."""
+    if dialect not in _BUMPS:
+        dialect_insert = (postgresql if dialect == "postgresql" else sqlite).insert
+        insert_counter = dialect_insert(InboxCounter.__table__)
+        recipients = (
+            select(User.id, literal(1, Id))
+            .where(User.id.in_(bindparam("users", expanding=True)))
+            .order_by(User.id)
+        )
+        _BUMPS[dialect] = (
+            insert_counter.from_select(["user_id", "last_seq"], recipients)
+            .on_conflict_do_update(
+                index_elements=[InboxCounter.user_id],
+                set_={"last_seq": InboxCounter.last_seq + 1},
+            )
+            .returning(InboxCounter.user_id, InboxCounter.last_seq)
+        )
+    return _BUMPS[dialect]
+
+
+async def _add_one_each(
+    session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
+) -> list[tuple[int, int]]:
+    """Each user's counter moves by one; the rows are copied from the counters, one
+    INSERT ... SELECT per distinct (kind, message, actor, item, record, forward)."""
+    users = sorted(entry.user_id for entry in entries)
+    seqs: dict[int, int] = {}
+    for start in range(0, len(users), USERS_PER_STATEMENT):
+        chunk = users[start : start + USERS_PER_STATEMENT]
+        rows = await session.execute(_BUMP_EXISTING, {"users": chunk})
+        seqs.update((user_id, last_seq) for user_id, last_seq in rows)
+        first_ones = [user for user in chunk if user not in seqs]
+        if first_ones:  # users without a counter yet
+            rows = await session.execute(
+                _bump(session.get_bind().dialect.name), {"users": first_ones}
+            )
+            seqs.update((user_id, last_seq) for user_id, last_seq in rows)
+    groups: dict[tuple[str, str, int | None, int | None, int | None, int | None], list[int]]
+    groups = {}
+    for entry in entries:
+        shared = (
+            entry.kind,
+            entry.message[:1000],
+            entry.actor_id,
+            entry.item_id,
+            entry.record_id,
+            entry.forward_id,
+        )
+        groups.setdefault(shared, []).append(entry.user_id)
+    now = utcnow()
+    for (kind, message, actor_id, item_id, record_id, forward_id), members in groups.items():
+        members.sort()
+        for start in range(0, len(members), USERS_PER_STATEMENT):
+            await session.execute(
+                _INSERT_NEW_ROWS,
+                {
+                    "users": members[start : start + USERS_PER_STATEMENT],
+                    "enterprise_id": enterprise_id,
+                    "kind": kind,
+                    "actor_id": actor_id,
+                    "item_id": item_id,
+                    "record_id": record_id,
+                    "forward_id": forward_id,
+                    "message": message,
+                    "created_at": now,
+                },
+            )
+    return [(entry.user_id, seqs[entry.user_id]) for entry in entries if entry.user_id in seqs]
+
+
+async def _add_numbered(
+    session: AsyncSession,
+    enterprise_id: int,
+    entries: Sequence[NewNotification],
+    per_user: Counter[int],
+) -> list[tuple[int, int]]:
+    """Several notifications for some user (a batch of due reminders): seqs numbered here."""
     dialect = session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(InboxCounter)
-    statement = insert.on_conflict_do_update(
+    insert_counter = (postgresql if dialect == "postgresql" else sqlite).insert(InboxCounter)
+    statement = insert_counter.on_conflict_do_update(
         index_elements=[InboxCounter.user_id],
-        set_={"last_seq": InboxCounter.last_seq + insert.excluded.last_seq},
+        set_={"last_seq": InboxCounter.last_seq + insert_counter.excluded.last_seq},
     ).returning(InboxCounter.user_id, InboxCounter.last_seq)
     rows = await session.execute(
         statement, [{"user_id": user, "last_seq": n} for user, n in sorted(per_user.items())]
@@ -139,6 +280,159 @@ async def mark_read(session: AsyncSession, viewer: Viewer, up_to_seq: int) -> in
         .values(read_at=utcnow())
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# -- live delivery: many recipients at once ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A notification its recipient may see, with its actor, item and record (those the
+    recipient may see: the same statement proved it)."""
+
+    row: Notification
+    actor: User | None
+    item: FeedItem | None
+    record: Record | None
+
+
+_ACTOR = aliased(User, name="actor")
+_ITEM = aliased(FeedItem, name="about_item")
+_RECORD = aliased(Record, name="about_record")
+_DELIVERABLE: dict[str, Any] = {}
+
+
+def _wanted_pairs(dialect: str) -> tuple[Any, ColumnElement[int], ColumnElement[int]]:
+    """The (user, seq) pairs as a table driving index probes into notifications, from one
+    parameter: two arrays on PostgreSQL (`unnest`), a JSON array of pairs on SQLite
+    (`json_each`). (A row-value IN list makes SQLite scan the whole table.)"""
+    if dialect == "postgresql":
+        arrays = (
+            func.unnest(
+                bindparam("users", type_=postgresql.ARRAY(BigInteger)),
+                bindparam("seqs", type_=postgresql.ARRAY(BigInteger)),
+            )
+            .table_valued("user_id", "seq")
+            .render_derived(name="wanted")
+        )
+        return arrays, arrays.c.user_id, arrays.c.seq
+    pairs = func.json_each(bindparam("pairs", type_=String)).table_valued("value", name="wanted")
+    return (
+        pairs,
+        func.json_extract(pairs.c.value, "$[0]"),
+        func.json_extract(pairs.c.value, "$[1]"),
+    )
+
+
+def _deliverable_pairs(dialect: str) -> Any:
+    """Built once per dialect: executing a reused statement skips rebuilding (and re-keying)
+    the visibility expression."""
+    if dialect not in _DELIVERABLE:
+        wanted, user_id, seq = _wanted_pairs(dialect)
+        _DELIVERABLE[dialect] = (
+            select(Notification, _ACTOR, _ITEM, _RECORD)
+            .select_from(wanted)
+            .join(Notification, and_(Notification.user_id == user_id, Notification.seq == seq))
+            .outerjoin(
+                _ACTOR,
+                and_(
+                    _ACTOR.id == Notification.actor_id,
+                    _ACTOR.enterprise_id == Notification.enterprise_id,
+                ),
+            )
+            .outerjoin(_ITEM, _ITEM.id == Notification.item_id)
+            .outerjoin(_RECORD, _RECORD.id == Notification.record_id)
+            .where(
+                or_(
+                    Notification.item_id.is_(None),
+                    visibility.item_visible_to(Notification.user_id, _ITEM),
+                ),
+                or_(
+                    Notification.record_id.is_(None),
+                    visibility.readable_to(Notification.user_id, _RECORD),
+                ),
+            )
+        )
+    return _DELIVERABLE[dialect]
+
+
+_LAST_SEQS = select(InboxCounter.user_id, InboxCounter.last_seq).where(
+    InboxCounter.user_id.in_(bindparam("users", expanding=True))
+)
+_VIEWERS = (
+    select(
+        User.id,
+        User.enterprise_id,
+        User.department_id,
+        Enterprise.sharing_opens_follow_up,
+        UserRole.role,
+    )
+    .join(Enterprise, Enterprise.id == User.enterprise_id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(User.id.in_(bindparam("users", expanding=True)))
+)
+PAIRS_PER_STATEMENT = 5_000
+
+
+async def last_seqs(session: AsyncSession, user_ids: Collection[int]) -> dict[int, int]:
+    """How far each user's inbox goes (users without a notification yet are left out)."""
+    users = sorted(user_ids)
+    found: dict[int, int] = {}
+    for start in range(0, len(users), USERS_PER_STATEMENT):
+        chunk = users[start : start + USERS_PER_STATEMENT]
+        found.update(
+            (user, last) for user, last in await session.execute(_LAST_SEQS, {"users": chunk})
+        )
+    return found
+
+
+async def deliverable_pairs(
+    session: AsyncSession, pairs: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], Delivered]:
+    """The notifications (user, seq) that exist and that their recipient may see now, each with
+    what it is about: one statement per PAIRS_PER_STATEMENT pairs, whatever the recipients."""
+    wanted = sorted(pairs)
+    dialect = session.get_bind().dialect.name
+    statement = _deliverable_pairs(dialect)
+    found: dict[tuple[int, int], Delivered] = {}
+    for start in range(0, len(wanted), PAIRS_PER_STATEMENT):
+        chunk = wanted[start : start + PAIRS_PER_STATEMENT]
+        if dialect == "postgresql":
+            given: dict[str, Any] = {
+                "users": [user for user, _ in chunk],
+                "seqs": [seq for _, seq in chunk],
+            }
+        else:
+            given = {"pairs": json.dumps(chunk)}
+        for row, actor, item, record in await session.execute(statement, given):
+            found[row.user_id, row.seq] = Delivered(row, actor, item, record)
+    return found
+
+
+async def viewers(session: AsyncSession, user_ids: Collection[int]) -> dict[int, Viewer]:
+    """The users as viewers (roles, department, enterprise flag); missing users are left out."""
+    facts: dict[int, tuple[int, int | None, bool]] = {}
+    roles: dict[int, set[FunctionRole]] = {}
+    users = sorted(user_ids)
+    for start in range(0, len(users), USERS_PER_STATEMENT):
+        chunk = users[start : start + USERS_PER_STATEMENT]
+        for user_id, enterprise_id, department_id, opens, role in await session.execute(
+            _VIEWERS, {"users": chunk}
+        ):
+            facts[user_id] = (enterprise_id, department_id, opens)
+            found = roles.setdefault(user_id, set())
+            if role is not None:
+                found.add(FunctionRole(role))
+    return {
+        user_id: Viewer(
+            id=user_id,
+            enterprise_id=enterprise_id,
+            department_id=department_id,
+            roles=frozenset(roles[user_id]),
+            sharing_opens_follow_up=opens,
+        )
+        for user_id, (enterprise_id, department_id, opens) in facts.items()
+    }
 
 
 async def claim_due_reminders(

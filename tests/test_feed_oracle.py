@@ -34,6 +34,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import set_visibility
 from tests.conftest import GraphQLError
 from tests.oracle import DISABLED, OWNER_ROLE, READ_ONLY, SCENES, Org
 from tests.test_visibility_oracle import (
@@ -496,6 +497,8 @@ async def check(
         await checker.hidden_record_feeds()
     await checker.follow_up_explanations()
     checker.verdict(phase)
+    # The same rules with the user as a SQL column (the live deliverer's), every pair at once.
+    await set_visibility.compare(api, built.org, built.world.ids, f"{built.world.label}, {phase}")
 
 
 async def toggle_settings(api: Api, rng: random.Random, built: FeedWorld) -> str:

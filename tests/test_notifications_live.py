@@ -396,6 +396,111 @@ async def test_open_subscriptions_do_not_hold_database_connections(database: Set
                 await receive_many(client, 1)
 
 
+# -- batched delivery: a fixed number of statements ------------------------------------------------
+
+
+class TaskStatements:
+    """Counts the statements sent while `active`, by the name of the asyncio task sending them."""
+
+    def __init__(self) -> None:
+        self.by_task: list[str] = []
+        self.active = False
+
+    def __call__(self, *_: Any) -> None:
+        if self.active:
+            task = asyncio.current_task()
+            self.by_task.append(task.get_name() if task is not None else "?")
+
+
+async def test_one_reply_to_many_subscribers_costs_a_fixed_number_of_statements(
+    database: Settings,
+) -> None:
+    """A reply that reaches N open subscriptions is read for all of them at once: the process's
+    deliverer sends the same 2 statements (the notifications with their actor, item and record,
+    checked for visibility to each recipient; the recipients as viewers) whether N is 2 or 9,
+    the subscriptions' selections need none, and the mutation's own count does not grow with N.
+    """
+    from sqlalchemy import event
+
+    async with live_server(database) as running:
+        org = await running.org()
+        ann = await org.user("Ann")
+        account = await org.record(ann, "ACCOUNT", "Acme")
+        counted = TaskStatements()
+        event.listen(running.services.engine.sync_engine, "before_cursor_execute", counted)
+        totals: dict[int, int] = {}
+        for followers in (2, 9):
+            people = [await org.user(f"Follower{followers}-{n}") for n in range(followers)]
+            for person in people:
+                await org.add_member(ann, account, person, "REGULAR_MEMBER", "READ_ONLY")
+            item = await mention(org, ann, account, *people, text=f"To {followers}")
+            for person in people:
+                await follow(running.api, person, item)
+            async with contextlib.AsyncExitStack() as stack:
+                clients = []
+                for person in people:
+                    client = await stack.enter_async_context(
+                        WsClient.connect(running.ws_url, person.token)
+                    )
+                    await client.acknowledged()
+                    await client.subscribe("1")
+                    [mentioned] = await receive_many(client, 1)  # replayed: now live
+                    assert mentioned["kind"] == "MENTION"
+                    clients.append(client)
+                counted.by_task, counted.active = [], True
+                await reply(running.api, ann, item, f"Reply to {followers}")
+                for client in clients:
+                    [pushed] = await receive_many(client, 1)
+                    assert pushed["kind"] == "REPLY"
+                    assert pushed["actor"] == {"name": "Ann"}
+                    assert pushed["feedItem"] == {"id": item, "content": f"To {followers}"}
+                counted.active = False
+                for client in clients:
+                    assert await client.nothing_within(0.1)
+            delivering = [name for name in counted.by_task if name == "crmfeed-deliverer"]
+            assert len(delivering) == 2, counted.by_task
+            totals[followers] = len(counted.by_task)
+        event.remove(running.services.engine.sync_engine, "before_cursor_execute", counted)
+        assert totals[2] == totals[9], totals
+
+
+async def test_a_failing_read_ends_no_subscription(live: Live, tmp_path: Any) -> None:
+    """While the deliverer's reads fail (here: its sessions point at a database that cannot be
+    opened), the subscription stays open and its notification waits in the inbox; once reads
+    work again it is delivered, once, on the same subscription, with no error sent."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from store.engine import create_session_factory
+
+    org = await live.org()
+    ann = await org.user("Ann")
+    bob = await org.user("Bob")
+    account = await org.record(ann, "ACCOUNT", "Acme")
+    broken = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+    try:
+        async with WsClient.connect(live.ws_url, bob.token) as client:
+            await client.acknowledged()
+            await client.subscribe("1")
+            await mention(org, ann, account, bob, text="before")
+            [before] = await receive_many(client, 1)
+            deliverer = live.services.hub.deliverer
+            assert deliverer is not None
+            working, failures = deliverer.session_factory, deliverer.failures
+            deliverer.session_factory = create_session_factory(broken)
+            try:
+                await mention(org, ann, account, bob, text="during")
+                await wait_until(lambda: deliverer.failures > failures, "a failed read")
+                assert await client.nothing_within(0.3)
+            finally:
+                deliverer.session_factory = working
+            [during] = await receive_many(client, 1)
+            assert during["feedItem"]["content"] == "during"
+            assert_consecutive([before, during], seq(before["cursor"]), seq(during["cursor"]))
+            assert await client.nothing_within(0.3)
+    finally:
+        await broken.dispose()
+
+
 # -- a slow consumer -------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -308,3 +309,67 @@ async def test_a_pipe_that_goes_silent_is_rebuilt_by_the_heartbeat_watchdog() ->
         await b.stop()
         await a.stop()
         await proxy.close()
+
+
+async def within(seconds: float, step: Any, what: str) -> Any:
+    """Await `step` for at most `seconds` and fail otherwise, without waiting for a step that
+    will not end to finish being cancelled."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    assert done, f"{what} did not finish within {seconds} s"
+    return task.result()
+
+
+async def test_a_saturated_loop_while_the_watchdog_fires_does_not_stop_live_push() -> None:
+    """B's event loop is saturated (thousands of concurrent publishes) and blocked past its
+    heartbeat timeout, so its watchdog fires while Redis calls are in flight. B must rebuild its
+    listener with bounded waits and go on dispatching: its own publishes wake its subscriber at
+    once, and once reconnected, a publish by A reaches that subscriber through Redis. Each step
+    is bounded, so a hub that hangs fails here instead of hanging the test."""
+    from crmfeed.live.hub import Hub
+    from tests.processes import REDIS_URL
+
+    await require_redis()
+    channel = f"crmfeed.test.saturated.{uuid.uuid4().hex[:8]}"
+    a = Hub(REDIS_URL, channel, heartbeat_seconds=0.05, heartbeat_timeout=0.5)
+    b = Hub(REDIS_URL, channel, queue_size=100_000, heartbeat_seconds=0.05, heartbeat_timeout=0.5)
+    await within(10, a.start(), "starting A")
+    await within(10, b.start(), "starting B")
+    loop = asyncio.get_running_loop()
+
+    async def woken_with(subscription: Any, seq: int, seconds: float) -> None:
+        deadline = loop.time() + seconds
+        while True:
+            left = deadline - loop.time()
+            assert left > 0, f"seq {seq} never woke the subscriber"
+            if await within(left, subscription.next(), f"waiting for seq {seq}") == seq:
+                return
+
+    try:
+        subscription = b.subscribe(7)
+        await within(10, a.publish([(7, 1)]), "A's first publish")
+        await woken_with(subscription, 1, 5)
+        for round_number in range(3):
+            reconnects = b.reconnects
+            base = 10_000 * (round_number + 1)
+            publishes = [asyncio.create_task(b.publish([(7, base + n)])) for n in range(2_000)]
+            await asyncio.sleep(0)  # they are all on their way to Redis ...
+            time.sleep(1.0)  # noqa: ASYNC251 ... when the loop stalls past the heartbeat timeout
+            await within(30, asyncio.gather(*publishes), "B's 2,000 publishes")
+            deadline = loop.time() + 15
+            while b.reconnects == reconnects:
+                assert loop.time() < deadline, "B's watchdog never fired"
+                await asyncio.sleep(0.05)
+            # B's own publishes wake its subscriber at once, connected or not ...
+            await within(10, b.publish([(7, base + 5_000)]), "B's publish after the stall")
+            await woken_with(subscription, base + 5_000, 10)
+            # ... and once both are connected again, A's publishes reach B through Redis.
+            deadline = loop.time() + 15
+            while not (a.connected and b.connected):
+                assert loop.time() < deadline, "the hubs never reconnected"
+                await asyncio.sleep(0.05)
+            await within(10, a.publish([(7, base + 5_001)]), "A's publish after the stall")
+            await woken_with(subscription, base + 5_001, 10)
+    finally:
+        await within(10, b.stop(), "stopping B")
+        await within(10, a.stop(), "stopping A")

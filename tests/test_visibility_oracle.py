@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from crmfeed.registry.enums import ObjectType, TeamRole
 from crmfeed.registry.objects import REGISTRY
+from tests import set_visibility
 from tests.conftest import unique_email
 from tests.oracle import READ_ONLY, READ_WRITE, CycleError, Org, SharingRule
 
@@ -597,6 +598,8 @@ async def check(api: Api, world: World, rng: random.Random, phase: str) -> None:
         await checker.user(user)
     await checker.explanations()
     checker.verdict(phase)
+    # The same rules with the user as a SQL column (the live deliverer's), every pair at once.
+    await set_visibility.compare(api, world.org, world.ids, f"{world.label}, {phase}")
 
 
 async def run_scenario(api: Api, rng: random.Random, label: str) -> None:

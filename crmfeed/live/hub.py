@@ -4,7 +4,12 @@ broadcaster's weak spots (DESIGN §7) are handled here: each local subscription 
 queue (a consumer that falls behind is cut off and resumes from its cursor); the listener is
 watched with heartbeats and reconnected with backoff when the pipe drops; after a reconnect
 every subscription is told to resync from the inbox, so nothing published meanwhile is lost.
-Messages carry only (user, seq) wake-ups; subscribers read the notifications from the database.
+Messages carry only (user, seq) wake-ups; the process's deliverer (crmfeed/live/delivery.py)
+reads the notifications for every woken subscription at once and fills their queues.
+
+Nothing here waits without a limit on the pipe: a publish, a heartbeat, connecting and the
+cleanup after a failure are all bounded, and a failed listener stops counting as connected
+before anything else, so publishes fall back to local delivery at once.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast, Event
 from broadcaster._backends.base import BroadcastBackend
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Iterable
+
+    from crmfeed.live.delivery import Deliverer
 
 log = logging.getLogger("crmfeed.live")
 
@@ -104,34 +111,48 @@ def make_broadcast(url: str) -> Broadcast:
     return Broadcast(url)
 
 
+S = TypeVar("S", bound="LocalSubscription")
+
+
 class SlowConsumer(Exception):
     """The subscription fell too far behind and was cut off; resume from the last cursor."""
 
 
 @dataclass(eq=False)
 class LocalSubscription:
+    """One local subscriber's bounded queue: wake-ups (seqs) here, deliveries for the
+    deliverer's streams. Once more is waiting than the queue holds, the subscription is cut off:
+    the reader gets SlowConsumer and its client resumes from its cursor."""
+
     user_id: int
-    queue: asyncio.Queue[int] = field(repr=False)
+    queue: asyncio.Queue[Any] = field(repr=False)
     overflowed: bool = False
 
     def wake(self, seq: int) -> None:
+        self.put(seq)
+
+    def put(self, item: Any) -> None:
+        """Queue one item; a full queue cuts the subscription off."""
         if self.overflowed:
             return
         try:
-            self.queue.put_nowait(seq)
+            self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.overflowed = True
-            # Make room for one marker so the reader notices at once.
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(RESYNC)
+            self.overflow()
 
-    async def next(self) -> int:
-        """The next wake-up (a seq, or RESYNC); raises SlowConsumer once cut off."""
-        seq = await self.queue.get()
+    def overflow(self) -> None:
+        self.overflowed = True
+        # Make room for one marker so the reader notices at once.
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self.queue.get_nowait()
+        self.queue.put_nowait(RESYNC)
+
+    async def next(self) -> Any:
+        """The next item (a seq, or RESYNC); raises SlowConsumer once cut off."""
+        item = await self.queue.get()
         if self.overflowed:
             raise SlowConsumer
-        return seq
+        return item
 
     def drain(self) -> None:
         while not self.queue.empty():
@@ -148,6 +169,7 @@ class Hub:
         heartbeat_seconds: float = 1.0,
         heartbeat_timeout: float = 5.0,
         max_backoff: float = 10.0,
+        publish_timeout: float | None = None,
     ) -> None:
         self.url = url
         self.channel = channel
@@ -155,6 +177,8 @@ class Hub:
         self.heartbeat_seconds = heartbeat_seconds
         self.heartbeat_timeout = heartbeat_timeout
         self.max_backoff = max_backoff
+        # A publish that takes longer counts as a failed one (local delivery, resync later).
+        self.publish_timeout = publish_timeout or heartbeat_timeout
         self.instance = uuid.uuid4().hex
         self._subscriptions: dict[int, set[LocalSubscription]] = {}
         self._broadcast: Broadcast | None = None
@@ -163,6 +187,8 @@ class Hub:
         self._last_heartbeat = 0.0
         self._unsent = False  # a wake-up went to local subscribers only
         self.reconnects = 0
+        self._worked = False  # the current listener got connected
+        self.deliverer: Deliverer | None = None  # created by the first delivery stream
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -174,11 +200,14 @@ class Hub:
             log.warning("live push: %s not reachable yet; retrying in the background", self.url)
 
     async def stop(self) -> None:
+        self._connected.clear()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
-        self._connected.clear()
+        if self.deliverer is not None:
+            await self.deliverer.stop()
+            self.deliverer = None  # a restarted hub starts a fresh one
         await self._close_broadcast()
 
     @property
@@ -188,8 +217,12 @@ class Hub:
     # -- local subscriptions ---------------------------------------------------------------------
 
     def subscribe(self, user_id: int) -> LocalSubscription:
-        subscription = LocalSubscription(user_id, asyncio.Queue(maxsize=self.queue_size))
-        self._subscriptions.setdefault(user_id, set()).add(subscription)
+        """A subscription whose queue receives the user's wake-ups (seqs, or RESYNC)."""
+        return self.add(LocalSubscription(user_id, asyncio.Queue(maxsize=self.queue_size)))
+
+    def add(self, subscription: S) -> S:
+        """Register a subscription (or a subclass handling its own wake-ups)."""
+        self._subscriptions.setdefault(subscription.user_id, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: LocalSubscription) -> None:
@@ -222,10 +255,10 @@ class Hub:
         broadcast = self._broadcast
         if broadcast is not None and self.connected:
             try:
-                await broadcast.publish(self.channel, json.dumps({"n": pairs}))
+                await self._bounded(broadcast.publish(self.channel, json.dumps({"n": pairs})))
                 return
-            except Exception:  # the pipe dropped
-                log.warning("live push: publish failed; local delivery only", exc_info=True)
+            except Exception as error:  # the pipe dropped, or is too slow to count on
+                log.warning("live push: publish failed (%r); local delivery only", error)
         # Local subscribers now. The other processes may never have lost their own pipe (so
         # they will not resync by themselves): once ours works again, tell them all to.
         self._unsent = True
@@ -237,12 +270,18 @@ class Hub:
             return
         self._unsent = False
         try:
-            await broadcast.publish(self.channel, json.dumps({RESYNC_ALL: self.instance}))
+            await self._bounded(
+                broadcast.publish(self.channel, json.dumps({RESYNC_ALL: self.instance}))
+            )
         except Exception:
             self._unsent = True
             raise
 
     # -- the watched listener --------------------------------------------------------------------
+
+    async def _bounded(self, step: Awaitable[Any], seconds: float | None = None) -> Any:
+        """Await one network step of the pipe, at most `seconds` (default: publish_timeout)."""
+        return await asyncio.wait_for(step, timeout=seconds or self.publish_timeout)
 
     async def _supervise(self) -> None:
         backoff = 0.2
@@ -252,43 +291,52 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # reconnect on any failure of the pipe
-                log.warning("live push: listener stopped (%s); reconnecting", error)
-            if self._connected.is_set():
-                backoff = 0.2  # it worked until now: this outage starts a fresh backoff
+                log.warning("live push: listener stopped (%r); reconnecting", error)
             self._connected.clear()
+            if self._worked:
+                backoff = 0.2  # it worked until now: this outage starts a fresh backoff
             await self._close_broadcast()
             self.reconnects += 1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
 
     async def _listen(self) -> None:
+        """Connect, subscribe and dispatch until the pipe fails (it raises then)."""
+        self._worked = False
         broadcast = make_broadcast(self.url)
-        await broadcast.connect()
         self._broadcast = broadcast
-        async with broadcast.subscribe(self.channel) as subscriber:
-            heartbeat = asyncio.create_task(self._beat(broadcast))
-            try:
-                self._last_heartbeat = asyncio.get_running_loop().time()
-                self._connected.set()
-                self._resync_all()  # anything published while we were away is in the inbox
-                await self._announce_resync(broadcast)
-                while True:
-                    remaining = (
-                        self._last_heartbeat
-                        + self.heartbeat_timeout
-                        - asyncio.get_running_loop().time()
-                    )
-                    if remaining <= 0 or heartbeat.done():
-                        raise ConnectionError("no heartbeat through the pipe")
-                    try:
-                        event = await asyncio.wait_for(subscriber.get(), timeout=remaining)
-                    except TimeoutError:
-                        continue
-                    self._receive(event.message)
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await heartbeat
+        await self._bounded(broadcast.connect(), self.heartbeat_timeout)
+        subscribing = broadcast.subscribe(self.channel)
+        subscriber = await self._bounded(subscribing.__aenter__(), self.heartbeat_timeout)
+        stopped = asyncio.Event()
+        heartbeat = asyncio.create_task(self._beat(broadcast, stopped), name="crmfeed-hub-beat")
+        try:
+            loop = asyncio.get_running_loop()
+            self._last_heartbeat = loop.time()
+            self._connected.set()
+            self._worked = True
+            self._resync_all()  # anything published while we were away is in the inbox
+            await self._announce_resync(broadcast)
+            while True:
+                remaining = self._last_heartbeat + self.heartbeat_timeout - loop.time()
+                if remaining <= 0 or heartbeat.done():
+                    raise ConnectionError("no heartbeat through the pipe")
+                try:
+                    event = await asyncio.wait_for(subscriber.get(), timeout=remaining)
+                except TimeoutError:
+                    continue
+                self._receive(event.message)
+        finally:
+            # First of all: publishes from now on go to local subscribers (and set _unsent).
+            self._connected.clear()
+            stopped.set()
+            heartbeat.cancel()
+            # Never wait for the heartbeat (or the unsubscribe) without a limit: a cancelled
+            # task stuck in a Redis call, or one whose cancellation was swallowed, must not
+            # keep the listener from reconnecting.
+            await asyncio.wait({heartbeat}, timeout=1.0)
+            with contextlib.suppress(Exception):
+                await self._bounded(subscribing.__aexit__(None, None, None), 1.0)
 
     def _receive(self, message: str) -> None:
         if message == PIPE_LOST:
@@ -307,9 +355,11 @@ class Hub:
         if isinstance(pairs, list):
             self._dispatch((int(user), int(seq)) for user, seq in pairs)
 
-    async def _beat(self, broadcast: Broadcast) -> None:
-        while True:
-            await broadcast.publish(self.channel, json.dumps({HEARTBEAT: self.instance}))
+    async def _beat(self, broadcast: Broadcast, stopped: asyncio.Event) -> None:
+        beat = json.dumps({HEARTBEAT: self.instance})
+        # Also ends by itself once the listener stopped, should a cancellation get lost.
+        while not stopped.is_set():
+            await self._bounded(broadcast.publish(self.channel, beat), self.heartbeat_timeout)
             await self._announce_resync(broadcast)
             await asyncio.sleep(self.heartbeat_seconds)
 
