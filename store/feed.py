@@ -511,14 +511,16 @@ def _mine(mark: Mark) -> Any:
     )
 
 
-_ITEM_STATS = select(
+_STATS_COLUMNS = (
     FeedItem.id,
     _count(FeedLike),
     _mine(FeedLike),
     _count(FeedReply),
     _mine(FeedFavorite),
     _mine(FeedFollow),
-).where(FeedItem.id.in_(_ITEM_IDS))
+)
+"""Columns of `ItemStats`, after the item id, in its field order."""
+_ITEM_STATS = select(*_STATS_COLUMNS).where(FeedItem.id.in_(_ITEM_IDS))
 
 
 async def item_stats(
@@ -685,16 +687,7 @@ async def visible_items_by_ids(
 _SHOWN_REPLY = aliased(FeedReply, name="shown_reply")
 _SHOWN_AUTHOR = aliased(User, name="shown_author")
 _STATS_AND_FIRST_REPLIES = (
-    select(
-        FeedItem.id,
-        _count(FeedLike),
-        _mine(FeedLike),
-        _count(FeedReply),
-        _mine(FeedFavorite),
-        _mine(FeedFollow),
-        _SHOWN_REPLY,
-        _SHOWN_AUTHOR,
-    )
+    select(*_STATS_COLUMNS, _SHOWN_REPLY, _SHOWN_AUTHOR)
     .select_from(FeedItem)
     .outerjoin(
         _SHOWN_REPLY,

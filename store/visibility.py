@@ -542,37 +542,34 @@ def _shared_to(user_id: ColumnElement[int], record: type[Record]) -> ColumnEleme
 
 def readable_to(user_id: ColumnElement[int], record: type[Record] = Record) -> ColumnElement[bool]:
     """`readable` for the user in the column, on the (aliased) record row."""
-    return and_(
-        record.enterprise_id == enterprise_of(user_id),
-        or_(
-            and_(
-                record.life_status == LifeStatus.NORMAL.value,
-                or_(
-                    _owner_below(user_id, record),
-                    _team_below(user_id, record, follow_up=False),
-                    _heads_owner_department(user_id, record),
-                    _shared_to(user_id, record),
-                ),
-            ),
-            is_crm_admin(user_id),
-        ),
-    )
+    return _open_to(user_id, record, follow_up=False)
 
 
 def follow_up_open_to(
     user_id: ColumnElement[int], record: type[Record] = Record
 ) -> ColumnElement[bool]:
     """`follow_up_open` for the user in the column, on the (aliased) record row."""
-    from store.models import Enterprise
+    return _open_to(user_id, record, follow_up=True)
 
-    enterprise = aliased(Enterprise, name="subject_enterprise")
-    sharing_opens = (
-        select(1)
-        .select_from(enterprise)
-        .where(enterprise.id == record.enterprise_id, enterprise.sharing_opens_follow_up)
-        .correlate_except(enterprise)
-        .exists()
-    )
+
+def _open_to(
+    user_id: ColumnElement[int], record: type[Record], *, follow_up: bool
+) -> ColumnElement[bool]:
+    """Rules 1-6 for the user in the column; for follow-up activity the team grant needs a Read
+    Only team role and the sharing grant an enterprise that opens sharing to follow-up."""
+    shared = _shared_to(user_id, record)
+    if follow_up:
+        from store.models import Enterprise
+
+        enterprise = aliased(Enterprise, name="subject_enterprise")
+        sharing_opens = (
+            select(1)
+            .select_from(enterprise)
+            .where(enterprise.id == record.enterprise_id, enterprise.sharing_opens_follow_up)
+            .correlate_except(enterprise)
+            .exists()
+        )
+        shared = and_(sharing_opens, shared)
     return and_(
         record.enterprise_id == enterprise_of(user_id),
         or_(
@@ -580,9 +577,9 @@ def follow_up_open_to(
                 record.life_status == LifeStatus.NORMAL.value,
                 or_(
                     _owner_below(user_id, record),
-                    _team_below(user_id, record, follow_up=True),
+                    _team_below(user_id, record, follow_up=follow_up),
                     _heads_owner_department(user_id, record),
-                    and_(sharing_opens, _shared_to(user_id, record)),
+                    shared,
                 ),
             ),
             is_crm_admin(user_id),
