@@ -147,6 +147,23 @@ def listed(viewer: Viewer, *, life_status: LifeStatus = LifeStatus.NORMAL) -> Co
     return and_(readable(viewer), Record.life_status == life_status.value)
 
 
+def _role_setting(setting: Any, team: Any, record: Any) -> ColumnElement[bool]:
+    """Join a team row to its role's follow-up setting for the record's object type."""
+    return and_(
+        setting.enterprise_id == team.enterprise_id,
+        setting.object_type == record.object_type,
+        setting.team_role == team.team_role,
+    )
+
+
+def _read_only(setting: Any) -> ColumnElement[bool]:
+    """The (outer-joined) setting leaves follow-up activity Read Only, the default."""
+    return (
+        func.coalesce(setting.access, FollowUpAccess.READ_ONLY.value)
+        == FollowUpAccess.READ_ONLY.value
+    )
+
+
 _TEAM_RECORD = aliased(Record, name="team_record")
 _TEAM_SETTING = aliased(FollowUpSetting, name="team_setting")
 
@@ -158,19 +175,8 @@ def _team_follow_up_records(viewer: Viewer) -> Select[tuple[int]]:
     return (
         select(TeamMember.record_id)
         .join(record, record.id == TeamMember.record_id)
-        .outerjoin(
-            setting,
-            and_(
-                setting.enterprise_id == TeamMember.enterprise_id,
-                setting.object_type == record.object_type,
-                setting.team_role == TeamMember.team_role,
-            ),
-        )
-        .where(
-            TeamMember.user_id.in_(my_subtree(viewer)),
-            func.coalesce(setting.access, FollowUpAccess.READ_ONLY.value)
-            == FollowUpAccess.READ_ONLY.value,
-        )
+        .outerjoin(setting, _role_setting(setting, TeamMember, record))
+        .where(TeamMember.user_id.in_(my_subtree(viewer)), _read_only(setting))
     )
 
 
@@ -211,20 +217,12 @@ def follow_up_open_on(record: type[Record], viewer: Viewer) -> ColumnElement[boo
     team_open = (
         select(1)
         .select_from(team)
-        .outerjoin(
-            setting,
-            and_(
-                setting.enterprise_id == team.enterprise_id,
-                setting.object_type == record.object_type,
-                setting.team_role == team.team_role,
-            ),
-        )
+        .outerjoin(setting, _role_setting(setting, team, record))
         .where(
             team.record_id == record.id,
             # `+ 0`: probe this record's team by its key, not every team row of the subtree.
             (team.user_id + 0).in_(my_subtree(viewer)),
-            func.coalesce(setting.access, FollowUpAccess.READ_ONLY.value)
-            == FollowUpAccess.READ_ONLY.value,
+            _read_only(setting),
         )
         .exists()
     )
@@ -491,16 +489,8 @@ def _team_below(
         .where(team.record_id == record.id)
     )
     if follow_up:
-        query = query.outerjoin(
-            setting,
-            and_(
-                setting.enterprise_id == team.enterprise_id,
-                setting.object_type == record.object_type,
-                setting.team_role == team.team_role,
-            ),
-        ).where(
-            func.coalesce(setting.access, FollowUpAccess.READ_ONLY.value)
-            == FollowUpAccess.READ_ONLY.value
+        query = query.outerjoin(setting, _role_setting(setting, team, record)).where(
+            _read_only(setting)
         )
     return query.correlate_except(team, chain, setting).exists()
 
