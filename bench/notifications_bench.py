@@ -70,7 +70,12 @@ from store.models import (
     UserClosure,
     UserRole,
 )
-from store.notification_tables import InboxCounter, Notification
+from store.notification_tables import (
+    InboxCounter,
+    InboxEntry,
+    Notification,
+    NotificationEvent,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -371,19 +376,23 @@ async def build(engine: AsyncEngine, plan: Plan, records_per_rep: int, postgres:
         await insert_rows(connection, FeedItem, feed_items)
         await insert_rows(connection, FeedItemRecord, links)
         await insert_rows(connection, FeedFollow, follows)
-        inbox = [
+        # One event per older notification (the worst case for reading them: no sharing).
+        older = [(u, seq) for u in range(1, plan.users + 1) for seq in range(1, plan.inbox + 1)]
+        events = [
             {
+                "id": n,
                 "enterprise_id": e,
-                "user_id": u,
-                "seq": seq,
                 "kind": NotificationKind.IMPORT_FINISHED.value,
                 "message": f"Import {seq} finished.",
                 "created_at": start + timedelta(minutes=seq),
             }
-            for u in range(1, plan.users + 1)
-            for seq in range(1, plan.inbox + 1)
+            for n, (_, seq) in enumerate(older, start=1)
         ]
-        await insert_rows(connection, Notification, inbox)
+        await insert_rows(connection, NotificationEvent, events)
+        inbox = [
+            {"user_id": u, "seq": seq, "event_id": n} for n, (u, seq) in enumerate(older, start=1)
+        ]
+        await insert_rows(connection, InboxEntry, inbox)
         await insert_rows(
             connection,
             InboxCounter,
@@ -398,6 +407,7 @@ async def build(engine: AsyncEngine, plan: Plan, records_per_rep: int, postgres:
                 "records",
                 "sharing_rules",
                 "feed_items",
+                "notification_events",
             ):
                 await connection.execute(
                     text(

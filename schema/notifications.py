@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import datetime
 
 import strawberry
@@ -53,23 +53,27 @@ class Notification:
     def message(self) -> str:
         return self.row.message
 
-    @strawberry.field
-    async def actor(self, info: strawberry.Info) -> User | None:
+    # Sync resolvers: a live delivery answers from `parts` with no awaitable (each one costs
+    # graphql-core a task per delivery); elsewhere they return the DataLoader's awaitable.
+    @strawberry.field(graphql_type=User | None)
+    def actor(self, info: strawberry.Info) -> User | Awaitable[User | None] | None:
         if self.parts is not None:
             return wrap_user(self.parts.actor)
-        return await _user(info, self.row.actor_id)
+        return _user(info, self.row.actor_id)
 
-    @strawberry.field
-    async def feed_item(self, info: strawberry.Info) -> FeedItem | None:
+    @strawberry.field(graphql_type=FeedItem | None)
+    def feed_item(self, info: strawberry.Info) -> FeedItem | Awaitable[FeedItem | None] | None:
         if self.parts is not None:
             return None if self.parts.item is None else FeedItem(row=self.parts.item)
-        return await _item(info, self.row.item_id)
+        return _item(info, self.row.item_id)
 
-    @strawberry.field
-    async def record(self, info: strawberry.Info) -> RecordInterface | None:
+    @strawberry.field(graphql_type=RecordInterface | None)
+    def record(
+        self, info: strawberry.Info
+    ) -> RecordInterface | Awaitable[RecordInterface | None] | None:
         if self.parts is not None:
             return wrap_record(self.parts.record)
-        return await _record(info, self.row.record_id)
+        return _record(info, self.row.record_id)
 
     @strawberry.field(description="The forwarded card, for FORWARDED notifications.")
     async def forward(self, info: strawberry.Info) -> ForwardCard | None:

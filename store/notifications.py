@@ -27,8 +27,13 @@ from crmfeed.registry.enums import FunctionRole
 from store import visibility
 from store.feed_tables import FeedItem, Reminder, ReminderUser
 from store.models import Enterprise, Record, User, UserRole
-from store.notification_tables import InboxCounter, Notification
-from store.types import Id, UTCDateTime, utcnow
+from store.notification_tables import (
+    InboxCounter,
+    InboxEntry,
+    Notification,
+    NotificationEvent,
+)
+from store.types import Id, in_id_list, utcnow
 from store.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -50,58 +55,80 @@ class NewNotification:
     forward_id: int | None = None
 
 
+# What every recipient of one event shares: kind, message, actor, item, record, forward.
+Event = tuple[str, str, int | None, int | None, int | None, int | None]
+
+
+def _event_of(entry: NewNotification) -> Event:
+    return (
+        entry.kind,
+        entry.message[:1000],
+        entry.actor_id,
+        entry.item_id,
+        entry.record_id,
+        entry.forward_id,
+    )
+
+
 async def add(
     session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
 ) -> list[tuple[int, int]]:
-    """Store the notifications; returns (user id, seq) of each. Sequence numbers come from
-    each recipient's counter row, locked until commit, so a user's notifications commit in
-    sequence order: a reader who has seen seq N never later finds a new row below N."""
+    """Store the notifications; returns (user id, seq) of each. Each distinct event is one
+    row, each recipient's entry another. Sequence numbers come from each recipient's counter
+    row, locked until commit, so a user's notifications commit in sequence order: a reader
+    who has seen seq N never later finds a new row below N."""
     if not entries:
         return []
+    events = await _store_events(
+        session, enterprise_id, list(dict.fromkeys(map(_event_of, entries)))
+    )
     per_user = Counter(entry.user_id for entry in entries)
     if max(per_user.values()) > 1:
-        return await _add_numbered(session, enterprise_id, entries, per_user)
-    return await _add_one_each(session, enterprise_id, entries)
+        return await _add_numbered(session, entries, events, per_user)
+    return await _add_one_each(session, entries, events)
 
 
-USERS_PER_STATEMENT = 10_000  # bound ids per statement: within SQLite's and asyncpg's limits
-# One notification for each of many users (an event's recipients): the database numbers and
-# writes them from the user ids alone, in a few statements whatever their number.
-_NEW_ROWS = (
-    select(
-        bindparam("enterprise_id", type_=Id),
-        InboxCounter.user_id,
-        InboxCounter.last_seq,
-        bindparam("kind", type_=String),
-        bindparam("actor_id", type_=Id),
-        bindparam("item_id", type_=Id),
-        bindparam("record_id", type_=Id),
-        bindparam("forward_id", type_=Id),
-        bindparam("message", type_=String),
-        bindparam("created_at", type_=UTCDateTime),
-    )
-    .where(InboxCounter.user_id.in_(bindparam("users", expanding=True)))
-    .order_by(InboxCounter.user_id)
+_INSERT_EVENTS = insert(NotificationEvent.__table__).returning(
+    NotificationEvent.__table__.c.id, sort_by_parameter_order=True
 )
-_INSERT_NEW_ROWS = insert(Notification.__table__).from_select(
-    [
-        "enterprise_id",
-        "user_id",
-        "seq",
-        "kind",
-        "actor_id",
-        "item_id",
-        "record_id",
-        "forward_id",
-        "message",
-        "created_at",
-    ],
-    _NEW_ROWS,
+
+
+async def _store_events(
+    session: AsyncSession, enterprise_id: int, events: list[Event]
+) -> dict[Event, int]:
+    """One row per event, in one statement; returns each event's id."""
+    now = utcnow()
+    rows = await session.execute(
+        _INSERT_EVENTS,
+        [
+            {
+                "enterprise_id": enterprise_id,
+                "kind": kind,
+                "message": message,
+                "actor_id": actor_id,
+                "item_id": item_id,
+                "record_id": record_id,
+                "forward_id": forward_id,
+                "created_at": now,
+            }
+            for kind, message, actor_id, item_id, record_id, forward_id in events
+        ],
+    )
+    return dict(zip(events, rows.scalars(), strict=True))
+
+
+# One entry for each of many users (an event's recipients): the database numbers and writes
+# them from the user ids alone, in one statement whatever their number.
+_INSERT_NEW_ENTRIES = insert(InboxEntry.__table__).from_select(
+    ["user_id", "seq", "event_id"],
+    select(InboxCounter.user_id, InboxCounter.last_seq, bindparam("event_id", type_=Id))
+    .where(in_id_list(InboxCounter.user_id, "users"))
+    .order_by(InboxCounter.user_id),
 )
 # Existing counters move by one (locked in user id order: PostgreSQL scans the index in order).
 _BUMP_EXISTING = (
     update(InboxCounter.__table__)
-    .where(InboxCounter.user_id.in_(bindparam("users", expanding=True)))
+    .where(in_id_list(InboxCounter.user_id, "users"))
     .values(last_seq=InboxCounter.last_seq + 1)
     .returning(InboxCounter.user_id, InboxCounter.last_seq)
 )
@@ -115,9 +142,7 @@ def _bump(dialect: str) -> Any:
         dialect_insert = (postgresql if dialect == "postgresql" else sqlite).insert
         insert_counter = dialect_insert(InboxCounter.__table__)
         recipients = (
-            select(User.id, literal(1, Id))
-            .where(User.id.in_(bindparam("users", expanding=True)))
-            .order_by(User.id)
+            select(User.id, literal(1, Id)).where(in_id_list(User.id, "users")).order_by(User.id)
         )
         _BUMPS[dialect] = (
             insert_counter.from_select(["user_id", "last_seq"], recipients)
@@ -131,59 +156,29 @@ def _bump(dialect: str) -> Any:
 
 
 async def _add_one_each(
-    session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
+    session: AsyncSession, entries: Sequence[NewNotification], events: dict[Event, int]
 ) -> list[tuple[int, int]]:
-    """Each user's counter moves by one; the rows are copied from the counters, one
-    INSERT ... SELECT per distinct (kind, message, actor, item, record, forward)."""
+    """Each user's counter moves by one; the entries are copied from the counters, one
+    INSERT ... SELECT per event."""
     users = sorted(entry.user_id for entry in entries)
-    seqs: dict[int, int] = {}
-    for start in range(0, len(users), USERS_PER_STATEMENT):
-        chunk = users[start : start + USERS_PER_STATEMENT]
-        rows = await session.execute(_BUMP_EXISTING, {"users": chunk})
-        seqs.update((user_id, last_seq) for user_id, last_seq in rows)
-        first_ones = [user for user in chunk if user not in seqs]
-        if first_ones:  # users without a counter yet
-            rows = await session.execute(
-                _bump(session.get_bind().dialect.name), {"users": first_ones}
-            )
-            seqs.update((user_id, last_seq) for user_id, last_seq in rows)
-    groups: dict[tuple[str, str, int | None, int | None, int | None, int | None], list[int]]
-    groups = {}
+    rows = await session.execute(_BUMP_EXISTING, {"users": users})
+    seqs = {user: seq for user, seq in rows}
+    first_ones = [user for user in users if user not in seqs]
+    if first_ones:  # users without a counter yet
+        rows = await session.execute(_bump(session.get_bind().dialect.name), {"users": first_ones})
+        seqs.update((user, seq) for user, seq in rows)
+    recipients: dict[int, list[int]] = {}
     for entry in entries:
-        shared = (
-            entry.kind,
-            entry.message[:1000],
-            entry.actor_id,
-            entry.item_id,
-            entry.record_id,
-            entry.forward_id,
-        )
-        groups.setdefault(shared, []).append(entry.user_id)
-    now = utcnow()
-    for (kind, message, actor_id, item_id, record_id, forward_id), members in groups.items():
-        members.sort()
-        for start in range(0, len(members), USERS_PER_STATEMENT):
-            await session.execute(
-                _INSERT_NEW_ROWS,
-                {
-                    "users": members[start : start + USERS_PER_STATEMENT],
-                    "enterprise_id": enterprise_id,
-                    "kind": kind,
-                    "actor_id": actor_id,
-                    "item_id": item_id,
-                    "record_id": record_id,
-                    "forward_id": forward_id,
-                    "message": message,
-                    "created_at": now,
-                },
-            )
+        recipients.setdefault(events[_event_of(entry)], []).append(entry.user_id)
+    for event_id, members in recipients.items():
+        await session.execute(_INSERT_NEW_ENTRIES, {"users": members, "event_id": event_id})
     return [(entry.user_id, seqs[entry.user_id]) for entry in entries if entry.user_id in seqs]
 
 
 async def _add_numbered(
     session: AsyncSession,
-    enterprise_id: int,
     entries: Sequence[NewNotification],
+    events: dict[Event, int],
     per_user: Counter[int],
 ) -> list[tuple[int, int]]:
     """Several notifications for some user (a batch of due reminders): seqs numbered here."""
@@ -197,28 +192,14 @@ async def _add_numbered(
         statement, [{"user_id": user, "last_seq": n} for user, n in sorted(per_user.items())]
     )
     next_seq = {user: last - per_user[user] + 1 for user, last in rows}
-    now = utcnow()
     values = []
     sent: list[tuple[int, int]] = []
     for entry in entries:
         seq = next_seq[entry.user_id]
         next_seq[entry.user_id] = seq + 1
         sent.append((entry.user_id, seq))
-        values.append(
-            {
-                "enterprise_id": enterprise_id,
-                "user_id": entry.user_id,
-                "seq": seq,
-                "kind": entry.kind,
-                "actor_id": entry.actor_id,
-                "item_id": entry.item_id,
-                "record_id": entry.record_id,
-                "forward_id": entry.forward_id,
-                "message": entry.message[:1000],
-                "created_at": now,
-            }
-        )
-    await session.execute(Notification.__table__.insert(), values)
+        values.append({"user_id": entry.user_id, "seq": seq, "event_id": events[_event_of(entry)]})
+    await session.execute(insert(InboxEntry.__table__), values)
     return sent
 
 
@@ -270,14 +251,13 @@ async def unread_count(session: AsyncSession, viewer: Viewer) -> int:
 
 
 async def mark_read(session: AsyncSession, viewer: Viewer, up_to_seq: int) -> int:
+    marked = select(Notification.id).where(
+        deliverable(viewer),  # nothing the viewer may no longer see is marked or counted
+        Notification.seq <= up_to_seq,
+        Notification.read_at.is_(None),
+    )
     result = await session.execute(
-        update(Notification)
-        .where(
-            deliverable(viewer),  # nothing the viewer may no longer see is marked or counted
-            Notification.seq <= up_to_seq,
-            Notification.read_at.is_(None),
-        )
-        .values(read_at=utcnow())
+        update(InboxEntry).where(InboxEntry.id.in_(marked)).values(read_at=utcnow())
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
 
@@ -357,7 +337,7 @@ def _deliverable_pairs(dialect: str) -> Any:
 
 
 _LAST_SEQS = select(InboxCounter.user_id, InboxCounter.last_seq).where(
-    InboxCounter.user_id.in_(bindparam("users", expanding=True))
+    in_id_list(InboxCounter.user_id, "users")
 )
 _VIEWERS = (
     select(
@@ -369,21 +349,15 @@ _VIEWERS = (
     )
     .join(Enterprise, Enterprise.id == User.enterprise_id)
     .outerjoin(UserRole, UserRole.user_id == User.id)
-    .where(User.id.in_(bindparam("users", expanding=True)))
+    .where(in_id_list(User.id, "users"))
 )
 PAIRS_PER_STATEMENT = 5_000
 
 
 async def last_seqs(session: AsyncSession, user_ids: Collection[int]) -> dict[int, int]:
     """How far each user's inbox goes (users without a notification yet are left out)."""
-    users = sorted(user_ids)
-    found: dict[int, int] = {}
-    for start in range(0, len(users), USERS_PER_STATEMENT):
-        chunk = users[start : start + USERS_PER_STATEMENT]
-        found.update(
-            (user, last) for user, last in await session.execute(_LAST_SEQS, {"users": chunk})
-        )
-    return found
+    rows = await session.execute(_LAST_SEQS, {"users": sorted(user_ids)})
+    return {user: last for user, last in rows}
 
 
 async def deliverable_pairs(
@@ -413,16 +387,13 @@ async def viewers(session: AsyncSession, user_ids: Collection[int]) -> dict[int,
     """The users as viewers (roles, department, enterprise flag); missing users are left out."""
     facts: dict[int, tuple[int, int | None, bool]] = {}
     roles: dict[int, set[FunctionRole]] = {}
-    users = sorted(user_ids)
-    for start in range(0, len(users), USERS_PER_STATEMENT):
-        chunk = users[start : start + USERS_PER_STATEMENT]
-        for user_id, enterprise_id, department_id, opens, role in await session.execute(
-            _VIEWERS, {"users": chunk}
-        ):
-            facts[user_id] = (enterprise_id, department_id, opens)
-            found = roles.setdefault(user_id, set())
-            if role is not None:
-                found.add(FunctionRole(role))
+    for user_id, enterprise_id, department_id, opens, role in await session.execute(
+        _VIEWERS, {"users": sorted(user_ids)}
+    ):
+        facts[user_id] = (enterprise_id, department_id, opens)
+        found = roles.setdefault(user_id, set())
+        if role is not None:
+            found.add(FunctionRole(role))
     return {
         user_id: Viewer(
             id=user_id,

@@ -8,12 +8,15 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from crmfeed.cli import head_revision
-from store.engine import create_engine
+from crmfeed.demo import load_demo
+from store import notifications
+from store.engine import create_engine, create_session_factory
 from store.migrate import alembic_config, current_revision, upgrade
 from store.models import Base
+from store.notifications import NewNotification
 from tests import conftest
 from tests.conftest import DATABASES, POSTGRES_URL, _drop_postgres_schema, _postgres_schema
 
@@ -104,3 +107,42 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> No
     assert journal_mode == "wal"
     assert busy_timeout == settings.sqlite_busy_timeout_ms > 0
     assert foreign_keys == 1
+
+
+_INBOX = text(
+    "SELECT n.user_id, n.seq, e.kind, e.actor_id, e.item_id, e.record_id, e.message, n.read_at "
+    "FROM notifications AS n JOIN notification_events AS e ON e.id = n.event_id "
+    "ORDER BY n.user_id, n.seq"
+)
+_INBOX_BEFORE_0005 = text(
+    "SELECT user_id, seq, kind, actor_id, item_id, record_id, message, read_at "
+    "FROM notifications ORDER BY user_id, seq"
+)
+
+
+async def test_notification_events_migration_keeps_every_inbox_row(fresh: AsyncEngine) -> None:
+    """0005 moves what a notification tells into its own event row and back, losing nothing."""
+    await upgrade(fresh)
+    await load_demo(create_session_factory(fresh), conftest.test_settings("sqlite://"))
+    async with fresh.connect() as connection:
+        inbox = (await connection.execute(_INBOX)).all()
+    assert len(inbox) > 10
+
+    await _downgrade(fresh, "0004")
+    async with fresh.connect() as connection:
+        assert (await connection.execute(_INBOX_BEFORE_0005)).all() == inbox
+
+    await upgrade(fresh)
+    async with fresh.connect() as connection:
+        assert (await connection.execute(_INBOX)).all() == inbox
+        assert await connection.run_sync(_differences) == []
+    async with create_session_factory(fresh)() as session:  # new events get new ids
+        user = inbox[0].user_id
+        enterprise = await session.scalar(
+            text(f"SELECT enterprise_id FROM users WHERE id = {user}")
+        )
+        sent = await notifications.add(
+            session, enterprise, [NewNotification(user, "CC", "new", item_id=inbox[0].item_id)]
+        )
+        await session.commit()
+    assert sent == [(user, max(row.seq for row in inbox if row.user_id == user) + 1)]
