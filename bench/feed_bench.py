@@ -59,6 +59,7 @@ from bench.records_bench import (
 from crmfeed.app import Services, create_app
 from crmfeed.registry.enums import FollowUpAccess
 from crmfeed.registry.feed import SCENES, FeedScene
+from crmfeed.runtime import tune_gc
 from crmfeed.security import issue_token
 from store import feed, org, visibility
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
@@ -628,6 +629,7 @@ async def measure(
     event.listen(services.engine.sync_engine, "before_cursor_execute", log)
     app = TimedApp(create_app(services))
     await services.hub.start()  # as the app's lifespan does; the reminder runner stays off
+    tune_gc()  # as `crmfeed serve` does in each server process (crmfeed.runtime.served_app)
     results: list[Result] = []
     transport = httpx.ASGITransport(app=app)
     e = o.enterprise_id

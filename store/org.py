@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from crmfeed.registry.enums import FunctionRole
 from store import closure
@@ -139,15 +139,19 @@ async def roles_by_user_ids(
     return found
 
 
+# Built once: each request binds its user (and skips rebuilding the statement's cache key).
+_VIEWER = (
+    select(User.id, User.department_id, Enterprise.sharing_opens_follow_up, UserRole.role)
+    .join(Enterprise, Enterprise.id == User.enterprise_id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(User.enterprise_id == bindparam("enterprise_id"), User.id == bindparam("user_id"))
+)
+
+
 async def load_viewer(session: AsyncSession, enterprise_id: int, user_id: int) -> Viewer | None:
     """The viewer with their roles, in one statement."""
     rows = (
-        await session.execute(
-            select(User.id, User.department_id, Enterprise.sharing_opens_follow_up, UserRole.role)
-            .join(Enterprise, Enterprise.id == User.enterprise_id)
-            .outerjoin(UserRole, UserRole.user_id == User.id)
-            .where(User.enterprise_id == enterprise_id, User.id == user_id)
-        )
+        await session.execute(_VIEWER, {"enterprise_id": enterprise_id, "user_id": user_id})
     ).all()
     if not rows:
         return None
