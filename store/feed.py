@@ -43,7 +43,7 @@ from store.models import Record, TeamMember, User, UserClosure
 from store.types import Id, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Sequence
 
     from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -439,13 +439,6 @@ def _typed(sources: list[Select[tuple[int]]], types: tuple[str, ...]) -> list[Se
     return found
 
 
-def _among_values(session: AsyncSession, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
-    """`column` is one of `ids`, given as values (a statement built for one count)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, sorted(ids), type_=postgresql.ARRAY(Id)))
-    return column.in_(sorted(ids))
-
-
 async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFilter) -> int:
     """How many items the feed lists. WORK counts the union of the visible item sources (from
     the open records as values when they are few), a scene the items about its records that
@@ -462,12 +455,15 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
             # the open records too: SQLite builds an IN list before a test outside it).
             gate = select(about.subquery()).exists()
         open_links: ColumnElement[bool] | None = None
+        values: dict[str, Any] = {}
         if viewer.is_admin:
             open_links = and_(gate, FeedItemRecord.enterprise_id == viewer.enterprise_id)
         else:
             open_ids = await _reach(session, visibility.open_record_reach(viewer))
             if open_ids is not None:
-                open_links = _among_values(session, FeedItemRecord.record_id, open_ids)
+                dialect = session.get_bind().dialect.name
+                open_links = _among(FeedItemRecord.record_id, "open_ids", dialect)
+                values["open_ids"] = open_ids
             else:
                 open_records = visibility.open_record_reach(viewer).where(gate)
                 open_links = FeedItemRecord.record_id.in_(open_records)
@@ -477,7 +473,8 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
         else:
             visible = union_all(*(source.where(gate) for source in sources)).subquery()
             found = intersect(*_typed([about], item_filter.types), select(visible.c.id))
-        return await session.scalar(select(func.count()).select_from(found.subquery())) or 0
+        count = select(func.count()).select_from(found.subquery())
+        return await session.scalar(count, values) or 0
     conditions = _filters(item_filter.types, item_filter.scene_records)
     if item_filter.record_id is not None:
         about = select(FeedItemRecord.item_id).where(
