@@ -116,11 +116,16 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
 
 
+_USERS_BY_IDS = select(User).where(
+    User.enterprise_id == bindparam("enterprise_id"), User.id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def users_by_ids(
     session: AsyncSession, enterprise_id: int, ids: Sequence[int]
 ) -> dict[int, User]:
     rows = await session.scalars(
-        select(User).where(User.enterprise_id == enterprise_id, User.id.in_(set(ids)))
+        _USERS_BY_IDS, {"enterprise_id": enterprise_id, "ids": sorted(set(ids))}
     )
     return {user.id: user for user in rows}
 

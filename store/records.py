@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select
 
 from crmfeed.registry.enums import DataAccess, LifeStatus, TeamRole
 from store import visibility
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from store.viewer import Viewer
@@ -107,25 +109,28 @@ async def update_record(
 
 async def readable_record(session: AsyncSession, viewer: Viewer, record_id: int) -> Record | None:
     """The record if the viewer may read it, else None (missing and hidden look the same)."""
-    return await session.scalar(
-        select(Record).where(Record.id == record_id, visibility.readable(viewer))
-    )
+    return await session.scalar(_readable_among(viewer, Record), {"ids": [record_id]})
 
 
 async def readable_records(
     session: AsyncSession, viewer: Viewer, ids: Sequence[int]
 ) -> dict[int, Record]:
-    rows = await session.scalars(
-        select(Record).where(Record.id.in_(set(ids)), visibility.readable(viewer))
-    )
+    rows = await session.scalars(_readable_among(viewer, Record), {"ids": sorted(set(ids))})
     return {record.id: record for record in rows}
 
 
 async def readable_ids(session: AsyncSession, viewer: Viewer, ids: Sequence[int]) -> set[int]:
-    rows = await session.scalars(
-        select(Record.id).where(Record.id.in_(set(ids)), visibility.readable(viewer))
-    )
+    rows = await session.scalars(_readable_among(viewer, Record.id), {"ids": sorted(set(ids))})
     return set(rows)
+
+
+@lru_cache(maxsize=visibility.VIEWER_CACHE)
+def _readable_among(viewer: Viewer, what: Any) -> Select[Any]:
+    """The records (or `what` of them) among the bound `ids` that the viewer may read; built
+    once per viewer, so a request only binds its ids."""
+    return select(what).where(
+        Record.id.in_(bindparam("ids", expanding=True)), visibility.readable(viewer)
+    )
 
 
 def _listing(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from crmfeed.app import Services, create_app
 from tests.conftest import Api
@@ -188,6 +189,43 @@ async def test_every_field_costs_the_same_few_statements_for_2_and_for_5_items(
         every = await statements(world, WORK.format(size=size, fields=EVERY_FIELD))
         costs.add(every - ids_only)
     assert costs == {5}
+
+
+async def executed_statements(
+    world: World, query: str, variables: dict[str, Any], token: str
+) -> list[Any]:
+    """The statement objects one request hands to SQLAlchemy, in order."""
+    executed: list[Any] = []
+
+    def seen(_conn: Any, statement: Any, *_: Any) -> None:
+        executed.append(statement)
+
+    engine = world.org.api.services.engine.sync_engine
+    event.listen(engine, "before_execute", seen)
+    try:
+        await world.org.api.ok(query, variables, token)
+    finally:
+        event.remove(engine, "before_execute", seen)
+    return executed
+
+
+@pytest.mark.parametrize("feed", sorted(FEEDS))
+async def test_a_repeated_page_reuses_every_statement_object(world: World, feed: str) -> None:
+    # A statement built anew for each request makes SQLAlchemy walk all of it (the visibility
+    # expression included) for its cache key again; a reused one has its key memoized.
+    query = FEEDS[feed].format(fields=EVERY_FIELD)
+    variables = {"account": world.account}
+    viewers = [world.boss, world.org.admin]
+    for viewer in viewers:
+        first = await executed_statements(world, query, variables, viewer.token)
+        again = await executed_statements(world, query, variables, viewer.token)
+        assert len(first) >= 2  # the viewer and the page at least
+        rebuilt = [
+            " ".join(str(statement).split())[:150]
+            for statement, before in zip(again, first, strict=True)
+            if statement is not before
+        ]
+        assert rebuilt == []
 
 
 ALIASED = """
