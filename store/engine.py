@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from store.sqlite_connection import use_one_hop_connections
+
 if TYPE_CHECKING:
     from crmfeed.settings import Settings
 
@@ -24,6 +26,7 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
     kwargs: dict[str, Any] = {"echo": settings.echo_sql}
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, **kwargs)
+        use_one_hop_connections(engine)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     server_settings = {"jit": "off"}

@@ -1,0 +1,95 @@
+"""SQLite connections with one thread hand-off per statement behave as aiosqlite's do."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from store.engine import create_engine
+from store.sqlite_connection import OneHopConnection
+from tests import conftest
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+METADATA = MetaData()
+NOTES = Table(
+    "notes",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("text", String, unique=True, nullable=False),
+)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    settings = conftest.test_settings(f"sqlite+aiosqlite:///{tmp_path / 'hop.db'}")
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def test_the_engine_opens_one_hop_connections(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, OneHopConnection)
+
+
+async def test_rows_rowcount_and_lastrowid(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        inserted = await connection.execute(insert(NOTES).values(text="a"))
+        assert inserted.inserted_primary_key == (1,)  # from the cursor's lastrowid
+        many = await connection.execute(insert(NOTES), [{"text": t} for t in "bcde"])
+        assert many.rowcount == 4
+        rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == list("abcde")
+
+
+async def test_streamed_results_come_in_chunks_in_order(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(NOTES), [{"text": f"n{i:03}"} for i in range(250)])
+    async with engine.connect() as connection:
+        result = await connection.stream(
+            select(NOTES.c.text).order_by(NOTES.c.id).execution_options(yield_per=100)
+        )
+        chunks = [[text for (text,) in chunk] async for chunk in result.partitions()]
+    assert [len(chunk) for chunk in chunks] == [100, 100, 50]
+    assert [text for chunk in chunks for text in chunk] == [f"n{i:03}" for i in range(250)]
+
+
+async def test_a_failed_statement_raises_and_the_connection_goes_on(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(insert(NOTES).values(text="same"))
+        with pytest.raises(IntegrityError):
+            await connection.execute(insert(NOTES).values(text="same"))
+        await connection.rollback()
+        assert (await connection.execute(select(NOTES.c.text))).all() == []
+
+
+async def test_one_thread_hand_off_per_statement(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        calls = 0
+        handed_off = raw._execute
+
+        async def counted(*args: object, **kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await handed_off(*args, **kwargs)
+
+        raw._execute = counted  # type: ignore[method-assign]
+        seen: list[str] = []
+        event.listen(
+            connection.sync_connection, "before_cursor_execute", lambda *a: seen.append(a[2])
+        )
+        for _ in range(3):
+            await connection.execute(select(NOTES.c.id).where(NOTES.c.id > 0))
+        assert (len(seen), calls) == (3, 3)  # with aiosqlite's own cursors: (3, 12)
