@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from crmfeed.app import Services, create_app
+from store import feed, visibility
 from tests.conftest import Api
 from tests.feed_helpers import Org, Person, new_org, post, update_item
 
@@ -226,6 +227,39 @@ async def test_a_repeated_page_reuses_every_statement_object(world: World, feed:
             if statement is not before
         ]
         assert rebuilt == []
+
+
+async def test_a_wide_viewer_skips_the_reach_statement_for_a_while(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every viewer is wide (more open records than NARROW_REACH): the first page asks, then the
+    # walk is chosen without asking until WIDE_FOR_SECONDS have passed; the answer never changes.
+    monkeypatch.setattr(visibility, "NARROW_REACH", -1)
+    query = FEEDS["work"].format(fields="id content")
+    viewer = world.boss
+    monkeypatch.setattr(feed, "WIDE_FOR_SECONDS", 3600.0)
+    feed._wide_until.clear()
+    first, first_answer = await counted(world, query, viewer.token)
+    again, again_answer = await counted(world, query, viewer.token)
+    assert again == first - 1
+    assert again_answer == first_answer
+    monkeypatch.setattr(feed, "WIDE_FOR_SECONDS", 0.0)
+    feed._wide_until.clear()
+    await counted(world, query, viewer.token)
+    expired, expired_answer = await counted(world, query, viewer.token)
+    assert expired == first
+    assert expired_answer == first_answer
+
+
+async def counted(world: World, query: str, token: str) -> tuple[int, dict[str, Any]]:
+    api = world.org.api
+    log = api.count_statements()
+    log.active = True
+    try:
+        data = await api.ok(query, None, token)
+    finally:
+        log.active = False
+    return len(log.statements), data
 
 
 ALIASED = """
