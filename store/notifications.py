@@ -79,13 +79,13 @@ async def add(
     who has seen seq N never later finds a new row below N."""
     if not entries:
         return []
-    events = await _store_events(
-        session, enterprise_id, list(dict.fromkeys(map(_event_of, entries)))
-    )
+    shared = [_event_of(entry) for entry in entries]
+    stored = await _store_events(session, enterprise_id, list(dict.fromkeys(shared)))
+    event_ids = [stored[event] for event in shared]  # each entry's event, in entry order
     per_user = Counter(entry.user_id for entry in entries)
     if max(per_user.values()) > 1:
-        return await _add_numbered(session, entries, events, per_user)
-    return await _add_one_each(session, entries, events)
+        return await _add_numbered(session, entries, event_ids, per_user)
+    return await _add_one_each(session, entries, event_ids)
 
 
 _INSERT_EVENTS = insert(NotificationEvent.__table__).returning(
@@ -156,7 +156,7 @@ def _bump(dialect: str) -> Any:
 
 
 async def _add_one_each(
-    session: AsyncSession, entries: Sequence[NewNotification], events: dict[Event, int]
+    session: AsyncSession, entries: Sequence[NewNotification], event_ids: Sequence[int]
 ) -> list[tuple[int, int]]:
     """Each user's counter moves by one; the entries are copied from the counters, one
     INSERT ... SELECT per event."""
@@ -168,8 +168,8 @@ async def _add_one_each(
         rows = await session.execute(_bump(session.get_bind().dialect.name), {"users": first_ones})
         seqs.update((user, seq) for user, seq in rows)
     recipients: dict[int, list[int]] = {}
-    for entry in entries:
-        recipients.setdefault(events[_event_of(entry)], []).append(entry.user_id)
+    for entry, event_id in zip(entries, event_ids, strict=True):
+        recipients.setdefault(event_id, []).append(entry.user_id)
     for event_id, members in recipients.items():
         await session.execute(_INSERT_NEW_ENTRIES, {"users": members, "event_id": event_id})
     return [(entry.user_id, seqs[entry.user_id]) for entry in entries if entry.user_id in seqs]
@@ -178,7 +178,7 @@ async def _add_one_each(
 async def _add_numbered(
     session: AsyncSession,
     entries: Sequence[NewNotification],
-    events: dict[Event, int],
+    event_ids: Sequence[int],
     per_user: Counter[int],
 ) -> list[tuple[int, int]]:
     """Several notifications for some user (a batch of due reminders): seqs numbered here."""
@@ -194,11 +194,11 @@ async def _add_numbered(
     next_seq = {user: last - per_user[user] + 1 for user, last in rows}
     values = []
     sent: list[tuple[int, int]] = []
-    for entry in entries:
+    for entry, event_id in zip(entries, event_ids, strict=True):
         seq = next_seq[entry.user_id]
         next_seq[entry.user_id] = seq + 1
         sent.append((entry.user_id, seq))
-        values.append({"user_id": entry.user_id, "seq": seq, "event_id": events[_event_of(entry)]})
+        values.append({"user_id": entry.user_id, "seq": seq, "event_id": event_id})
     await session.execute(insert(InboxEntry.__table__), values)
     return sent
 

@@ -18,7 +18,7 @@ import aiosqlite
 from sqlalchemy import event
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,31 +43,27 @@ class OneHopCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> OneHopCursor:
+        given = () if parameters is None else parameters
+        await self._run(lambda cursor: cursor.execute(sql, given))
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> OneHopCursor:
+        await self._run(lambda cursor: cursor.executemany(sql, parameters))
+        return self
+
+    async def _run(self, call: Callable[[sqlite3.Cursor], object]) -> None:
+        """`call` on a new sqlite3 cursor, its rows fetched and the cursor closed: one call on
+        the connection's thread."""
+
         def run(raw: sqlite3.Connection) -> tuple[list[Any], Description, int, int | None]:
             cursor = raw.cursor()
             try:
-                cursor.execute(sql, () if parameters is None else parameters)
+                call(cursor)
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.description, cursor.rowcount, cursor.lastrowid
             finally:
                 cursor.close()
 
-        await self._run(run)
-        return self
-
-    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> OneHopCursor:
-        def run(raw: sqlite3.Connection) -> tuple[list[Any], Description, int, int | None]:
-            cursor = raw.cursor()
-            try:
-                cursor.executemany(sql, parameters)
-                return [], cursor.description, cursor.rowcount, cursor.lastrowid
-            finally:
-                cursor.close()
-
-        await self._run(run)
-        return self
-
-    async def _run(self, run: Any) -> None:
         connection = self._connection
         rows, self.description, self.rowcount, self.lastrowid = await connection._execute(
             run, connection._conn
