@@ -69,24 +69,20 @@ async def _item(info: strawberry.Info, item_id: int | None) -> FeedItem | None:
 
 @strawberry.type
 class Reply:
+    """A reply; like an item's, its own columns and author are plain fields."""
+
     row: Private[feed_tables.FeedReply]
-    author_row: Private[models.User]
+    id: strawberry.ID
+    content: str
+    created_at: datetime
+    author: User
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global(Kind.REPLY, self.row.id))
-
-    @strawberry.field
-    def content(self) -> str:
-        return self.row.content
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def author(self) -> User:
-        return User(row=self.author_row)
+    def __init__(self, row: feed_tables.FeedReply, author: models.User) -> None:
+        self.row = row
+        self.id = strawberry.ID(to_global(Kind.REPLY, row.id))
+        self.content = row.content
+        self.created_at = row.created_at
+        self.author = User(row=author)
 
     @strawberry.field
     async def mentions(self, info: strawberry.Info) -> list[User]:
@@ -220,7 +216,7 @@ def _reply_connection(
     rows: list[tuple[feed_tables.FeedReply, models.User]], size: int
 ) -> ReplyConnection:
     edges = [
-        ReplyEdge(cursor=encode_cursor(reply.id), node=Reply(row=reply, author_row=author))
+        ReplyEdge(cursor=encode_cursor(reply.id), node=Reply(row=reply, author=author))
         for reply, author in rows[:size]
     ]
     return ReplyConnection(edges=edges, page_info=PageInfo.of(edges, len(rows) > size))

@@ -283,7 +283,7 @@ class Mutation(NotificationMutation):
     ) -> Reply:
         row = await feed.reply(info.context, item_id, content, mentions)
         author = await info.context.loaders.user_by_id.load(row.author_id)
-        return Reply(row=row, author_row=author)
+        return Reply(row=row, author=author)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def like(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:

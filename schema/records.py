@@ -51,27 +51,27 @@ class TeamMember:
 
 @strawberry.interface(name="Record")
 class RecordInterface:
+    """A record. Its own columns are plain fields, read without a resolver call (a feed page
+    reads the related records' names for every item)."""
+
     row: Private[models.Record]
+    id: strawberry.ID
+    object_type: ObjectType
+    name: str
+    status: str
+    life_status: LifeStatus
+    created_at: datetime
+    updated_at: datetime
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global(Kind.RECORD, self.row.id))
-
-    @strawberry.field
-    def object_type(self) -> ObjectType:
-        return ObjectType(self.row.object_type)
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def status(self) -> str:
-        return self.row.status
-
-    @strawberry.field
-    def life_status(self) -> LifeStatus:
-        return LifeStatus(self.row.life_status)
+    def __init__(self, row: models.Record) -> None:
+        self.row = row
+        self.id = strawberry.ID(to_global(Kind.RECORD, row.id))
+        self.object_type = ObjectType(row.object_type)
+        self.name = row.name
+        self.status = row.status
+        self.life_status = LifeStatus(row.life_status)
+        self.created_at = row.created_at
+        self.updated_at = row.updated_at
 
     @strawberry.field
     async def owner(self, info: strawberry.Info) -> User:
@@ -87,14 +87,6 @@ class RecordInterface:
         return wrap_department(
             await info.context.loaders.department_by_id.load(owner.department_id)
         )
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
 
     @strawberry.field
     async def created_by(self, info: strawberry.Info) -> User | None:
@@ -166,7 +158,10 @@ def _typed_field(object_type: RegistryObjectType, spec: FieldSpec) -> Any:
 
 
 def _record_type(spec: ObjectSpec) -> type[RecordInterface]:
-    namespace = {f.name: _typed_field(spec.object_type, f) for f in spec.fields if f.name != "name"}
+    namespace: dict[str, Any] = {
+        f.name: _typed_field(spec.object_type, f) for f in spec.fields if f.name != "name"
+    }
+    namespace["__init__"] = RecordInterface.__init__  # a dataclass keeps an __init__ it is given
     cls = type(spec.type_name, (RecordInterface,), namespace)
     return strawberry.type(cls, description=f"A {spec.label} record.")  # type: ignore[return-value]
 
