@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from store.sqlite_connection import use_one_hop_connections
+from store.sqlite_connection import create_one_hop_engine
 
 if TYPE_CHECKING:
     from crmfeed.settings import Settings
@@ -25,8 +25,7 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
     schema = schema or settings.database_schema
     kwargs: dict[str, Any] = {"echo": settings.echo_sql}
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, **kwargs)
-        use_one_hop_connections(engine)
+        engine = create_one_hop_engine(settings.database_url, **kwargs)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     server_settings = {"jit": "off"}

@@ -5,7 +5,7 @@ makes four calls per statement (open a cursor, execute, fetch, close): four thre
 of ~0.1 ms each, ~2 ms for a feed page of five statements. Here a cursor opens without a call,
 and `execute` runs the statement, fetches its rows and closes the sqlite3 cursor in one call;
 fetches and `close` then read what that call kept. Plugged in through SQLAlchemy's
-`do_connect` event (`use_one_hop_connections`), with the arguments SQLAlchemy computed.
+`do_connect` event (`create_one_hop_engine`), with the arguments SQLAlchemy computed.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import create_async_engine
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.pool import PoolResetState
 
 Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
 
@@ -100,9 +102,21 @@ def _connect(database: str, **kwargs: Any) -> OneHopConnection:
     return connection
 
 
-def use_one_hop_connections(engine: AsyncEngine) -> None:
-    """Open the engine's SQLite connections as `OneHopConnection`s."""
+def create_one_hop_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """A SQLite engine whose connections are `OneHopConnection`s, and whose pool rolls a
+    returned connection back only when it is still in a transaction. (A session's close has
+    rolled back already; the pool's own ROLLBACK would cost a second hand-off per request.)"""
+    engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def _do_connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
         return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=_connect, **cparams)
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        if state.terminate_only or not state.asyncio_safe:
+            return  # the pool terminates the connection instead
+        if dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
+
+    return engine

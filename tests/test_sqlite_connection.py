@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import create_engine
 from store.sqlite_connection import OneHopConnection
@@ -74,22 +75,47 @@ async def test_a_failed_statement_raises_and_the_connection_goes_on(engine: Asyn
         assert (await connection.execute(select(NOTES.c.text))).all() == []
 
 
+def count_hand_offs(raw: OneHopConnection) -> list[int]:
+    """A one-item list that counts the calls `raw` hands to its thread from now on."""
+    calls = [0]
+    handed_off = raw._execute
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        return await handed_off(*args, **kwargs)
+
+    raw._execute = counted  # type: ignore[method-assign]
+    return calls
+
+
 async def test_one_thread_hand_off_per_statement(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        calls = 0
-        handed_off = raw._execute
-
-        async def counted(*args: object, **kwargs: object) -> object:
-            nonlocal calls
-            calls += 1
-            return await handed_off(*args, **kwargs)
-
-        raw._execute = counted  # type: ignore[method-assign]
+        calls = count_hand_offs((await connection.get_raw_connection()).driver_connection)
         seen: list[str] = []
         event.listen(
             connection.sync_connection, "before_cursor_execute", lambda *a: seen.append(a[2])
         )
         for _ in range(3):
             await connection.execute(select(NOTES.c.id).where(NOTES.c.id > 0))
-        assert (len(seen), calls) == (3, 3)  # with aiosqlite's own cursors: (3, 12)
+        assert (len(seen), calls[0]) == (3, 3)  # with aiosqlite's own cursors: (3, 12)
+
+
+async def test_a_closed_session_costs_one_rollback(engine: AsyncEngine) -> None:
+    session = AsyncSession(engine)
+    connection = await session.connection()
+    calls = count_hand_offs((await connection.get_raw_connection()).driver_connection)
+    await session.execute(select(NOTES.c.id))
+    await session.close()
+    assert calls[0] == 2  # the statement and the session's ROLLBACK; the pool adds none
+
+
+async def test_the_pool_rolls_back_a_connection_returned_in_a_transaction(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.execute("INSERT INTO notes (text) VALUES ('left open')")  # behind SQLAlchemy
+        assert raw.in_transaction
+    assert not raw.in_transaction
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(NOTES.c.text))).all() == []
