@@ -254,8 +254,11 @@ def _filters(
 
 
 @lru_cache(maxsize=PAGE_PLANS)
-def _capped(query: Select[tuple[int]]) -> Select[tuple[int]]:
-    return query.limit(visibility.NARROW_REACH + 1)
+def _capped(query: Select[tuple[int]], cap: int) -> Select[tuple[int]]:
+    """The distinct ids `query` finds, at most `cap` + 1 of them. (A record open to the viewer
+    in several ways, say as owner and as team member, is one record: capping the rows instead
+    would stop short of records that come after the repeats.)"""
+    return query.distinct().limit(cap + 1)
 
 
 @lru_cache(maxsize=PAGE_PLANS)
@@ -266,28 +269,30 @@ def _scene_ids(scene: SceneRecords) -> Select[tuple[int]]:
 async def _reach(session: AsyncSession, query: Select[tuple[int]]) -> list[int] | None:
     """The ids `query` finds (a statement cached per viewer), sorted, or None when it finds
     more than `NARROW_REACH`."""
-    rows = set(await session.scalars(_capped(query)))
-    return None if len(rows) > visibility.NARROW_REACH else sorted(rows)
+    cap = visibility.NARROW_REACH
+    ids = list(await session.scalars(_capped(query, cap)))
+    return None if len(ids) > cap else sorted(ids)
 
 
 # A viewer found with more than NARROW_REACH open records walks the items for a while without
 # asking again: the walk is right for every viewer (only slower for a narrow one), and a wide
 # viewer's reach statement reads NARROW_REACH + 1 ids on every page for nothing.
 WIDE_FOR_SECONDS = 60.0
-_wide_until: dict[Viewer, float] = {}
+_wide_until: dict[tuple[Viewer, int], float] = {}  # (viewer, NARROW_REACH) -> until
 
 
 async def _open_ids(session: AsyncSession, viewer: Viewer) -> list[int] | None:
     """The ids of the records whose follow-up activity is open to the viewer, or None when
     there are more than NARROW_REACH (or were, less than WIDE_FOR_SECONDS ago)."""
     now = time.monotonic()
-    if _wide_until.get(viewer, 0.0) > now:
+    key = (viewer, visibility.NARROW_REACH)
+    if _wide_until.get(key, 0.0) > now:
         return None
     open_ids = await _reach(session, visibility.open_record_reach(viewer))
     if open_ids is None:
         if len(_wide_until) >= PAGE_PLANS:
             _wide_until.clear()
-        _wide_until[viewer] = now + WIDE_FOR_SECONDS
+        _wide_until[key] = now + WIDE_FOR_SECONDS
     return open_ids
 
 
