@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -274,26 +274,42 @@ async def _reach(session: AsyncSession, query: Select[tuple[int]]) -> list[int] 
     return None if len(ids) > cap else sorted(ids)
 
 
-# A viewer found with more than NARROW_REACH open records walks the items for a while without
-# asking again: the walk is right for every viewer (only slower for a narrow one), and a wide
-# viewer's reach statement reads NARROW_REACH + 1 ids on every page for nothing.
-WIDE_FOR_SECONDS = 60.0
-_wide_until: dict[tuple[Viewer, int], float] = {}  # (viewer, NARROW_REACH) -> until
+# What a viewer's reach statement found is remembered for a while (keyed by the threshold too):
+# a viewer with more than NARROW_REACH open records then walks without asking again; one with at
+# most SUBQUERY_REACH reads them inside the page statement on SQLite (an untyped WORK page or a
+# count), which costs what passing them as values does at that size (measured up to 139 open
+# records; at 450 the values plan is 3x faster) and saves the reach statement. Either plan is
+# right for every viewer, so a remembered size that has gone stale can only cost speed.
+REMEMBER_SECONDS = 60.0
+SUBQUERY_REACH = 150
+_WIDE = -1
+_remembered: dict[tuple[Viewer, int], tuple[float, int]] = {}  # -> (until, size or _WIDE)
 
 
-async def _open_ids(session: AsyncSession, viewer: Viewer) -> list[int] | None:
-    """The ids of the records whose follow-up activity is open to the viewer, or None when
-    there are more than NARROW_REACH (or were, less than WIDE_FOR_SECONDS ago)."""
+class OpenRecords(NamedTuple):
+    """The viewer's open records for a WORK page or count: their `ids`, read now; or
+    `in_sql`, few and remembered, for the statement to read itself; neither when there are
+    more than NARROW_REACH (the statement walks the items)."""
+
+    ids: list[int] | None = None
+    in_sql: bool = False
+
+
+async def _open_records(session: AsyncSession, viewer: Viewer, *, in_sql_ok: bool) -> OpenRecords:
+    """The records whose follow-up activity is open to the viewer (see `_remembered`)."""
     now = time.monotonic()
     key = (viewer, visibility.NARROW_REACH)
-    if _wide_until.get(key, 0.0) > now:
-        return None
-    open_ids = await _reach(session, visibility.open_record_reach(viewer))
-    if open_ids is None:
-        if len(_wide_until) >= PAGE_PLANS:
-            _wide_until.clear()
-        _wide_until[key] = now + WIDE_FOR_SECONDS
-    return open_ids
+    until, size = _remembered.get(key, (0.0, 0))
+    if until > now:
+        if size == _WIDE:
+            return OpenRecords()
+        if in_sql_ok and size <= SUBQUERY_REACH:
+            return OpenRecords(in_sql=True)
+    ids = await _reach(session, visibility.open_record_reach(viewer))
+    if len(_remembered) >= PAGE_PLANS:
+        _remembered.clear()
+    _remembered[key] = (now + REMEMBER_SECONDS, _WIDE if ids is None else len(ids))
+    return OpenRecords(ids=ids)
 
 
 def _before(column: Any, paged: bool) -> list[ColumnElement[bool]]:
@@ -364,9 +380,12 @@ async def _page_query(
         if scene_ids is not None:  # the items about a few records, each one tested
             return _scene_page(viewer, types, paged, dialect), {"scene_ids": scene_ids}
     elif not viewer.is_admin:
-        open_ids = await _open_ids(session, viewer)
-        if open_ids is not None:
-            return _narrow_page(viewer, types, paged, dialect), {"open_ids": open_ids}
+        found = await _open_records(session, viewer, in_sql_ok=dialect == "sqlite" and not types)
+        if found.in_sql:
+            return _narrow_page(viewer, types, paged, dialect, listed=False), {}
+        if found.ids is not None:
+            query = _narrow_page(viewer, types, paged, dialect, listed=True)
+            return query, {"open_ids": found.ids}
     return _walk_page(viewer, types, scene, paged), {}
 
 
@@ -428,16 +447,17 @@ def _driven_page(
 
 
 @lru_cache(maxsize=PAGE_PLANS)
-def _narrow_page(viewer: Viewer, types: tuple[str, ...], paged: bool, dialect: str) -> Select[Any]:
-    """WORK for a viewer with few open records (`open_ids`), from the sources of
-    `visibility.visible_item_sources`: the newest page-size distinct ids of each, then their
-    newest; with types, the sources' ids newest first, each item's type tested until the
-    page is full."""
+def _narrow_page(
+    viewer: Viewer, types: tuple[str, ...], paged: bool, dialect: str, listed: bool
+) -> Select[Any]:
+    """WORK for a viewer with few open records (`open_ids` when `listed`, else a subquery),
+    from the sources of `visibility.visible_item_sources`: the newest page-size distinct ids
+    of each, then their newest; with types, the sources' ids newest first, each item's type
+    tested until the page is full."""
+    open_links = _among(FeedItemRecord.record_id, "open_ids", dialect) if listed else None
     sources = [
         source.where(*_before(source.selected_columns[0], paged))
-        for source in visibility.visible_item_sources(
-            viewer, _among(FeedItemRecord.record_id, "open_ids", dialect)
-        )
+        for source in visibility.visible_item_sources(viewer, open_links)
     ]
     conditions = [FeedItem.enterprise_id == viewer.enterprise_id]
     if types:
@@ -486,12 +506,12 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
         if viewer.is_admin:
             open_links = and_(gate, FeedItemRecord.enterprise_id == viewer.enterprise_id)
         else:
-            open_ids = await _open_ids(session, viewer)
-            if open_ids is not None:
-                dialect = session.get_bind().dialect.name
+            dialect = session.get_bind().dialect.name
+            found = await _open_records(session, viewer, in_sql_ok=dialect == "sqlite")
+            if found.ids is not None:
                 open_links = _among(FeedItemRecord.record_id, "open_ids", dialect)
-                values["open_ids"] = open_ids
-            else:
+                values["open_ids"] = found.ids
+            else:  # many, or few and read by the statement: either way a subquery
                 open_records = visibility.open_record_reach(viewer).where(gate)
                 open_links = FeedItemRecord.record_id.in_(open_records)
         sources = visibility.visible_item_sources(viewer, open_links)

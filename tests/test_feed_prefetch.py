@@ -233,18 +233,41 @@ async def test_a_wide_viewer_skips_the_reach_statement_for_a_while(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every viewer is wide (more open records than NARROW_REACH): the first page asks, then the
-    # walk is chosen without asking until WIDE_FOR_SECONDS have passed; the answer never changes.
+    # walk is chosen without asking until REMEMBER_SECONDS have passed; the answer never changes.
     monkeypatch.setattr(visibility, "NARROW_REACH", -1)
-    query = FEEDS["work"].format(fields="id content")
+    await check_remembered(world, monkeypatch, FEEDS["work"], saved=1)
+
+
+@pytest.mark.parametrize("typed", [False, True])
+async def test_a_few_open_records_are_read_by_the_page_statement_for_a_while(
+    world: World, monkeypatch: pytest.MonkeyPatch, typed: bool
+) -> None:
+    # The boss has few open records: after the first page, an untyped WORK page on SQLite reads
+    # them in its own statement until REMEMBER_SECONDS have passed. A typed page, and every
+    # page on PostgreSQL, passes them as values, so it reads them each time.
+    query = FEEDS["work"].replace("feed(", "feed(types: [POST, SALES_RECORD], ") if typed else None
+    sqlite = world.org.api.services.engine.dialect.name == "sqlite"
+    await check_remembered(
+        world, monkeypatch, query or FEEDS["work"], saved=1 if sqlite and not typed else 0
+    )
+
+
+async def check_remembered(
+    world: World, monkeypatch: pytest.MonkeyPatch, feed_query: str, saved: int
+) -> None:
+    """Pages after the first save `saved` statements while the reach is remembered, none once
+    it has expired; every page gives the same answer."""
+    query = feed_query.format(fields="id content")
     viewer = world.boss
-    monkeypatch.setattr(feed, "WIDE_FOR_SECONDS", 3600.0)
-    feed._wide_until.clear()
+    monkeypatch.setattr(feed, "REMEMBER_SECONDS", 3600.0)
+    feed._remembered.clear()
     first, first_answer = await counted(world, query, viewer.token)
     again, again_answer = await counted(world, query, viewer.token)
-    assert again == first - 1
+    assert again == first - saved
     assert again_answer == first_answer
-    monkeypatch.setattr(feed, "WIDE_FOR_SECONDS", 0.0)
-    feed._wide_until.clear()
+    assert first_answer["feed"]["edges"]
+    monkeypatch.setattr(feed, "REMEMBER_SECONDS", 0.0)
+    feed._remembered.clear()
     await counted(world, query, viewer.token)
     expired, expired_answer = await counted(world, query, viewer.token)
     assert expired == first
