@@ -197,9 +197,10 @@ async def visible_item_ids(
 # Each feed is read from what bounds it, so a page costs a few index probes per item looked at:
 # a record's feed walks that record's links, a marked feed the viewer's marks, both newest
 # first. WORK and the scenes first fetch the records they are about, capped at NARROW_REACH + 1:
-# when there are no more, the page is read from those records' links (passed as values); else
-# it walks every item newest first, testing each item's own links (`visible_items` is
-# correlated), which finds a page quickly because such a viewer sees many items.
+# when there are no more, the page is read from those records' links (passed as values, or for
+# a remembered few read in the statement: `_remembered`); else it walks every item newest
+# first, testing each item's own links (`visible_items` is correlated), which finds a page
+# quickly because such a viewer sees many items.
 
 _PAGE_LINK = aliased(FeedItemRecord, name="page_link")
 _SCENE_LINK = aliased(FeedItemRecord, name="scene_link")
