@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from crmfeed.app import Services, create_app
+from store import feed
 from tests.conftest import Api
 from tests.feed_helpers import Org, Person, new_org, post
 
@@ -114,20 +115,32 @@ async def statements(busy: Busy, template: str, size: int, variables: dict | Non
     return len(log.statements)
 
 
+async def work_statements(busy: Busy, template: str, size: int) -> tuple[int, int]:
+    """Statements of a Work request before the viewer's open records are remembered, and of
+    the same request right after (`store.feed._remembered`)."""
+    feed._remembered.clear()
+    return await statements(busy, template, size), await statements(busy, template, size)
+
+
+def on_sqlite(busy: Busy) -> bool:
+    return busy.org.api.services.engine.dialect.name == "sqlite"
+
+
 async def test_work_feed_page_costs_six_statements_for_5_and_for_50_items(busy: Busy) -> None:
     # The viewer, the records open to them (capped: it picks how the page is read), the page,
-    # relatedTo, the named users, the stats with the first replies and their authors.
-    small = await statements(busy, WORK_PAGE, 5)
-    large = await statements(busy, WORK_PAGE, 50)
-    assert small == large == 6
+    # relatedTo, the named users, the stats with the first replies and their authors. Once the
+    # boss's few open records are remembered, SQLite reads them inside the page statement.
+    remembered = 5 if on_sqlite(busy) else 6
+    assert await work_statements(busy, WORK_PAGE, 5) == (6, remembered)
+    assert await work_statements(busy, WORK_PAGE, 50) == (6, remembered)
 
 
 async def test_totals_and_reply_mentions_add_a_fixed_number_of_statements(busy: Busy) -> None:
-    # + totalCount (the capped open records again, then the count), + the reply mentions,
-    # + the mentioned users (the boss is no item author)
-    small = await statements(busy, WORK_PAGE_WITH_TOTALS, 5)
-    large = await statements(busy, WORK_PAGE_WITH_TOTALS, 50)
-    assert small == large == 10
+    # + totalCount (the count; on PostgreSQL the capped open records again first), + the reply
+    # mentions, + the mentioned users (the boss is no item author)
+    expected = (9, 8) if on_sqlite(busy) else (10, 10)
+    assert await work_statements(busy, WORK_PAGE_WITH_TOTALS, 5) == expected
+    assert await work_statements(busy, WORK_PAGE_WITH_TOTALS, 50) == expected
 
 
 async def test_record_feed_page_cost_does_not_grow_with_its_size(busy: Busy) -> None:
