@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -23,6 +22,7 @@ from resolvers.feed_prefetch import (
     selected,
     then,
 )
+from resolvers.loaders import Loaders
 from resolvers.paging import decode_cursor, encode_cursor, page_size
 from schema.org import User, wrap_user
 from schema.pagination import PageInfo
@@ -30,7 +30,10 @@ from schema.records import RecordInterface, wrap_record
 from store import feed, feed_tables, models
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from strawberry.types.nodes import Selection
+
 
 FeedItemType = strawberry.enum(feed_registry.FeedItemType, name="FeedItemType")
 FeedScene = strawberry.enum(feed_registry.FeedScene, name="FeedScene")
@@ -54,17 +57,11 @@ async def _record(info: strawberry.Info, record_id: int | None) -> RecordInterfa
     return wrap_record(await info.context.loaders.readable_record_by_id.load(record_id))
 
 
-async def _author(info: strawberry.Info, user_id: int) -> User:
-    author = await _user(info, user_id)
-    assert author is not None  # author_id is a foreign key
-    return author
-
-
 async def _item(info: strawberry.Info, item_id: int | None) -> FeedItem | None:
     if item_id is None:
         return None
     row = await info.context.loaders.visible_item_by_id.load(item_id)
-    return None if row is None else FeedItem(row=row)
+    return None if row is None else FeedItem(row=row, loaders=info.context.loaders)
 
 
 @strawberry.type
@@ -103,96 +100,81 @@ class ReplyConnection:
 
 @strawberry.type
 class FeedItem:
-    """An item. Its own columns are plain fields, read without a resolver call (a page reads
-    them for every item); its relations come from `loaded` when a page prefetched them, else
-    from the DataLoaders."""
+    """An item. Every field but `replies` is a plain attribute, read without a resolver call (a
+    page reads them for every item): the columns are set when the item is made, the relations
+    too when the page prefetched them. A relation that was not (an item from elsewhere: one
+    item, a mutation's payload, a notification) is missing from the instance, so `__getattr__`
+    answers it with an awaitable that fills it from the DataLoaders."""
 
     row: Private[feed_tables.FeedItem]
-    loaded: Private[Prefetched | None]
+    loaders: Private[Loaders]
+    loaded: Private[Prefetched]
     id: strawberry.ID
     type: FeedItemType
     content: str
     created_at: datetime
     updated_at: datetime
+    author: User
+    related_to: list[RecordInterface] = strawberry.field(
+        description="The related records the caller may read."
+    )
+    account: RecordInterface | None = strawberry.field(
+        description="The account lookup (null when cleared or not readable)."
+    )
+    mentions: list[User]
+    cc: list[User]
+    like_count: int
+    liked_by_me: bool
+    reply_count: int
+    favorited_by_me: bool
+    followed_by_me: bool
 
-    def __init__(self, row: feed_tables.FeedItem, loaded: Prefetched | None = None) -> None:
+    def __init__(
+        self, row: feed_tables.FeedItem, loaders: Loaders, loaded: Prefetched | None = None
+    ) -> None:
         self.row = row
-        self.loaded = loaded
+        self.loaders = loaders
+        self.loaded = loaded = loaded or Prefetched()
         self.id = strawberry.ID(to_global(Kind.FEED_ITEM, row.id))
         self.type = FeedItemType(row.type)
         self.content = row.content
         self.created_at = row.created_at
         self.updated_at = row.updated_at
+        if loaded.author is not None:
+            self.author = User(row=loaded.author)
+        if loaded.related is not None:
+            self._set_related(loaded.related)
+        if loaded.named is not None:
+            self._set_named(loaded.named)
+        if loaded.stats is not None:
+            self._set_stats(loaded.stats)
 
-    @strawberry.field(graphql_type=User)
-    def author(self, info: strawberry.Info) -> AwaitableOrValue[User]:
-        if self.loaded is not None and self.loaded.author is not None:
-            return User(row=self.loaded.author)
-        return _author(info, self.row.author_id)
-
-    def _related(self, info: strawberry.Info) -> AwaitableOrValue[list[models.Record]]:
-        if self.loaded is not None and self.loaded.related is not None:
-            return self.loaded.related
-        return info.context.loaders.related_records_by_item_id.load(self.row.id)
-
-    @strawberry.field(
-        graphql_type=list[RecordInterface], description="The related records the caller may read."
-    )
-    def related_to(self, info: strawberry.Info) -> AwaitableOrValue[list[RecordInterface]]:
-        return then(self._related(info), _wrap_records)
-
-    @strawberry.field(
-        graphql_type=RecordInterface | None,
-        description="The account lookup (null when cleared or not readable).",
-    )
-    def account(self, info: strawberry.Info) -> AwaitableOrValue[RecordInterface | None]:
+    def _set_related(self, rows: list[models.Record]) -> None:
+        self.related_to = [record for record in map(wrap_record, rows) if record is not None]
         account_id = self.row.account_id
-        if account_id is None:
-            return None
-        return then(
-            self._related(info),
-            lambda rows: next((wrap_record(r) for r in rows if r.id == account_id), None),
-        )
+        self.account = next((wrap_record(r) for r in rows if r.id == account_id), None)
 
-    def _named(self, info: strawberry.Info, kind: str) -> AwaitableOrValue[list[User]]:
-        if self.loaded is not None and self.loaded.named is not None:
-            named: AwaitableOrValue[list[tuple[str, models.User]]] = self.loaded.named
-        else:
-            named = info.context.loaders.named_users_by_item_id.load(self.row.id)
-        return then(named, lambda rows: [User(row=user) for found, user in rows if found == kind])
+    def _set_named(self, rows: list[tuple[str, models.User]]) -> None:
+        self.mentions = [User(row=user) for kind, user in rows if kind == "MENTION"]
+        self.cc = [User(row=user) for kind, user in rows if kind == "CC"]
 
-    @strawberry.field(graphql_type=list[User])
-    def mentions(self, info: strawberry.Info) -> AwaitableOrValue[list[User]]:
-        return self._named(info, "MENTION")
+    def _set_stats(self, stats: feed.ItemStats) -> None:
+        self.like_count = stats.like_count
+        self.liked_by_me = stats.liked_by_me
+        self.reply_count = stats.reply_count
+        self.favorited_by_me = stats.favorited_by_me
+        self.followed_by_me = stats.followed_by_me
 
-    @strawberry.field(graphql_type=list[User])
-    def cc(self, info: strawberry.Info) -> AwaitableOrValue[list[User]]:
-        return self._named(info, "CC")
+    def __getattr__(self, name: str) -> Awaitable[object]:
+        """Only reached for an attribute the instance lacks: a relation not prefetched."""
+        fill = _FILLS.get(name)
+        if fill is None:
+            raise AttributeError(name)
+        return self._filled(fill, name)
 
-    def _stats(self, info: strawberry.Info) -> AwaitableOrValue[feed.ItemStats]:
-        if self.loaded is not None and self.loaded.stats is not None:
-            return self.loaded.stats
-        return info.context.loaders.stats_by_item_id.load(self.row.id)
-
-    @strawberry.field(graphql_type=int)
-    def like_count(self, info: strawberry.Info) -> AwaitableOrValue[int]:
-        return then(self._stats(info), attrgetter("like_count"))
-
-    @strawberry.field(graphql_type=bool)
-    def liked_by_me(self, info: strawberry.Info) -> AwaitableOrValue[bool]:
-        return then(self._stats(info), attrgetter("liked_by_me"))
-
-    @strawberry.field(graphql_type=int)
-    def reply_count(self, info: strawberry.Info) -> AwaitableOrValue[int]:
-        return then(self._stats(info), attrgetter("reply_count"))
-
-    @strawberry.field(graphql_type=bool)
-    def favorited_by_me(self, info: strawberry.Info) -> AwaitableOrValue[bool]:
-        return then(self._stats(info), attrgetter("favorited_by_me"))
-
-    @strawberry.field(graphql_type=bool)
-    def followed_by_me(self, info: strawberry.Info) -> AwaitableOrValue[bool]:
-        return then(self._stats(info), attrgetter("followed_by_me"))
+    async def _filled(self, fill: Callable[[FeedItem], Awaitable[None]], name: str) -> object:
+        await fill(self)
+        return self.__dict__[name]
 
     @strawberry.field(graphql_type=ReplyConnection, description="Replies, oldest first.")
     def replies(
@@ -201,15 +183,40 @@ class FeedItem:
         size = page_size(first, MAX_REPLY_PAGE)
         key = (size + 1, decode_cursor(after))
         rows: AwaitableOrValue[list[tuple[feed_tables.FeedReply, models.User]]]
-        if self.loaded is not None and key in self.loaded.replies:
+        if key in self.loaded.replies:
             rows = self.loaded.replies[key]
         else:
             rows = info.context.loaders.replies_by_item_page.load((self.row.id, *key))
         return then(rows, lambda found: _reply_connection(found, size))
 
 
-def _wrap_records(rows: list[models.Record]) -> list[RecordInterface]:
-    return [record for record in map(wrap_record, rows) if record is not None]
+async def _fill_author(item: FeedItem) -> None:
+    item.author = User(row=await item.loaders.user_by_id.load(item.row.author_id))
+
+
+async def _fill_related(item: FeedItem) -> None:
+    item._set_related(await item.loaders.related_records_by_item_id.load(item.row.id))
+
+
+async def _fill_named(item: FeedItem) -> None:
+    item._set_named(await item.loaders.named_users_by_item_id.load(item.row.id))
+
+
+async def _fill_stats(item: FeedItem) -> None:
+    item._set_stats(await item.loaders.stats_by_item_id.load(item.row.id))
+
+
+_FILLS: dict[str, Callable[[FeedItem], Awaitable[None]]] = {
+    "author": _fill_author,
+    "related_to": _fill_related,
+    "account": _fill_related,
+    "mentions": _fill_named,
+    "cc": _fill_named,
+    **dict.fromkeys(
+        ("like_count", "liked_by_me", "reply_count", "favorited_by_me", "followed_by_me"),
+        _fill_stats,
+    ),
+}
 
 
 def _reply_connection(
@@ -266,7 +273,9 @@ class FeedItemConnection:
         return [
             FeedItemEdge(
                 cursor=encode_cursor(item.id),
-                node=FeedItem(row=item, loaded=prefetched.items[item.id]),
+                node=FeedItem(
+                    row=item, loaders=info.context.loaders, loaded=prefetched.items[item.id]
+                ),
             )
             for item, _ in rows
         ]

@@ -57,6 +57,11 @@ def _record(row: object) -> RecordInterface:
     return wrapped
 
 
+async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: bool) -> FeedItem:
+    row = await feed.set_mark(info.context, item_id, mark, on)
+    return FeedItem(row=row, loaders=info.context.loaders)
+
+
 @strawberry.type
 class Mutation(NotificationMutation):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
@@ -259,7 +264,7 @@ class Mutation(NotificationMutation):
             mentions=list(input.mentions or []),
             cc=list(input.cc or []),
         )
-        return FeedItem(row=await feed.post(info.context, new))
+        return FeedItem(row=await feed.post(info.context, new), loaders=info.context.loaders)
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,
@@ -271,7 +276,7 @@ class Mutation(NotificationMutation):
         changes = given(input)
         content = changes.pop("content", None)
         row = await feed.update_item(info.context, id, content, changes)  # type: ignore[arg-type]
-        return FeedItem(row=row)
+        return FeedItem(row=row, loaders=info.context.loaders)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def reply(
@@ -287,27 +292,27 @@ class Mutation(NotificationMutation):
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def like(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
-        return FeedItem(row=await feed.set_mark(info.context, item_id, "like", True))
+        return await _marked(info, item_id, "like", True)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def unlike(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
-        return FeedItem(row=await feed.set_mark(info.context, item_id, "like", False))
+        return await _marked(info, item_id, "like", False)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def favorite(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
-        return FeedItem(row=await feed.set_mark(info.context, item_id, "favorite", True))
+        return await _marked(info, item_id, "favorite", True)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def unfavorite(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
-        return FeedItem(row=await feed.set_mark(info.context, item_id, "favorite", False))
+        return await _marked(info, item_id, "favorite", False)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def follow(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
-        return FeedItem(row=await feed.set_mark(info.context, item_id, "follow", True))
+        return await _marked(info, item_id, "follow", True)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def unfollow(self, info: strawberry.Info, item_id: strawberry.ID) -> FeedItem:
-        return FeedItem(row=await feed.set_mark(info.context, item_id, "follow", False))
+        return await _marked(info, item_id, "follow", False)
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,

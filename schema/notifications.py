@@ -64,7 +64,8 @@ class Notification:
     @strawberry.field(graphql_type=FeedItem | None)
     def feed_item(self, info: strawberry.Info) -> FeedItem | Awaitable[FeedItem | None] | None:
         if self.parts is not None:
-            return None if self.parts.item is None else FeedItem(row=self.parts.item)
+            item = self.parts.item
+            return None if item is None else FeedItem(row=item, loaders=info.context.loaders)
         return _item(info, self.row.item_id)
 
     @strawberry.field(graphql_type=RecordInterface | None)

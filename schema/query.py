@@ -169,7 +169,7 @@ class Query(NotificationQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def feed_item(self, info: strawberry.Info, id: strawberry.ID) -> FeedItem | None:
         row = await feed.get_item(info.context, id)
-        return None if row is None else FeedItem(row=row)
+        return None if row is None else FeedItem(row=row, loaders=info.context.loaders)
 
     @strawberry.field(permission_classes=SIGNED_IN)
     async def my_favorites(
