@@ -201,7 +201,8 @@ class Deliverer:
                     pause = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                     failures += 1
                     with contextlib.suppress(TimeoutError):  # or until stopped
-                        await asyncio.wait_for(self._stopped.wait(), pause)
+                        async with asyncio.timeout(pause):
+                            await self._stopped.wait()
 
     def _take(self) -> list[Stream]:
         """The next batch: pending streams in wake-up order, up to about `max_pairs` pairs."""

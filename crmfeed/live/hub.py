@@ -195,7 +195,8 @@ class Hub:
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name="crmfeed-hub")
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout=self.heartbeat_timeout)
+            async with asyncio.timeout(self.heartbeat_timeout):
+                await self._connected.wait()
         except TimeoutError:
             log.warning("live push: %s not reachable yet; retrying in the background", self.url)
 
@@ -280,8 +281,13 @@ class Hub:
     # -- the watched listener --------------------------------------------------------------------
 
     async def _bounded(self, step: Awaitable[Any], seconds: float | None = None) -> Any:
-        """Await one network step of the pipe, at most `seconds` (default: publish_timeout)."""
-        return await asyncio.wait_for(step, timeout=seconds or self.publish_timeout)
+        """Await one network step of the pipe, at most `seconds` (default: publish_timeout).
+
+        `asyncio.timeout`, not `wait_for`, here and wherever the hub waits: on Python 3.11,
+        `wait_for` returns the result of a step that ends just as the task is cancelled and
+        swallows the cancellation (the listener then never stopped)."""
+        async with asyncio.timeout(seconds or self.publish_timeout):
+            return await step
 
     async def _supervise(self) -> None:
         backoff = 0.2
@@ -322,7 +328,8 @@ class Hub:
                 if remaining <= 0 or heartbeat.done():
                     raise ConnectionError("no heartbeat through the pipe")
                 try:
-                    event = await asyncio.wait_for(subscriber.get(), timeout=remaining)
+                    async with asyncio.timeout(remaining):
+                        event = await subscriber.get()
                 except TimeoutError:
                     continue
                 self._receive(event.message)
@@ -368,4 +375,5 @@ class Hub:
         if broadcast is None:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(broadcast.disconnect(), timeout=2)
+            async with asyncio.timeout(2):
+                await broadcast.disconnect()
