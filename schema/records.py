@@ -73,6 +73,12 @@ class RecordInterface:
         self.created_at = row.created_at
         self.updated_at = row.updated_at
 
+    @classmethod
+    def resolve_type(cls, obj: RecordInterface, *_: object) -> str:
+        """The concrete type's name, read off the object (strawberry's own resolver first
+        checks for casts and generics, which records never are)."""
+        return type(obj).__strawberry_definition__.name  # type: ignore[attr-defined]
+
     @strawberry.field
     async def owner(self, info: strawberry.Info) -> User:
         owner = wrap_user(await info.context.loaders.user_by_id.load(self.row.owner_id))
