@@ -496,6 +496,8 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
         about = None
         gate: Any = true()
         if scene is not None:
+            if await _reach(session, _scene_ids(scene)) == []:
+                return 0  # the scene is about no record (the statement would still read items)
             about = select(FeedItemRecord.item_id.label("id")).where(
                 visibility.AnyOf(FeedItemRecord.record_id, scene.ids().scalar_subquery())
             )
