@@ -152,7 +152,7 @@ class FeedItem:
     def _set_related(self, rows: list[models.Record]) -> None:
         self.related_to = [record for record in map(wrap_record, rows) if record is not None]
         account_id = self.row.account_id
-        self.account = next((wrap_record(r) for r in rows if r.id == account_id), None)
+        self.account = next((r for r in self.related_to if r.row.id == account_id), None)
 
     def _set_named(self, rows: list[tuple[str, models.User]]) -> None:
         self.mentions = [User(row=user) for kind, user in rows if kind == "MENTION"]
