@@ -4,6 +4,7 @@
     crmfeed migrate               # bring DATABASE_URL up to the newest schema
     crmfeed demo                  # load the demo data into an empty database
     crmfeed check                 # effective settings and whether the database answers
+    crmfeed check --hierarchy     # every org chart's closure tables against its parent links
 
 Every command reads its settings from the environment (DATABASE_URL, BROADCAST_URL,
 SECRET_KEY, ...), see `crmfeed check`.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from resolvers.auth import Auth
+    from store.closure_check import TreeReport
 
 APP_FACTORY = "crmfeed.runtime:served_app"
 
@@ -320,14 +322,33 @@ def load_demo_command() -> None:
 
 
 @app.command()
-def check() -> None:
+def check(
+    hierarchy: Annotated[
+        bool,
+        typer.Option(
+            "--hierarchy",
+            help="Instead: verify every enterprise's closure tables (reporting lines, "
+            "departments) against the parent links; exit 1 when one is wrong.",
+        ),
+    ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="With --hierarchy: rewrite the wrong closure rows from the parent links.",
+        ),
+    ] = False,
+) -> None:
     """Show the settings and whether the database answers.
 
     Prints every setting with its environment variable (secrets hidden), whether it is the
     default, whether the database is reachable and at which schema revision. Exits 1 when the
-    database does not answer.
+    database does not answer. With --hierarchy, checks the org charts instead.
     """
     settings = load_settings()
+    if hierarchy or repair:
+        check_hierarchy(settings, repair=repair)
+        return
     table = Table(title="Settings", title_justify="left")
     table.add_column("environment variable")
     table.add_column("value")
@@ -364,6 +385,41 @@ def check() -> None:
 
 
 app.command("info", hidden=True, help="Same as `check`.")(check)
+
+
+def check_hierarchy(settings: Settings, *, repair: bool) -> None:
+    """Each enterprise's trees against their parent links, one transaction per enterprise;
+    exits 1 when something is (still) wrong."""
+    from store.closure_check import check_enterprise, enterprise_ids
+
+    async def step(engine: AsyncEngine) -> list[TreeReport]:
+        reports: list[TreeReport] = []
+        async with create_session_factory(engine)() as session:
+            for enterprise_id in await enterprise_ids(session):
+                reports += await check_enterprise(session, enterprise_id, repair=repair)
+                await session.commit()
+        return reports
+
+    reports = run_db(settings, step)
+    for report in reports:
+        style = "green" if report.ok else ("yellow" if report.repaired else "red")
+        say(report.describe(), style=style)
+    unfixed = [r for r in reports if not r.ok and not (r.repaired and not r.cycles)]
+    if unfixed:
+        hint = " Run `crmfeed check --hierarchy --repair` to rewrite them."
+        if any(report.cycles for report in unfixed):
+            hint = (
+                " Break each cycle through the API, then run `crmfeed check --hierarchy --repair`."
+            )
+        elif repair:
+            hint = ""
+        say(f"{len(unfixed)} of {len(reports)} trees are wrong.{hint}", style="red", err=True)
+        raise typer.Exit(1)
+    repaired = sum(report.repaired for report in reports)
+    say(
+        f"All {len(reports)} trees match their parent links"
+        + (f" ({repaired} repaired)." if repaired else ".")
+    )
 
 
 @app.command("create-enterprise")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from resolvers.paging import decode_cursor
 from store import org
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,20 @@ async def claiming_email(session: AsyncSession, email: str) -> AsyncIterator[Non
         if await org.email_taken(session, email):
             raise email_conflict(email) from None
         raise
+
+
+@contextmanager
+def refusing_concurrent_cycle(field: str, what: str) -> Iterator[None]:
+    """CONFLICT when a move that passed its cycle check would make a cycle after all: another
+    change to the tree committed in between (the store re-checks under the org-chart lock)."""
+    try:
+        yield
+    except org.WouldCycle:
+        raise Conflict(
+            f"{field}: the org chart changed while this request ran, and this move would now "
+            f"put {what} (a cycle). Nothing was changed; reload the org chart and try again.",
+            field=field,
+        ) from None
 
 
 # -- departments ---------------------------------------------------------------------------------
@@ -116,7 +130,8 @@ async def update_department(
             if head is not None:
                 await _existing_user(session, viewer.enterprise_id, head, "headId")
             columns["head_id"] = head
-        await org.update_department(session, department, columns)
+        with refusing_concurrent_cycle("parentId", "a department under its own sub-department"):
+            await org.update_department(session, department, columns)
         await session.commit()
     return department
 
@@ -209,7 +224,8 @@ async def update_user(context: Context, user_id: str, changes: dict[str, Any]) -
             if FunctionRole.CRM_ADMIN not in new_roles:
                 await _keep_an_admin(session, viewer.enterprise_id, user.id)
             await org.set_roles(session, user, new_roles)
-        await org.update_user(session, user, columns)
+        with refusing_concurrent_cycle("superiorId", "a user under their own subordinate"):
+            await org.update_user(session, user, columns)
         await session.commit()
     if user.id == viewer.id:
         context.forget_viewer()

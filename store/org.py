@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from crmfeed.registry.enums import FunctionRole
 from store import closure
+from store.locks import lock_org_chart
 from store.models import (
     Department,
     DepartmentClosure,
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class WouldCycle(Exception):
+    """The move would hang a node under itself or one of its descendants: another request
+    changed the tree after the caller checked it."""
 
 
 async def create_enterprise(session: AsyncSession, name: str) -> Enterprise:
@@ -66,6 +72,8 @@ async def create_user(
     superior_id: int | None,
     roles: Iterable[FunctionRole],
 ) -> User:
+    if superior_id is not None:  # the new user's chain is copied from the superior's
+        await lock_org_chart(session, enterprise_id)
     user = User(
         enterprise_id=enterprise_id,
         name=name,
@@ -92,11 +100,10 @@ async def set_roles(session: AsyncSession, user: User, roles: Iterable[FunctionR
 
 
 async def update_user(session: AsyncSession, user: User, changes: dict[str, object]) -> None:
-    """Apply column changes; a new superior re-hangs the user's subtree in the closure."""
-    if "superior_id" in changes and changes["superior_id"] != user.superior_id:
-        new_superior = changes["superior_id"]
-        assert new_superior is None or isinstance(new_superior, int)
-        await closure.move_subtree(session, UserClosure, user.enterprise_id, user.id, new_superior)
+    """Apply column changes; a new superior re-hangs the user's subtree in the closure, under
+    the enterprise's org-chart lock (WouldCycle when the tree changed into a cycle meanwhile)."""
+    if "superior_id" in changes:
+        await _move(session, UserClosure, user, "superior_id", changes["superior_id"])
     for key, value in changes.items():
         setattr(user, key, value)
     await session.flush()
@@ -199,6 +206,8 @@ async def create_department(
     parent_id: int | None,
     head_id: int | None,
 ) -> Department:
+    if parent_id is not None:  # the new department's chain is copied from the parent's
+        await lock_org_chart(session, enterprise_id)
     department = Department(
         enterprise_id=enterprise_id, name=name, parent_id=parent_id, head_id=head_id
     )
@@ -211,16 +220,33 @@ async def create_department(
 async def update_department(
     session: AsyncSession, department: Department, changes: dict[str, object]
 ) -> None:
-    """Apply column changes; a new parent re-hangs the department's subtree in the closure."""
-    if "parent_id" in changes and changes["parent_id"] != department.parent_id:
-        parent = changes["parent_id"]
-        assert parent is None or isinstance(parent, int)
-        await closure.move_subtree(
-            session, DepartmentClosure, department.enterprise_id, department.id, parent
-        )
+    """Apply column changes; a new parent re-hangs the department's subtree in the closure,
+    under the enterprise's org-chart lock (WouldCycle as for `update_user`)."""
+    if "parent_id" in changes:
+        await _move(session, DepartmentClosure, department, "parent_id", changes["parent_id"])
     for key, value in changes.items():
         setattr(department, key, value)
     await session.flush()
+
+
+async def _move(
+    session: AsyncSession,
+    table: type[UserClosure] | type[DepartmentClosure],
+    node: User | Department,
+    link: str,
+    parent: object,
+) -> None:
+    """Re-hang `node` under `parent` (None: a root), reading the tree under the lock: the
+    caller's cycle check may have read it before a concurrent move committed."""
+    if parent is not None and not isinstance(parent, int):
+        raise TypeError(f"{link} must be an id or None, not {parent!r}")
+    await lock_org_chart(session, node.enterprise_id)
+    await session.refresh(node, [link])
+    if parent == getattr(node, link):
+        return
+    if parent is not None and await closure.is_in_subtree(session, table, node.id, parent):
+        raise WouldCycle
+    await closure.move_subtree(session, table, node.enterprise_id, node.id, parent)
 
 
 async def is_department_in_subtree(session: AsyncSession, root: int, department: int) -> bool:
