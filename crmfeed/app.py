@@ -16,8 +16,9 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
-from crmfeed.security import read_token
+from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
+from crmfeed.throttle import LoginThrottle
 from resolvers.context import Context
 from schema.build import build_schema
 from store.engine import create_engine, create_session_factory
@@ -32,13 +33,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class Services:
-    """What the app shares between requests: settings, engine, sessions, live-push hub."""
+    """What the app shares between requests: settings, engine, sessions, live-push hub,
+    password hashing (bounded) and the login throttle."""
 
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     hub: Hub
     reminders: ReminderRunner
+    passwords: Passwords
+    throttle: LoginThrottle
 
     @classmethod
     def create(cls, settings: Settings, *, schema: str | None = None) -> Services:
@@ -59,6 +63,8 @@ class Services:
             reminders=ReminderRunner(
                 session_factory, hub, poll_seconds=settings.reminder_poll_seconds
             ),
+            passwords=Passwords(settings),
+            throttle=LoginThrottle(settings),
         )
 
 
@@ -92,6 +98,8 @@ class CrmGraphQL(GraphQL):
             token=bearer_token(request.headers),
             hub=self.services.hub,
             request=request,
+            passwords=self.services.passwords,
+            throttle=self.services.throttle,
         )
 
     async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
@@ -152,6 +160,7 @@ def create_app(services: Services | None = None) -> Starlette:
         finally:
             await services.reminders.stop()
             await services.hub.stop()
+            await services.throttle.close()
             await services.engine.dispose()
 
     app = Starlette(

@@ -434,7 +434,10 @@ def create_enterprise(
             hide_input=True,
             confirmation_prompt=True,
             envvar="CRMFEED_ADMIN_PASSWORD",
-            help="At least 8 characters; asked for when not given (or CRMFEED_ADMIN_PASSWORD).",
+            help=(
+                "At least 8 characters and not easy to guess; asked for when not given "
+                "(or CRMFEED_ADMIN_PASSWORD)."
+            ),
         ),
     ],
 ) -> None:

@@ -1,8 +1,16 @@
-"""Password hashing (argon2) and signed access tokens (JWT, HS256)."""
+"""Password hashing (argon2) and signed access tokens (JWT, HS256).
+
+Argon2 is slow and memory-hard on purpose (`ARGON2_MEMORY_COST_KIB` per hash), so hashes run in
+worker threads, at most `PASSWORD_HASH_CONCURRENCY` at once per process: a flood of logins waits
+its turn instead of filling the default thread pool (which SQLite statements also use) and the
+memory. A login for an unknown email verifies against a dummy hash made with the same
+parameters, so the answer takes as long as for a known one.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -12,6 +20,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from crmfeed.settings import Settings
 
 ALGORITHM = "HS256"
@@ -23,19 +33,56 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
-async def hash_password(settings: Settings, password: str) -> str:
-    """Argon2 hash, computed off the event loop."""
-    return await asyncio.to_thread(password_hasher(settings).hash, password)
+class Passwords:
+    """One process's password hashing: argon2 in worker threads, at most `concurrency` at once."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.hasher = password_hasher(settings)
+        self.concurrency = settings.password_hash_concurrency
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._dummy_hash: str | None = None
 
-async def verify_password(settings: Settings, password_hash: str, password: str) -> bool:
-    def verify() -> bool:
+    async def hash(self, password: str) -> str:
+        async with self._slots:
+            return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def verify(
+        self,
+        password_hash: str | None,
+        password: str,
+        *,
+        admit: Callable[[], Awaitable[object]] | None = None,
+    ) -> bool:
+        """Whether `password` matches `password_hash`. With no hash (an unknown account) the
+        same work is done against a dummy hash, and the answer is False.
+
+        `admit`, when given, runs once a hashing slot is ours and before the hash: a last
+        check (a login's throttle) that may raise to refuse without hashing.
+        """
+        async with self._slots:
+            if admit is not None:
+                await admit()
+            if password_hash is None:
+                await asyncio.to_thread(self._verify, None, password)
+                return False
+            return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str | None, password: str) -> bool:
+        if password_hash is None:
+            if self._dummy_hash is None:
+                # Made once per process, with its parameters; nobody knows its password.
+                self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(32))
+            password_hash = self._dummy_hash
         try:
-            return password_hasher(settings).verify(password_hash, password)
+            return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(verify)
+
+async def hash_password(settings: Settings, password: str) -> str:
+    """Argon2 hash, computed off the event loop (for one-off uses such as the demo loader;
+    requests go through their process's `Passwords`)."""
+    return await Passwords(settings).hash(password)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     allow_introspection: bool = True
     argon2_time_cost: int = Field(default=3, gt=0)
     argon2_memory_cost_kib: int = Field(default=65536, ge=32)
+    password_hash_concurrency: int = Field(default=2, gt=0)
+    password_min_strength: int = Field(default=3, ge=0, le=4)
+    login_max_failures: int = Field(default=10, gt=0)
+    login_lock_seconds: int = Field(default=900, gt=0)
+    login_delay_after_failures: int = Field(default=3, ge=0)
+    login_delay_seconds: int = Field(default=1, ge=0)
+    login_address_max_failures: int = Field(default=50, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
     echo_sql: bool = False
 

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from crmfeed.security import read_token
+from crmfeed.security import Passwords, read_token
+from crmfeed.throttle import LoginThrottle
 from resolvers.errors import Unauthenticated
 from store import org
 
@@ -41,12 +42,19 @@ class Context:
         token: str | None,
         hub: Hub | None = None,
         request: Request | WebSocket | None = None,
+        passwords: Passwords | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.token = token
         self.hub = hub
         self.request = request
+        # A served app passes its process-wide ones; a one-off context (the CLI) gets its own.
+        self.passwords = passwords or Passwords(settings)
+        self.throttle = throttle or LoginThrottle(
+            settings.model_copy(update={"broadcast_url": "memory://"})
+        )
         self.connection_params: dict[str, object] | None = None
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()

@@ -45,6 +45,15 @@ class LimitExceeded(CrmError):
     code = "LIMIT_EXCEEDED"
 
 
+class TooManyAttempts(CrmError):
+    """A throttled login: `retryAfter` is the number of seconds to wait."""
+
+    code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
+
+
 def not_found(what: str, value: object) -> NotFound:
     """The same answer for a missing id and one the caller may not read."""
     return NotFound(f"No {what} with id {value!s} exists.")

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+from zxcvbn import zxcvbn
 
 from crmfeed.ids import Kind, from_global
 from resolvers.errors import BadUserInput
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from crmfeed.settings import Settings
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 KIND_LABELS = {
@@ -57,9 +65,31 @@ def clean_email(value: str, field: str = "email") -> str:
     return email
 
 
-def check_password(value: str, field: str = "password") -> str:
+# zxcvbn's cost grows with the length; past this many characters only the start is rated.
+STRENGTH_CHECKED_LENGTH = 72
+
+
+def check_password(
+    value: str,
+    field: str = "password",
+    *,
+    settings: Settings,
+    user_inputs: Iterable[str] = (),
+) -> str:
+    """At least 8 characters, at most 1024, and not easy to guess: zxcvbn's score (0-4, with
+    common passwords, words, names, keyboard walks, sequences, repeats and the account's own
+    email and names counted as guessable) must reach PASSWORD_MIN_STRENGTH."""
     if len(value) < 8:
         raise BadUserInput(f"{field} must be at least 8 characters.", field=field)
     if len(value) > 1024:
         raise BadUserInput(f"{field} may be at most 1024 characters.", field=field)
+    words = [part for given in user_inputs for part in re.split(r"[\W_]+", given) if part]
+    rating = zxcvbn(value[:STRENGTH_CHECKED_LENGTH], user_inputs=[*user_inputs, *words])
+    if rating["score"] < settings.password_min_strength:
+        feedback = rating["feedback"]
+        why = " ".join(filter(None, [feedback["warning"], *feedback["suggestions"]]))
+        raise BadUserInput(
+            f"{field} is too easy to guess: {why or 'choose a longer, less common one.'}",
+            field=field,
+        )
     return value

@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 
 from crmfeed.ids import Kind
 from crmfeed.registry.enums import FunctionRole
-from crmfeed.security import hash_password
 from resolvers.errors import BadUserInput, Conflict, not_found
 from resolvers.inputs import (
     check_password,
@@ -162,10 +161,10 @@ async def create_user(
     viewer = await context.viewer()
     name = clean_text(name, "name")
     email = clean_email(email)
-    password = check_password(password)
+    password = check_password(password, settings=context.settings, user_inputs=(email, name))
     department = parse_optional_id(department_id, Kind.DEPARTMENT, "departmentId")
     superior = parse_optional_id(superior_id, Kind.USER, "superiorId")
-    password_hash = await hash_password(context.settings, password)
+    password_hash = await context.passwords.hash(password)
     async with context.db() as session:
         if department is not None:
             await _existing_department(session, viewer.enterprise_id, department, "departmentId")

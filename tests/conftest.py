@@ -43,6 +43,9 @@ def test_settings(database_url: str) -> Settings:
         secret_key="test-secret-key-for-crmfeed-tests-0123456789",
         argon2_time_cost=1,
         argon2_memory_cost_kib=64,
+        # Every test of a session logs in from the test client's one address: only the tests
+        # of that limit (tests/test_login_abuse.py, with their own apps) set a low one.
+        login_address_max_failures=100_000,
     )
 
 
@@ -97,6 +100,7 @@ async def services(
     await built.hub.start()
     yield built
     await built.hub.stop()
+    await built.throttle.close()
     await built.engine.dispose()
     if schema is not None:
         await _drop_postgres_schema(schema)

@@ -186,7 +186,7 @@ def test_check_fails_when_the_database_does_not_answer() -> None:
 def test_create_enterprise_registers_an_admin_once(tmp_path: Path) -> None:
     path = tmp_path / "crm.db"
     args = ("create-enterprise", "--name", "Acme", "--admin-name", "Ada", "--email", "a@acme.io")
-    created = run(*args, "--password", "long-enough", env=env_for(path))
+    created = run(*args, "--password", "long-enough-123", env=env_for(path))
     assert created.exit_code == 0, created.output
     assert "Acme" in created.output
     with sqlite3.connect(path) as connection:
@@ -194,13 +194,17 @@ def test_create_enterprise_registers_an_admin_once(tmp_path: Path) -> None:
             ("Ada", "a@acme.io")
         ]
 
-    duplicate = run(*args, env=env_for(path, CRMFEED_ADMIN_PASSWORD="long-enough"))
+    duplicate = run(*args, env=env_for(path, CRMFEED_ADMIN_PASSWORD="long-enough-123"))
     assert duplicate.exit_code == 1
     assert "already exists" in duplicate.output
 
     short = run(*args, "--password", "short", env=env_for(path))
     assert short.exit_code == 1
     assert "at least 8 characters" in short.output
+
+    weak = run(*args, "--password", "password123", env=env_for(path))
+    assert weak.exit_code == 1
+    assert "too easy to guess" in weak.output
 
 
 # -- serve -----------------------------------------------------------------------------------------

@@ -340,7 +340,7 @@ async def test_a_system_item_cannot_be_edited(api: Api) -> None:
                 "enterpriseName": "Sys",
                 "adminName": "Ada",
                 "email": unique_email("sys"),
-                "password": "secret-pass",
+                "password": "secret-pass-123",
             }
         },
     )

@@ -20,7 +20,7 @@ SET_ACCESS = """mutation($t: ObjectType!, $f: String!, $r: FunctionRole!, $a: Fi
 CREATE = """mutation($t: ObjectType!, $v: JSON!, $owner: ID) {
   createRecord(objectType: $t, values: $v, ownerId: $owner) { id } }"""
 UPDATE = """mutation($id: ID!, $v: JSON!) { updateRecord(id: $id, values: $v) { id values } }"""
-PASSWORD = "secret-pass"
+PASSWORD = "secret-pass-123"
 
 SAMPLES = {
     FieldType.TEXT: "text",

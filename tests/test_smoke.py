@@ -15,7 +15,7 @@ async def test_register_then_me(api: Api) -> None:
                 "enterpriseName": "Acme",
                 "adminName": "Ada",
                 "email": email,
-                "password": "secret-pass",
+                "password": "secret-pass-123",
             }
         },
     )
