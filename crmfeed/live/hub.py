@@ -276,8 +276,8 @@ class Hub:
 
         Called after the commit that ended them; HTTP requests are refused by the database
         from then on. Should the pipe be down, this process closes its own sockets and, once
-        the pipe is back, has every process resync: their subscriptions then re-read their
-        users, and those of a deactivated user end."""
+        the pipe is back, has every process resync; elsewhere, a deactivated user's
+        subscription ends at its next delivery (the deliverer reads active users only)."""
         message = json.dumps({END: [user_id, token_id, why.value]})
         broadcast = self._broadcast
         if broadcast is not None and self.connected:
