@@ -32,7 +32,7 @@ _UNSET = object()
 REFUSALS = {
     TokenState.NO_USER: "this account no longer exists",
     TokenState.DEACTIVATED: "this account is deactivated; ask a CRM administrator",
-    TokenState.REVOKED: "this token was revoked (logged out); log in again",
+    TokenState.REVOKED: "this token was revoked (by a logout or a deactivation); log in again",
 }
 
 
