@@ -364,6 +364,29 @@ async def test_deactivation_closes_every_socket_of_the_user(database: Settings) 
         assert "deactivated" in reason
 
 
+async def test_a_subscription_of_a_deactivated_user_ends_at_its_next_delivery(
+    database: Settings,
+) -> None:
+    """Should the "sessions ended" message not arrive (here: two servers with separate
+    in-memory pipes, as when Redis lost it), the user's subscription still ends, with 4403,
+    at the next notification for them: the deliverer reads active users only."""
+    async with (
+        live_server(database) as (url, api, services),
+        live_server(database) as (_, other_api, _),
+    ):
+        org = await new_org(api)  # type: ignore[arg-type]
+        bob = await member(org)
+        account = await org.record(bob.person("Bob"), "ACCOUNT", "Bob's account")
+        async with subscribed(url, bob.token) as client:
+            await other_api.ok(DEACTIVATE, {"id": bob.id}, org.admin.token)
+            assert await client.nothing_within(0.5)  # this server was not told
+            await post(org, org.admin, "About Bob's account", related=[account], mentions=[bob.id])
+            code, reason = await closed_with(client)
+        await no_socket_watched(services)
+    assert code == 4403
+    assert "deactivated" in reason
+
+
 # -- websockets across processes -------------------------------------------------------------------
 
 
