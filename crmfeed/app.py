@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -19,16 +19,20 @@ from crmfeed.live.reminders import ReminderRunner
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
-from resolvers.context import Context
+from resolvers.context import REFUSALS, Context
 from schema.build import build_schema
 from store.engine import create_engine, create_session_factory
+from store.org import TokenState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
     from starlette.websockets import WebSocket
+
+    from crmfeed.live.sessions import OpenSocket
 
 
 @dataclass
@@ -68,6 +72,9 @@ class Services:
         )
 
 
+SOCKET_STATE = "crmfeed_socket"  # the socket's OpenSocket, in the websocket scope's state
+
+
 def bearer_token(headers: Any) -> str | None:
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
@@ -90,6 +97,16 @@ class CrmGraphQL(GraphQL):
     def __init__(self, services: Services) -> None:
         super().__init__(build_schema(services.settings), graphql_ide="graphiql")
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # the socket ended: stop watching its token
+            opened: OpenSocket | None = scope.get("state", {}).get(SOCKET_STATE)
+            if opened is not None:
+                self.services.hub.sessions.forget(opened)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         return Context(
@@ -124,19 +141,37 @@ class CrmGraphQL(GraphQL):
             # The context lives as long as the socket: don't let an idle socket hold a
             # pooled database connection (20 idle sockets would exhaust the pool).
             await context.close()
-        if viewer is None:
-            self._reject(context, 4403, "Forbidden: this account no longer exists")
+        if viewer is None or context.claims is None:
+            refusal = REFUSALS.get(context.token_state or TokenState.NO_USER)
+            self._reject(context, 4403, f"Forbidden: {refusal}")
+        websocket = context.request
+        if websocket is not None:
+            # Closed with 4401 when the token expires, 4403 when it is revoked or the user
+            # deactivated (crmfeed/live/sessions.py); forgotten when the socket ends.
+            claims = context.claims
+
+            async def close(code: int, reason: str) -> None:
+                await websocket.close(code=code, reason=reason)
+
+            opened = self.services.hub.sessions.open(
+                viewer.id, claims.token_id, claims.expires_at, close
+            )
+            setattr(websocket.state, SOCKET_STATE, opened)
 
     @staticmethod
-    def _reject(context: Context, code: int, reason: str) -> None:
+    def _reject(context: Context, code: int, reason: str) -> NoReturn:
         if context.request is not None:
             context.request.state.rejection = (code, reason)
         raise ConnectionRejectionError({"message": reason, "code": code})
 
 
 def create_app(services: Services | None = None) -> Starlette:
-    """The app; `services` defaults to ones built from the environment's settings."""
+    """The app; `services` defaults to ones built from the environment's settings.
+
+    Refuses (InsecureSecretKey) the public development SECRET_KEY on a shared database;
+    `crmfeed serve` also refuses it on a public address or with several workers."""
     services = services or Services.create(get_settings())
+    services.settings.refuse_if_insecure()
     services.settings.warn_if_insecure()
     graphql = CrmGraphQL(services)
 

@@ -206,7 +206,12 @@ def print_loaded(loaded: demo_data.DemoData) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to listen on (with the development SECRET_KEY: loopback only)."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[
         bool | None,
@@ -228,10 +233,17 @@ def serve(
     Brings DATABASE_URL to the newest schema, loads the demo data into an empty embedded
     (SQLite) database and prints its logins, then serves GraphQL at /graphql (GraphiQL in a
     browser) and a health check at /healthz.
+
+    Refuses to start with the public development SECRET_KEY unless it is one process on
+    SQLite listening on a loopback address (the default --host 127.0.0.1).
     """
     import uvicorn
 
     settings = load_settings()
+    refusal = settings.dev_key_refusal(host=host, workers=workers)
+    if refusal is not None:
+        say(refusal, style="red", err=True)
+        raise typer.Exit(2)
     warn_if_insecure(settings)
     if workers > 1 and settings.is_sqlite:
         say(
@@ -357,6 +369,9 @@ def check(
         value = getattr(settings, name)
         if name == "secret_key":
             shown = mask_secret(value)
+        elif name == "secret_key_previous":
+            count = len(settings.previous_secret_keys)
+            shown = f"{count} key{'s' if count != 1 else ''} (hidden)" if count else "none"
         elif name.endswith("_url"):
             shown = mask_url(value)
         else:

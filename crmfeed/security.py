@@ -5,12 +5,18 @@ worker threads, at most `PASSWORD_HASH_CONCURRENCY` at once per process: a flood
 its turn instead of filling the default thread pool (which SQLite statements also use) and the
 memory. A login for an unknown email verifies against a dummy hash made with the same
 parameters, so the answer takes as long as for a known one.
+
+A token names its user (`sub`), enterprise (`ent`), its own id (`jti`, so one token can be
+revoked by logging out) and the user's token version (`ver`, raised when the account is
+deactivated, which ends every token issued before). It is signed with SECRET_KEY; during a key
+rotation the keys in SECRET_KEY_PREVIOUS still verify tokens until their own expiry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -89,25 +95,55 @@ async def hash_password(settings: Settings, password: str) -> str:
 class TokenClaims:
     user_id: int
     enterprise_id: int
+    token_id: str
+    version: int
+    expires_at: datetime
 
 
-def issue_token(settings: Settings, user_id: int, enterprise_id: int) -> str:
+def issue_token(settings: Settings, user_id: int, enterprise_id: int, *, version: int = 0) -> str:
+    """A token for the user, signed with the current SECRET_KEY; `version` is the user's
+    `token_version` (tokens of an older version are refused)."""
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "ent": enterprise_id,
+        "jti": uuid.uuid4().hex,
+        "ver": version,
         "iat": now,
         "exp": now + timedelta(seconds=settings.token_ttl_seconds),
     }
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
 
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti"]
+
+
 def read_token(settings: Settings, token: str) -> TokenClaims | None:
-    """The claims of a valid, unexpired token; None for anything else."""
-    try:
-        claims = jwt.decode(
-            token, settings.secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
-        )
-        return TokenClaims(user_id=int(claims["sub"]), enterprise_id=int(claims["ent"]))
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return None
+    """The claims of a valid, unexpired token signed with SECRET_KEY or one of
+    SECRET_KEY_PREVIOUS; None for anything else (revocation is checked with the user's row)."""
+    for key in (settings.secret_key, *settings.previous_secret_keys):
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=[ALGORITHM], options={"require": REQUIRED_CLAIMS}
+            )
+        except jwt.InvalidSignatureError:
+            continue  # maybe signed with a previous key
+        except jwt.PyJWTError:
+            return None
+        try:
+            return TokenClaims(
+                user_id=int(claims["sub"]),
+                enterprise_id=int(claims["ent"]),
+                token_id=_text(claims["jti"]),
+                version=int(claims.get("ver", 0)),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise ValueError("jti must be a short string")
+    return value

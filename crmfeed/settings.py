@@ -1,14 +1,39 @@
-"""Settings from environment variables, each with a default so a bare start works."""
+"""Settings from environment variables, each with a default so a bare start works.
+
+The one default that is unsafe is SECRET_KEY: the development key is public (it is in this
+file), so anyone can sign a token for any user of a server that kept it. It is tolerated only
+where nobody else can reach the server: one process, on SQLite, listening on a loopback address
+(`dev_key_refusal`); `crmfeed serve` and the app factory refuse everything else.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import warnings
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "crmfeed-dev-secret-change-me-0123456789abcdef"
+KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+HOW_TO_SET_A_KEY = (
+    f"Set a long random key, the same on every process: export SECRET_KEY=$({KEY_COMMAND})"
+)
+
+
+class InsecureSecretKey(RuntimeError):
+    """The development SECRET_KEY where others could reach the server."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (127.0.0.0/8, ::1) or `localhost`."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -26,6 +51,7 @@ class Settings(BaseSettings):
     run_reminders: bool = True
     reminder_poll_seconds: float = Field(default=1.0, gt=0)
     secret_key: str = DEV_SECRET_KEY
+    secret_key_previous: str = ""
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
     max_query_depth: int = Field(default=12, gt=0)
@@ -46,17 +72,71 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0)
     echo_sql: bool = False
 
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _no_public_previous_key(cls, value: str) -> str:
+        if DEV_SECRET_KEY in _split_keys(value):
+            raise ValueError(
+                "SECRET_KEY_PREVIOUS holds the development key: tokens signed with it may have "
+                "been forged by anyone, so they must not be accepted. Leave it out (its users "
+                "log in again)."
+            )
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def previous_secret_keys(self) -> tuple[str, ...]:
+        """Keys that still verify tokens (never sign them) during a key rotation."""
+        return tuple(key for key in _split_keys(self.secret_key_previous) if key != self.secret_key)
+
+    @property
+    def uses_dev_key(self) -> bool:
+        return self.secret_key == DEV_SECRET_KEY
+
+    def dev_key_refusal(self, *, host: str | None = None, workers: int = 1) -> str | None:
+        """Why this server must not start with the development key, or None when it may.
+
+        `host` None (the app factory, which does not know its address) checks the database
+        only; the command line also knows the address and the number of workers."""
+        if not self.uses_dev_key:
+            return None
+        reasons = []
+        if host is not None and not is_loopback(host):
+            reasons.append(f"it listens on {host or 'every interface'}, not a loopback address")
+        if workers > 1:
+            reasons.append(f"it runs {workers} worker processes")
+        if not self.is_sqlite:
+            reasons.append("DATABASE_URL is not SQLite (a shared database is a real deployment)")
+        if not reasons:
+            return None
+        return (
+            "Refusing to start: SECRET_KEY is the public development key, with which anyone "
+            "can sign a token for any user (CRM administrators included), and "
+            + "; ".join(reasons)
+            + ". The development key is allowed only for one process on SQLite listening on "
+            "127.0.0.1, ::1 or localhost. " + HOW_TO_SET_A_KEY
+        )
+
+    def refuse_if_insecure(self, *, host: str | None = None, workers: int = 1) -> None:
+        """Raise InsecureSecretKey with `dev_key_refusal`'s reason, if there is one."""
+        reason = self.dev_key_refusal(host=host, workers=workers)
+        if reason is not None:
+            raise InsecureSecretKey(reason)
+
     def warn_if_insecure(self) -> None:
-        if self.secret_key == DEV_SECRET_KEY:
+        if self.uses_dev_key:
             warnings.warn(
                 "SECRET_KEY is the development default: tokens can be forged. "
                 "Set SECRET_KEY to a long random value in production.",
                 stacklevel=2,
             )
+
+
+def _split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
 
 
 @lru_cache

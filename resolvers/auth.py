@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from store.models import User
 
 
+DEACTIVATED_LOGIN = "This account is deactivated; a CRM administrator can reactivate it."
+
+
 @dataclass(frozen=True, slots=True)
 class Auth:
     token: str
@@ -85,7 +88,11 @@ async def login(context: Context, *, email: str, password: str) -> Auth:
         await throttle.failed(email, address)
         raise Unauthenticated("The email or the password is wrong.")
     await throttle.succeeded(email)
-    context.token = issue_token(context.settings, user.id, user.enterprise_id)
+    if not user.active:  # said only to whoever knows the password
+        raise Unauthenticated(DEACTIVATED_LOGIN)
+    context.token = issue_token(
+        context.settings, user.id, user.enterprise_id, version=user.token_version
+    )
     context.forget_viewer()
     return Auth(token=context.token, user=user)
 

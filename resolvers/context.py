@@ -11,6 +11,7 @@ from crmfeed.security import Passwords, read_token
 from crmfeed.throttle import LoginThrottle
 from resolvers.errors import Unauthenticated
 from store import org
+from store.org import TokenState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -20,12 +21,20 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from crmfeed.live.hub import Hub
+    from crmfeed.security import TokenClaims
     from crmfeed.settings import Settings
     from resolvers.field_access import FieldAccessMap
     from resolvers.loaders import Loaders
     from store.viewer import Viewer
 
 _UNSET = object()
+
+# Why a well-signed, unexpired token does not sign anyone in (HTTP errors, websocket closes).
+REFUSALS = {
+    TokenState.NO_USER: "this account no longer exists",
+    TokenState.DEACTIVATED: "this account is deactivated; ask a CRM administrator",
+    TokenState.REVOKED: "this token was revoked (by a logout or a deactivation); log in again",
+}
 
 
 class Context:
@@ -59,6 +68,8 @@ class Context:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._viewer: object = _UNSET
+        self.claims: TokenClaims | None = None  # of the token, once read
+        self.token_state: TokenState | None = None  # None: no token, or a bad or expired one
         self._field_access: FieldAccessMap | None = None
 
     @asynccontextmanager
@@ -85,6 +96,9 @@ class Context:
         """The signed-in user; UNAUTHENTICATED without a valid token."""
         viewer = await self.optional_viewer()
         if viewer is None:
+            refusal = REFUSALS.get(self.token_state) if self.token_state else None
+            if refusal is not None:
+                raise Unauthenticated(f"The token no longer counts: {refusal}.")
             if self.token:
                 raise Unauthenticated("The token is invalid or expired: log in again.")
             raise Unauthenticated("Sign in first: send 'Authorization: Bearer <token>'.")
@@ -104,13 +118,19 @@ class Context:
         self._viewer = _UNSET
 
     async def _load_viewer(self) -> Viewer | None:
+        self.claims = self.token_state = None
         if not self.token:
             return None
         claims = read_token(self.settings, self.token)
         if claims is None:
             return None
+        self.claims = claims
         async with self.db() as session:
-            return await org.load_viewer(session, claims.enterprise_id, claims.user_id)
+            found = await org.load_token_viewer(
+                session, claims.enterprise_id, claims.user_id, claims.token_id, claims.version
+            )
+        self.token_state = found.state
+        return found.viewer
 
     async def field_access(self) -> FieldAccessMap:
         """The caller's field-level access, loaded once per request."""

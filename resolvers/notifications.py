@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from store.notifications import Delivered
 
 SLOW_CONSUMER_CLOSE = 1013
+ENDED_CLOSE = (4403, "Forbidden: this account no longer exists or was deactivated")
 
 
 def seq_of(cursor: str | None, field: str = "after") -> int:
@@ -84,13 +85,16 @@ async def stream(context: Context, after: str | None) -> AsyncIterator[Delivered
             try:
                 delivery = await subscription.next()
             except SlowConsumer:
-                await _close_slow(context)
+                await _close(context, SLOW_CONSUMER_CLOSE, "slow consumer: resume from your cursor")
                 raise LimitExceeded(
                     "Too many notifications waited for this client; reconnect and resume "
                     "with the cursor of the last one received."
                 ) from None
             if not isinstance(delivery, Delivery):
-                return  # the user no longer exists
+                # The user no longer exists or was deactivated (the hub's message closes their
+                # sockets too; this covers one lost while the pipe was down).
+                await _close(context, *ENDED_CLOSE)
+                return
             context.use_viewer(delivery.viewer)
             context.reset_loaders()
             yield delivery.found
@@ -98,9 +102,9 @@ async def stream(context: Context, after: str | None) -> AsyncIterator[Delivered
         deliverer.close(hub, subscription)
 
 
-async def _close_slow(context: Context) -> None:
+async def _close(context: Context, code: int, reason: str) -> None:
     websocket = context.request
     close = getattr(websocket, "close", None)
     if close is not None:
         with contextlib.suppress(Exception):
-            await close(code=SLOW_CONSUMER_CLOSE, reason="slow consumer: resume from your cursor")
+            await close(code=code, reason=reason)

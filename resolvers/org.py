@@ -232,11 +232,11 @@ async def update_user(context: Context, user_id: str, changes: dict[str, Any]) -
 
 
 async def _keep_an_admin(session: AsyncSession, enterprise_id: int, user_id: int) -> None:
-    admins = await org.admin_ids(session, enterprise_id)
+    admins = await org.admin_ids(session, enterprise_id, active_only=True)
     if admins == [user_id]:
         raise Conflict(
-            "roles: this user is the enterprise's last CRM administrator; make someone else "
-            "an administrator first.",
+            "roles: this user is the enterprise's last active CRM administrator; make someone "
+            "else an administrator first.",
             field="roles",
         )
 

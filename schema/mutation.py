@@ -8,7 +8,7 @@ import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
-from resolvers import auth, feed, field_access, org, records, sharing, tasks, teams
+from resolvers import auth, feed, field_access, org, records, sessions, sharing, tasks, teams
 from schema.access import CreateSharingRuleInput, SharingRule
 from schema.enums import (
     DataAccess,
@@ -115,6 +115,29 @@ class Mutation(NotificationMutation):
         self, info: strawberry.Info, id: strawberry.ID, input: UpdateUserInput
     ) -> User:
         return User(row=await org.update_user(info.context, id, given(input)))
+
+    @strawberry.mutation(
+        extensions=ADMIN,
+        description="The user can no longer log in and every token they hold stops working "
+        "(their open websockets are closed); their records and feed items stay. Not yourself, "
+        "nor the last active CRM administrator.",
+    )
+    async def deactivate_user(self, info: strawberry.Info, id: strawberry.ID) -> User:
+        return User(row=await sessions.set_active(info.context, id, False))
+
+    @strawberry.mutation(
+        extensions=ADMIN,
+        description="The user can log in again (tokens from before the deactivation stay void).",
+    )
+    async def reactivate_user(self, info: strawberry.Info, id: strawberry.ID) -> User:
+        return User(row=await sessions.set_active(info.context, id, True))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Revoke the token of this request (its websockets are closed).",
+    )
+    async def logout(self, info: strawberry.Info) -> bool:
+        return await sessions.logout(info.context)
 
     @strawberry.mutation(extensions=ADMIN)
     async def set_follow_up_access(

@@ -23,6 +23,9 @@ class User:
     id: strawberry.ID
     name: str
     email: str
+    active: bool = strawberry.field(
+        description="False once deactivated: the user cannot log in, their tokens are void."
+    )
     created_at: datetime
 
     def __init__(self, row: models.User) -> None:
@@ -30,6 +33,7 @@ class User:
         self.id = strawberry.ID(to_global(Kind.USER, row.id))
         self.name = row.name
         self.email = row.email
+        self.active = row.active
         self.created_at = row.created_at
 
     @strawberry.field

@@ -9,9 +9,11 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,7 +89,23 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     department_id: Mapped[int | None] = mapped_column(Id, ForeignKey("departments.id"))
     superior_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id"))
+    # A deactivated user cannot log in and their tokens stop working; their rows stay.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Carried in each token (`ver`); raising it ends every token issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RevokedToken(Base):
+    """A token ended by `logout` before its expiry; the row is pruned once the token expired."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (Index("ix_revoked_tokens_expires_at", "expires_at"),)
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enterprise_id: Mapped[int] = _enterprise_fk()
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class UserRole(Base):

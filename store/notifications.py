@@ -349,7 +349,7 @@ _VIEWERS = (
     )
     .join(Enterprise, Enterprise.id == User.enterprise_id)
     .outerjoin(UserRole, UserRole.user_id == User.id)
-    .where(in_id_list(User.id, "users"))
+    .where(in_id_list(User.id, "users"), User.active.is_(True))
 )
 PAIRS_PER_STATEMENT = 5_000
 
@@ -384,7 +384,8 @@ async def deliverable_pairs(
 
 
 async def viewers(session: AsyncSession, user_ids: Collection[int]) -> dict[int, Viewer]:
-    """The users as viewers (roles, department, enterprise flag); missing users are left out."""
+    """The users as viewers (roles, department, enterprise flag); missing and deactivated
+    users are left out (their streams end)."""
     facts: dict[int, tuple[int, int | None, bool]] = {}
     roles: dict[int, set[FunctionRole]] = {}
     for user_id, enterprise_id, department_id, opens, role in await session.execute(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 
 from crmfeed.registry.enums import FunctionRole
 from store import closure
@@ -14,6 +16,7 @@ from store.models import (
     Department,
     DepartmentClosure,
     Enterprise,
+    RevokedToken,
     User,
     UserClosure,
     UserRole,
@@ -22,6 +25,7 @@ from store.viewer import Viewer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,6 +181,105 @@ async def load_viewer(session: AsyncSession, enterprise_id: int, user_id: int) -
     )
 
 
+class TokenState(StrEnum):
+    """What the users table says about a token whose signature and expiry are good."""
+
+    VALID = "valid"
+    NO_USER = "no_user"  # the user (or the enterprise claim) does not exist
+    DEACTIVATED = "deactivated"
+    REVOKED = "revoked"  # logged out, or issued before the user's token_version was raised
+
+
+@dataclass(frozen=True, slots=True)
+class TokenViewer:
+    state: TokenState
+    viewer: Viewer | None = None
+
+
+# The viewer statement with what ends a token: the account's state, its token version and
+# whether this token id was revoked. Still one statement per request.
+_TOKEN_VIEWER = (
+    select(
+        User.id,
+        User.department_id,
+        User.active,
+        User.token_version,
+        Enterprise.sharing_opens_follow_up,
+        UserRole.role,
+        exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
+    )
+    .join(Enterprise, Enterprise.id == User.enterprise_id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(User.enterprise_id == bindparam("enterprise_id"), User.id == bindparam("user_id"))
+)
+
+
+async def load_token_viewer(
+    session: AsyncSession, enterprise_id: int, user_id: int, token_id: str, version: int
+) -> TokenViewer:
+    """The viewer a token names, if the token still counts: one statement."""
+    rows = (
+        await session.execute(
+            _TOKEN_VIEWER, {"enterprise_id": enterprise_id, "user_id": user_id, "jti": token_id}
+        )
+    ).all()
+    if not rows:
+        return TokenViewer(TokenState.NO_USER)
+    first = rows[0]
+    if not first.active:
+        return TokenViewer(TokenState.DEACTIVATED)
+    if first.revoked or version != first.token_version:
+        return TokenViewer(TokenState.REVOKED)
+    roles = frozenset(FunctionRole(row.role) for row in rows if row.role is not None)
+    viewer = Viewer(
+        id=first.id,
+        enterprise_id=enterprise_id,
+        department_id=first.department_id,
+        roles=roles,
+        sharing_opens_follow_up=first.sharing_opens_follow_up,
+    )
+    return TokenViewer(TokenState.VALID, viewer)
+
+
+async def revoke_token(
+    session: AsyncSession,
+    *,
+    enterprise_id: int,
+    user_id: int,
+    token_id: str,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Record a revoked token id, and forget those whose tokens have expired anyway."""
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    if await session.get(RevokedToken, token_id) is None:
+        session.add(
+            RevokedToken(
+                jti=token_id, enterprise_id=enterprise_id, user_id=user_id, expires_at=expires_at
+            )
+        )
+        await session.flush()
+
+
+async def set_active(session: AsyncSession, user: User, active: bool) -> None:
+    """(De)activate a user. Deactivating also raises their token version: tokens issued
+    before stay dead after a reactivation."""
+    values: dict[str, object] = {"active": active}
+    if not active:
+        values["token_version"] = User.token_version + 1
+    await session.execute(update(User).where(User.id == user.id).values(**values))
+    await session.refresh(user)
+
+
+async def lock_enterprise(session: AsyncSession, enterprise_id: int) -> None:
+    """Serialise changes that must keep an enterprise-wide invariant (an active CRM
+    administrator): PostgreSQL locks the enterprise row; SQLite has one writer anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Enterprise.id).where(Enterprise.id == enterprise_id).with_for_update()
+        )
+
+
 async def page_users(
     session: AsyncSession, enterprise_id: int, after_id: int | None, limit: int
 ) -> list[User]:
@@ -284,11 +387,13 @@ async def list_departments(session: AsyncSession, enterprise_id: int) -> list[De
     )
 
 
-async def admin_ids(session: AsyncSession, enterprise_id: int) -> list[int]:
-    rows = await session.scalars(
-        select(UserRole.user_id).where(
-            UserRole.enterprise_id == enterprise_id,
-            UserRole.role == FunctionRole.CRM_ADMIN.value,
-        )
+async def admin_ids(
+    session: AsyncSession, enterprise_id: int, *, active_only: bool = False
+) -> list[int]:
+    query = select(UserRole.user_id).where(
+        UserRole.enterprise_id == enterprise_id,
+        UserRole.role == FunctionRole.CRM_ADMIN.value,
     )
-    return sorted(rows)
+    if active_only:
+        query = query.join(User, User.id == UserRole.user_id).where(User.active.is_(True))
+    return sorted(await session.scalars(query))

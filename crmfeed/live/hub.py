@@ -5,7 +5,9 @@ queue (a consumer that falls behind is cut off and resumes from its cursor); the
 watched with heartbeats and reconnected with backoff when the pipe drops; after a reconnect
 every subscription is told to resync from the inbox, so nothing published meanwhile is lost.
 Messages carry only (user, seq) wake-ups; the process's deliverer (crmfeed/live/delivery.py)
-reads the notifications for every woken subscription at once and fills their queues.
+reads the notifications for every woken subscription at once and fills their queues. The same
+pipe carries "sessions ended" messages (a user deactivated, a token revoked): every process
+closes the matching websockets it holds (crmfeed/live/sessions.py).
 
 Nothing here waits without a limit on the pipe: a publish, a heartbeat, connecting and the
 cleanup after a failure are all bounded, and a failed listener stops counting as connected
@@ -26,6 +28,8 @@ from urllib.parse import urlparse
 from broadcaster import Broadcast, Event
 from broadcaster._backends.base import BroadcastBackend
 
+from crmfeed.live.sessions import Ended, Sessions
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable
 
@@ -36,6 +40,7 @@ log = logging.getLogger("crmfeed.live")
 RESYNC = -1
 HEARTBEAT = "hb"
 RESYNC_ALL = "resync"
+END = "end"
 PIPE_LOST = "\x00crmfeed:pipe-lost"
 
 
@@ -189,6 +194,7 @@ class Hub:
         self.reconnects = 0
         self._worked = False  # the current listener got connected
         self.deliverer: Deliverer | None = None  # created by the first delivery stream
+        self.sessions = Sessions()  # this process's open websockets
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -264,6 +270,24 @@ class Hub:
         # they will not resync by themselves): once ours works again, tell them all to.
         self._unsent = True
         self._dispatch(pairs)
+
+    async def end_sessions(self, user_id: int, token_id: str | None, why: Ended) -> None:
+        """Have every process close the user's websockets (those of one token, if given).
+
+        Called after the commit that ended them; HTTP requests are refused by the database
+        from then on. Should the pipe be down, this process closes its own sockets and, once
+        the pipe is back, has every process resync; elsewhere, a deactivated user's
+        subscription ends at its next delivery (the deliverer reads active users only)."""
+        message = json.dumps({END: [user_id, token_id, why.value]})
+        broadcast = self._broadcast
+        if broadcast is not None and self.connected:
+            try:
+                await self._bounded(broadcast.publish(self.channel, message))
+                return
+            except Exception as error:
+                log.warning("live push: publish failed (%r); local sessions only", error)
+        self._unsent = True
+        self.sessions.end(user_id, token_id, why)
 
     async def _announce_resync(self, broadcast: Broadcast) -> None:
         """If some wake-ups could not go through the pipe, have every process resync."""
@@ -357,6 +381,12 @@ class Hub:
             return
         if RESYNC_ALL in body:
             self._resync_all()
+            return
+        ended = body.get(END)
+        if isinstance(ended, list) and len(ended) == 3:
+            user, token_id, why = ended
+            with contextlib.suppress(TypeError, ValueError):
+                self.sessions.end(int(user), token_id, Ended(why))
             return
         pairs = body.get("n")
         if isinstance(pairs, list):

@@ -1,0 +1,115 @@
+"""Open websockets by user and token: closed when their token expires, is revoked, or their
+user is deactivated.
+
+A websocket is authenticated once, at `connection_init`; after that nothing would re-check its
+token. So each accepted socket is registered here with its user, its token id and its token's
+expiry: a timer closes it with 4401 at that expiry, and `end` (called on this process for every
+"session ended" message the hub receives, whichever process published it) closes a user's
+sockets (all of them, or those of one token) with 4403. Strawberry's handler then ends the
+socket's subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import datetime
+
+log = logging.getLogger("crmfeed.live")
+
+EXPIRED_CLOSE = (4401, "Unauthorized: the token expired; log in again")
+
+
+class Ended(StrEnum):
+    """Why a user's sessions ended (the hub's message says which)."""
+
+    DEACTIVATED = "deactivated"
+    REVOKED = "revoked"
+
+
+CLOSES = {
+    Ended.DEACTIVATED: (4403, "Forbidden: this account was deactivated"),
+    Ended.REVOKED: (4403, "Forbidden: the token was revoked (logged out); log in again"),
+}
+
+
+@dataclass(eq=False)
+class OpenSocket:
+    user_id: int
+    token_id: str
+    close: Callable[[int, str], Awaitable[None]] = field(repr=False)
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    closed: bool = False
+
+
+class Sessions:
+    """The open websockets of this process, by user."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, set[OpenSocket]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def open(
+        self,
+        user_id: int,
+        token_id: str,
+        expires_at: datetime,
+        close: Callable[[int, str], Awaitable[None]],
+    ) -> OpenSocket:
+        """Register an accepted socket; `close(code, reason)` closes it."""
+        socket = OpenSocket(user_id, token_id, close)
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, expires_at.timestamp() - time.time())
+        socket.timer = loop.call_later(delay, self._close, socket, *EXPIRED_CLOSE)
+        self._open.setdefault(user_id, set()).add(socket)
+        return socket
+
+    def forget(self, socket: OpenSocket) -> None:
+        """The socket ended (whoever closed it)."""
+        socket.closed = True
+        if socket.timer is not None:
+            socket.timer.cancel()
+        sockets = self._open.get(socket.user_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._open[socket.user_id]
+
+    def end(self, user_id: int, token_id: str | None, why: Ended) -> int:
+        """Close the user's sockets (only those of `token_id`, if given); how many."""
+        code, reason = CLOSES[why]
+        ending = [
+            socket
+            for socket in self._open.get(user_id, ())
+            if token_id is None or socket.token_id == token_id
+        ]
+        for socket in ending:
+            self._close(socket, code, reason)
+        return len(ending)
+
+    @property
+    def count(self) -> int:
+        return sum(len(sockets) for sockets in self._open.values())
+
+    def _close(self, socket: OpenSocket, code: int, reason: str) -> None:
+        if socket.closed:
+            return
+        self.forget(socket)
+        task = asyncio.get_running_loop().create_task(self._send_close(socket, code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _send_close(socket: OpenSocket, code: int, reason: str) -> None:
+        # The client may have gone meanwhile: a close that cannot be sent is no error.
+        with contextlib.suppress(Exception):
+            await socket.close(code, reason)
+        log.info("live push: closed a socket of user %s (%s %s)", socket.user_id, code, reason)
