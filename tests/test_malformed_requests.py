@@ -211,7 +211,7 @@ async def get(api: Api, query_string: str) -> httpx.Response:
         ("query=%7B__typename%7D%ff", ("UTF-8",)),
         ("", ("query",)),
         ("variables={}", ("query",)),
-        ("query=mutation{logout}", ("mutation", "POST")),
+        ("query=mutation{logout}", ("Mutations", "POST")),
     ],
     ids=[
         "variables-not-json",
