@@ -8,6 +8,7 @@ reaches the database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.helpers import CREATE_RECORD, LOGIN, register
+from tests.processes import fresh_postgres_schema, postgres_env, server_processes
 from tests.records_helpers import new_org
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     import httpx
 
@@ -392,3 +395,72 @@ async def test_text_of_the_longest_allowed_length_is_accepted(api: Api) -> None:
     error = refusal(response, 400, "BAD_USER_INPUT", "$values.address", "10,000")
     assert error["extensions"]["field"] == "address"
     assert await org.total(org.admin) == 1
+
+
+# -- a real server, raw bytes --------------------------------------------------------------------
+
+
+async def exchange(port: int, request: bytes) -> tuple[int, dict[str, Any]]:
+    """Send raw bytes on a new connection; the status and JSON body of the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
+        body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 30)
+        return int(lines[0].split()[1]), json.loads(body)
+    finally:
+        writer.close()
+
+
+def http_post(body: bytes, *headers: str) -> bytes:
+    head = ["POST /graphql HTTP/1.1", "Host: 127.0.0.1", *headers, "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def test_a_real_server_refuses_malformed_bytes_and_keeps_serving(tmp_path: Path) -> None:
+    async with fresh_postgres_schema() as schema:
+        env = postgres_env(schema, BROADCAST_URL="memory://", MAX_BODY_SIZE="4096")
+        async with server_processes(tmp_path, {"A": env}) as (server,):
+            port = server.port
+            json_type = "Content-Type: application/json"
+
+            # Not UTF-8, and `null`: 400.
+            body = b'{"query": "{ __typename }", "operationName": "\xff"}'
+            status, answer = await exchange(
+                port, http_post(body, json_type, f"Content-Length: {len(body)}")
+            )
+            assert (status, answer["errors"][0]["extensions"]["code"]) == (400, "BAD_REQUEST")
+            assert "UTF-8" in answer["errors"][0]["message"]
+            status, answer = await exchange(
+                port, http_post(b"null", json_type, "Content-Length: 4")
+            )
+            assert status == 400, answer
+
+            # Announced too large: refused without the body being sent at all.
+            status, answer = await exchange(
+                port, http_post(b"", json_type, "Content-Length: 1000000")
+            )
+            assert (status, answer["errors"][0]["extensions"]["code"]) == (413, "LIMIT_EXCEEDED")
+
+            # Chunked, growing past the limit while it arrives.
+            chunk = b" " * 3000
+            chunked = b"".join(
+                b"%x\r\n%s\r\n" % (len(part), part)
+                for part in [b'{"query": "{ __typename }', chunk, chunk, b'"}']
+            )
+            status, answer = await exchange(
+                port,
+                http_post(chunked + b"0\r\n\r\n", json_type, "Transfer-Encoding: chunked"),
+            )
+            assert status == 413, answer
+
+            # Still serving, and nothing was an internal error.
+            body = b'{"query": "{ __typename }"}'
+            status, answer = await exchange(
+                port, http_post(body, json_type, f"Content-Length: {len(body)}")
+            )
+            assert (status, answer) == (200, {"data": {"__typename": "Query"}})
+            assert "Traceback" not in server.log()
