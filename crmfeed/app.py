@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
@@ -116,6 +116,11 @@ class CrmGraphQL(GraphQL):
             if isinstance(cause, InvalidOperationTypeError):
                 kind = cause.operation_type.value.capitalize()
                 message = f"{kind}s cannot be sent with {scope['method']}: send them with POST."
+            elif isinstance(cause, CannotGetOperationTypeError) and cause.operation_name is None:
+                message = (
+                    "The document must hold one operation, or name the one to run in "
+                    "`operationName`."
+                )
             response = error_response(error.status_code, message, "BAD_REQUEST")
         await response(scope, receive, send)
 

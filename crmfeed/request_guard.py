@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_JSON_DEPTH = 32
+MAX_INTEGER_DIGITS = 100
 ALLOWED_METHODS = "GET, POST"
 EXAMPLE = '{"query": "...", "variables": {...}}'
 MEMBERS = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
@@ -48,16 +49,22 @@ class Refusal(Exception):
         self.code = code
         self.headers = headers
 
-    def response(self) -> JSONResponse:
+    def response(self) -> Response:
         return error_response(self.status, self.message, self.code, self.headers)
 
 
 def error_response(
     status: int, message: str, code: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The GraphQL shape of a refused request: `{"errors": [{"message", "extensions"}]}`."""
+) -> Response:
+    """The GraphQL shape of a refused request: `{"errors": [{"message", "extensions"}]}`, in
+    ASCII JSON (a message may quote text holding a lone surrogate, which UTF-8 cannot encode)."""
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def describe(value: object) -> str:
@@ -76,6 +83,12 @@ def _not_json(constant: str) -> NoReturn:
     raise ValueError(f"{constant} is not a JSON number")
 
 
+def _integer(digits: str) -> int:
+    if len(digits) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {len(digits):,} digits is more than this API takes")
+    return int(digits)
+
+
 def parse_json(raw: bytes | str, what: str) -> Any:
     """JSON text from the client, refused (400) when it is not UTF-8, not JSON, or too deep."""
     if isinstance(raw, bytes):
@@ -91,7 +104,7 @@ def parse_json(raw: bytes | str, what: str) -> Any:
         raise Refusal(400, f"{what} is empty: send a JSON object like {EXAMPLE}.")
     too_deep = Refusal(400, f"{what} is JSON nested deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        value = json.loads(raw, parse_constant=_not_json)
+        value = json.loads(raw, parse_constant=_not_json, parse_int=_integer)
     except RecursionError:
         raise too_deep from None
     except json.JSONDecodeError as error:
@@ -99,7 +112,7 @@ def parse_json(raw: bytes | str, what: str) -> Any:
             400,
             f"{what} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}).",
         ) from None
-    except ValueError as error:  # NaN, Infinity, an integer of thousands of digits
+    except ValueError as error:  # NaN, Infinity, an integer of hundreds of digits
         raise Refusal(400, f"{what} is not valid JSON: {error}.") from None
     if nesting_exceeds(value, MAX_JSON_DEPTH):
         raise too_deep

@@ -86,6 +86,29 @@ async def test_a_body_that_is_not_json_is_a_bad_request(api: Api) -> None:
     refusal(response, 400, "BAD_REQUEST", "not valid JSON")
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(b"NaN", ("NaN",)), (b"-Infinity", ("Infinity",)), (b"1" * 5000, ("5,000 digits",))],
+    ids=["nan", "infinity", "5000-digits"],
+)
+async def test_numbers_json_does_not_have_are_a_bad_request(
+    api: Api, value: bytes, words: tuple[str, ...]
+) -> None:
+    body = b'{"query": "{ __typename }", "variables": {"n": ' + value + b"}}"
+    refusal(await post_bytes(api, body), 400, "BAD_REQUEST", "not valid JSON", *words)
+
+
+async def test_a_refusal_quoting_a_lone_surrogate_is_still_json(api: Api) -> None:
+    response = await post(api, {"query": "{ __typename }", "operationName": "\ud800"})
+    error = refusal(response, 400, "BAD_REQUEST", "Unknown operation")
+    assert "\ud800" in error["message"]
+
+
+async def test_a_document_without_a_single_operation_to_run_is_a_bad_request(api: Api) -> None:
+    response = await post(api, {"query": "fragment F on Query { __typename }"})
+    refusal(response, 400, "BAD_REQUEST", "operationName")
+
+
 async def test_an_empty_body_is_a_bad_request(api: Api) -> None:
     response = await post_bytes(api, b"")
     refusal(response, 400, "BAD_REQUEST", "empty")
