@@ -40,6 +40,8 @@ def text_problem(value: str, max_length: int) -> str | None:
     """What is wrong with `value` as a text input, or None."""
     if len(value) > max_length:
         return f"is {len(value):,} characters long; text may be at most {max_length:,} characters"
+    if value.isascii() and "\x00" not in value:  # the common case, without the regex
+        return None
     found = NOT_TEXT.search(value)
     if found is None:
         return None
@@ -76,22 +78,32 @@ def input_text_rule(max_length: int) -> type[ValidationRule]:
 
 def variable_problem(variables: Mapping[str, Any], max_length: int) -> BadUserInput | None:
     """The first text in `variables` (at any depth, keys included) that is not fit to use."""
-    stack: list[tuple[str, str, Any]] = [("", "", variables)]
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), variables)]
     while stack:
-        path, field, value = stack.pop()
+        path, value = stack.pop()
         if isinstance(value, str):
             problem = text_problem(value, max_length)
             if problem is not None:
-                return BadUserInput(f"{path} {problem}.", field=field)
+                fields = [step for step in path if isinstance(step, str)]
+                return BadUserInput(f"{_path_text(path)} {problem}.", field=fields[-1])
         elif isinstance(value, dict):
             for key, item in value.items():
                 problem = text_problem(key, max_length) if isinstance(key, str) else None
                 if problem is not None:
-                    return BadUserInput(f"{path or 'The variables'} have a key that {problem}.")
-                stack.append((f"{path}.{key}" if path else f"${key}", key, item))
+                    where = _path_text(path) if path else "The variables"
+                    return BadUserInput(f"{where} have a key that {problem}.")
+                stack.append(((*path, key), item))
         elif isinstance(value, list):
-            stack.extend((f"{path}[{index}]", field, item) for index, item in enumerate(value))
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
     return None
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    """`$input.relatedTo[2]` for ("input", "relatedTo", 2)."""
+    text = f"${path[0]}"
+    for step in path[1:]:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return text
 
 
 class InputTextLimits(SchemaExtension):
