@@ -7,15 +7,19 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
+from crmfeed.request_guard import RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
@@ -28,9 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-    from starlette.requests import Request
+    from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
     from starlette.websockets import WebSocket
+    from strawberry.http import GraphQLHTTPResponse
 
     from crmfeed.live.sessions import OpenSocket
 
@@ -89,8 +94,20 @@ class RejectingWebSocketAdapter(ASGIWebSocketAdapter):
         await super().close(*(chosen or (code, reason)))
 
 
+def is_request_error(body: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bool:
+    """Whether an answer says the request could not run at all: no data, and only errors
+    outside any field that carry a code (a masked unexpected error carries none)."""
+    if isinstance(body, list) or body.get("data") is not None:
+        return False
+    errors = body.get("errors") or []
+    return bool(errors) and all(
+        "path" not in error and "code" in (error.get("extensions") or {}) for error in errors
+    )
+
+
 class CrmGraphQL(GraphQL):
-    """Strawberry's ASGI view with our per-request Context and websocket authentication."""
+    """Strawberry's ASGI view with our per-request Context and websocket authentication; its
+    refusals are GraphQL-shaped (crmfeed/request_guard.py refuses malformed requests first)."""
 
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
 
@@ -99,14 +116,45 @@ class CrmGraphQL(GraphQL):
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
-            return await super().__call__(scope, receive, send)
-        try:
+        """As strawberry's: an HTTPException is answered as a GraphQL error; a websocket's
+        token stops being watched when the socket ends."""
+        if scope["type"] == "websocket":
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                opened: OpenSocket | None = scope.get("state", {}).get(SOCKET_STATE)
+                if opened is not None:
+                    self.services.hub.sessions.forget(opened)
+            return
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
-        finally:  # the socket ended: stop watching its token
-            opened: OpenSocket | None = scope.get("state", {}).get(SOCKET_STATE)
-            if opened is not None:
-                self.services.hub.sessions.forget(opened)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            message = error.reason
+            cause = error.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                kind = cause.operation_type.value.capitalize()
+                message = f"{kind}s cannot be sent with {scope['method']}: send them with POST."
+            elif isinstance(cause, CannotGetOperationTypeError) and cause.operation_name is None:
+                message = (
+                    "The document must hold one operation, or name the one to run in "
+                    "`operationName`."
+                )
+            response = error_response(error.status_code, message, "BAD_REQUEST")
+        await response(scope, receive, send)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """A request that could not run (a syntax or validation error, variables that do not
+        fit, text that is too long, a subscription) answers 400; a refusal while running, 200."""
+        if is_request_error(response_data):
+            sub_response.status_code = 400
+        return super().create_response(response_data, sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         return Context(
@@ -201,7 +249,7 @@ def create_app(services: Services | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,

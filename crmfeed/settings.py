@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, gt=0)
     max_cost: int = Field(default=5000, gt=0)
     max_page_size: int = Field(default=100, gt=0)
+    max_string_length: int = Field(default=10_000, gt=0)
+    max_body_size: int = Field(default=1024 * 1024, gt=0)
     allow_introspection: bool = True
     argon2_time_cost: int = Field(default=3, gt=0)
     argon2_memory_cost_kib: int = Field(default=65536, ge=32)

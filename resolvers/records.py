@@ -14,7 +14,7 @@ from resolvers import checker, system_items
 from resolvers.errors import BadUserInput, Conflict, Forbidden, not_found
 from resolvers.inputs import parse_id
 from resolvers.paging import decode_cursor
-from resolvers.validation import CleanValues, clean_values, merged
+from resolvers.validation import TEXT_MAX, CleanValues, clean_values, merged
 from store import org, records
 from store.records import RecordFilter
 
@@ -207,6 +207,12 @@ def make_filter(
             )
     if updated_since is not None and updated_since.tzinfo is None:
         raise BadUserInput("filter.updatedSince needs a UTC offset.", field="updatedSince")
+    if name_contains is not None and len(name_contains) > TEXT_MAX:  # a name is a TEXT field
+        raise BadUserInput(
+            f"filter.nameContains may be at most {TEXT_MAX} characters, the longest a record "
+            f"name can be (got {len(name_contains):,}).",
+            field="nameContains",
+        )
     return RecordFilter(
         statuses=tuple(statuses or ()),
         owner_id=None if owner_id is None else parse_id(owner_id, Kind.USER, "ownerId"),

@@ -1,4 +1,5 @@
-"""Schema extensions: closing each operation's session, masking unexpected errors, limits."""
+"""Schema extensions: closing each operation's session, masking unexpected errors, limits,
+refusing subscriptions over HTTP."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types.graphql import OperationType
 
 from schema.cost import MaxCostLimiter
+from schema.input_text import InputTextLimits, input_text_rule
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -75,7 +78,10 @@ REFUSAL_CODES = [
 
 class RefusalCodes(SchemaExtension):
     """Give strawberry's and graphql-core's own refusals (depth, alias and token limits, a
-    document too costly to validate, disabled introspection) the `extensions.code` of API.md."""
+    document too costly to validate, disabled introspection) the `extensions.code` of API.md,
+    and any other error of a request that could not run (a syntax error, a document that does
+    not validate, variables that do not fit it: errors outside any field) BAD_REQUEST. It runs
+    before MaskErrors (it is listed after it), so it sees which errors are unexpected."""
 
     def on_operation(self) -> Iterator[None]:  # type: ignore[override]
         yield
@@ -83,12 +89,37 @@ class RefusalCodes(SchemaExtension):
         errors = getattr(result, "errors", None) or self.execution_context.pre_execution_errors
         for error in errors or ():
             extensions = error.extensions or {}
-            if "code" in extensions:
+            if "code" in extensions or is_unexpected(error):
                 continue
-            for pattern, code in REFUSAL_CODES:
-                if pattern.search(error.message):
-                    error.extensions = {**extensions, "code": code}
-                    break
+            code = next(
+                (code for pattern, code in REFUSAL_CODES if pattern.search(error.message)),
+                "BAD_REQUEST" if error.path is None else None,
+            )
+            if code is not None:
+                error.extensions = {**extensions, "code": code}
+
+
+class WebsocketSubscriptions(SchemaExtension):
+    """Refuse a subscription sent over HTTP (BAD_REQUEST, before it runs): subscriptions are
+    served over the websocket at the same URL. Like InputTextLimits, it comes after
+    ValidationCache."""
+
+    def on_validate(self) -> Iterator[None]:  # type: ignore[override]
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        if (
+            context.operation_type is OperationType.SUBSCRIPTION
+            and request is not None
+            and request.scope["type"] == "http"
+        ):
+            refusal = GraphQLError(
+                "Subscriptions are served over the websocket at this same URL "
+                "(ws:// or wss://, subprotocol graphql-transport-ws or graphql-ws); over HTTP, "
+                "send queries and mutations.",
+                extensions={"code": "BAD_REQUEST"},
+            )
+            context.pre_execution_errors = [*(context.pre_execution_errors or ()), refusal]
+        yield
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -109,14 +140,18 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[
             max_cost=settings.max_cost, max_page_size=settings.max_page_size
         ).validation_rules,
     ]
+    rules.append(input_text_rule(settings.max_string_length))
     if not settings.allow_introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return [
         CloseSession,
-        RefusalCodes,
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message="Unexpected error."),
+        RefusalCodes,
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         ParseCache,
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
+        # These two add to the validation errors that ValidationCache sets: after it.
+        lambda: InputTextLimits(max_length=settings.max_string_length),
+        WebsocketSubscriptions,
     ]
