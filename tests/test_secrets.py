@@ -5,6 +5,7 @@ their own expiry while the previous key is configured."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -173,13 +174,7 @@ async def with_keys(services: Services) -> AsyncIterator[Any]:
         settings = services.settings.model_copy(
             update={"secret_key": secret_key, "secret_key_previous": previous}
         )
-        shared = Services(
-            settings=settings,
-            engine=services.engine,
-            session_factory=services.session_factory,
-            hub=services.hub,
-            reminders=services.reminders,
-        )
+        shared = dataclasses.replace(services, settings=settings)
         transport = httpx.ASGITransport(app=create_app(shared))
         client = httpx.AsyncClient(transport=transport, base_url="http://test")
         clients.append(client)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,12 +112,8 @@ async def test_revoked_token_ids_are_pruned_once_their_tokens_expired(
     """The revocation table only holds tokens that could still be used."""
     org = await new_org(api)
     bob = await member(org)
-    short = Services(
-        settings=services.settings.model_copy(update={"token_ttl_seconds": 1}),
-        engine=services.engine,
-        session_factory=services.session_factory,
-        hub=services.hub,
-        reminders=services.reminders,
+    short = dataclasses.replace(
+        services, settings=services.settings.model_copy(update={"token_ttl_seconds": 1})
     )
     enterprise = read_token(services.settings, bob.token)
     assert enterprise is not None
