@@ -17,9 +17,10 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from crmfeed import idempotency
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
-from crmfeed.request_guard import RequestGuard, error_response
+from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
@@ -130,7 +131,7 @@ class CrmGraphQL(GraphQL):
             await super().__call__(scope, receive, send)
             return
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self._answer(Request(scope=scope, receive=receive))
         except HTTPException as error:
             message = error.reason
             cause = error.__cause__
@@ -144,6 +145,21 @@ class CrmGraphQL(GraphQL):
                 )
             response = error_response(error.status_code, message, "BAD_REQUEST")
         await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        """Run the operation; a POST with an Idempotency-Key goes through
+        crmfeed/idempotency.py, which may answer from what it stored."""
+        if request.method != "POST" or IDEMPOTENCY_HEADER not in request.headers:
+            return await self.run(request)  # type: ignore[return-value]
+        context = await self.get_context(request, response=None)
+
+        async def run(context: Context) -> Response:
+            return await self.run(request, context=context)  # type: ignore[return-value]
+
+        try:
+            return await idempotency.answer(context, request, run)
+        finally:
+            await context.close()
 
     def create_response(
         self,

@@ -29,6 +29,8 @@ MAX_JSON_DEPTH = 32
 MAX_INTEGER_DIGITS = 100
 ALLOWED_METHODS = "GET, POST"
 EXAMPLE = '{"query": "...", "variables": {...}}'
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_IDEMPOTENCY_KEY = 255
 MEMBERS = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
 KINDS = {str: "a string", dict: "a JSON object"}
 
@@ -167,6 +169,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         try:
+            check_idempotency_key(scope)
             if scope["method"] == "POST":
                 body = await self._read_json_body(scope, receive)
                 if body is None:  # the client left while sending
@@ -221,6 +224,29 @@ class RequestGuard:
         body = b"".join(chunks)
         check_operation(parse_json(body, "The request body"), "in the request body")
         return body
+
+
+def check_idempotency_key(scope: Scope) -> None:
+    """An `Idempotency-Key` header, when given: once, 1 to 255 printable ASCII characters."""
+    values = Headers(scope=scope).getlist(IDEMPOTENCY_HEADER)
+    if not values:
+        return
+    if len(values) > 1:
+        raise Refusal(400, "Send the Idempotency-Key header once.")
+    key = values[0]
+    if not key:
+        problem = "it is empty"
+    elif len(key) > MAX_IDEMPOTENCY_KEY:
+        problem = f"it has {len(key):,} characters"
+    elif not all(" " <= character <= "~" for character in key):
+        problem = "it holds characters outside printable ASCII"
+    else:
+        return
+    raise Refusal(
+        400,
+        f"The Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII "
+        f"characters (a UUID makes a good key); {problem}.",
+    )
 
 
 def check_query_string(scope: Scope) -> None:

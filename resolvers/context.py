@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.websockets import WebSocket
 
+    from crmfeed.idempotency import Claim
     from crmfeed.live.hub import Hub
     from crmfeed.security import TokenClaims
     from crmfeed.settings import Settings
@@ -71,13 +72,23 @@ class Context:
         self.claims: TokenClaims | None = None  # of the token, once read
         self.token_state: TokenState | None = None  # None: no token, or a bad or expired one
         self._field_access: FieldAccessMap | None = None
+        self._claim: Claim | None = None
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
             if self._session is None:
                 self._session = self.session_factory()
+                if self._claim is not None:
+                    self._claim.watch(self._session)
             yield self._session
+
+    def claim_idempotency(self, claim: Claim) -> None:
+        """Write `claim`'s Idempotency-Key row in the first transaction this request commits,
+        whichever session commits it (crmfeed/idempotency.py)."""
+        self._claim = claim
+        if self._session is not None:
+            claim.watch(self._session)
 
     async def close(self) -> None:
         # Under the lock: a websocket's operations share one context, so another operation

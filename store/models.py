@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     true,
 )
@@ -106,6 +107,26 @@ class RevokedToken(Base):
     enterprise_id: Mapped[int] = _enterprise_fk()
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(Base):
+    """A mutation run with an `Idempotency-Key` header: written in the mutation's own
+    transaction (so no committed write lacks it), its answer stored just after; pruned once
+    older than IDEMPOTENCY_TTL_SECONDS."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    enterprise_id: Mapped[int] = _enterprise_fk()
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The HTTP answer, once stored; None while the request finishes (or if it never did).
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
 
 
 class UserRole(Base):
