@@ -11,22 +11,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import signal
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from crmfeed.app import create_app
 from crmfeed.throttle import LoginThrottle
+from store.engine import create_engine
 from store.models import IdempotencyKey
-from tests.conftest import Api, unique_email
+from store.types import utcnow
+from tests.conftest import POSTGRES_URL, Api, test_settings, unique_email
 from tests.feed_helpers import POST, feed_item, feed_total, new_org, post
+from tests.processes import (
+    HttpApi,
+    ServerProcess,
+    fresh_postgres_schema,
+    postgres_env,
+    require_redis,
+    server_processes,
+)
 from tests.records_helpers import CREATE_RECORD, LOGIN, PASSWORD, REGISTER, Person
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from crmfeed.app import Services
 
@@ -381,3 +397,80 @@ async def test_mutations_without_a_key_store_nothing(api: Api, services: Service
     acme = await org.record(ann, "ACCOUNT", "Acme")
     await post(org, ann, "A post without a key", account=acme)
     assert await key_rows(services, ann.id) == 0
+
+
+@pytest.mark.postgres
+async def test_a_server_killed_after_the_commit_leaves_the_retry_refused_not_applied(
+    tmp_path: Path,
+) -> None:
+    """kill -9 between a mutation's commit and its answer: the retry (on another process)
+    writes nothing. To stop the server deterministically in that window the test holds a row
+    lock on someone's expired key: storing the answer prunes expired keys in its transaction,
+    so it waits for that lock, after the mutation (and its key) committed."""
+    await require_redis()
+    async with fresh_postgres_schema() as schema:
+        env = postgres_env(schema)
+        engine = create_engine(test_settings(POSTGRES_URL), schema=schema)
+        try:
+            async with server_processes(tmp_path, {"A": env, "B": env}) as (doomed, survivor):
+                api = HttpApi(survivor.http_url)
+                try:
+                    await _kill_after_commit(engine, doomed, api)
+                finally:
+                    await api.aclose()
+        finally:
+            await engine.dispose()
+
+
+async def _kill_after_commit(engine: AsyncEngine, doomed: ServerProcess, api: HttpApi) -> None:
+    org = await new_org(api)  # type: ignore[arg-type]
+    ann = await org.user("Ann")
+    old_key = new_key()
+    await api.client.post(
+        api.url,
+        json={"query": CREATE, "variables": account("Old")},
+        headers={"Authorization": f"Bearer {org.admin.token}", "Idempotency-Key": old_key},
+    )
+    old = [IdempotencyKey.key == old_key]
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(IdempotencyKey).where(*old).values(created_at=utcnow() - timedelta(days=2))
+        )
+
+    key = new_key()
+    request = {"query": CREATE, "variables": account("Acme")}
+    headers = {"Authorization": f"Bearer {ann.token}", "Idempotency-Key": key}
+    async with engine.connect() as holder:
+        await holder.execute(select(IdempotencyKey.key).where(*old).with_for_update())
+        async with httpx.AsyncClient(timeout=60) as client:
+            sent = asyncio.create_task(client.post(doomed.http_url, json=request, headers=headers))
+            committed = select(func.count()).where(IdempotencyKey.key == key)
+            for _ in range(600):  # until the mutation committed (30 s at most)
+                if await _scalar(engine, committed):
+                    break
+                assert not sent.done(), sent.result().text
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the mutation never committed")
+            assert doomed.process is not None
+            os.killpg(doomed.process.pid, signal.SIGKILL)
+            await asyncio.to_thread(doomed.process.wait, 10)
+            with pytest.raises(httpx.TransportError):
+                await sent  # never answered
+        await holder.rollback()
+
+    assert await org.total(ann) == 1  # applied, unacknowledged
+    retried = await api.client.post(api.url, json=request, headers=headers)
+    assert retried.status_code == 409
+    assert retried.json()["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert await org.total(ann) == 1
+    fresh = await api.client.post(
+        api.url, json=request, headers={**headers, "Idempotency-Key": "x"}
+    )
+    assert fresh.json()["data"]["createRecord"]["name"] == "Acme"
+    assert await org.total(ann) == 2
+
+
+async def _scalar(engine: AsyncEngine, statement: Any) -> Any:
+    async with engine.connect() as connection:
+        return (await connection.execute(statement)).scalar_one()
