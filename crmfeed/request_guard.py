@@ -6,8 +6,9 @@ The view answers some malformed requests with a plain-text 400 and others (a bod
 body itself, refusing it past `max_body_size` bytes (413, from the Content-Length or while it
 arrives), checks that it is JSON (415 otherwise), UTF-8, nested at most `MAX_JSON_DEPTH` levels,
 and one object whose members have the types GraphQL over HTTP gives them (a list is a batch,
-which is not supported); it checks GET's parameters the same way, refuses other methods (405),
-and then hands the request on unchanged. GraphiQL (a GET from a browser) and websockets pass
+which is not supported); it checks GET's parameters the same way, refuses other methods (405)
+and a malformed `Idempotency-Key` header (crmfeed/idempotency.py), and then hands the request
+on unchanged. GraphiQL (a GET from a browser) and websockets pass
 straight through.
 
     app = RequestGuard(graphql_view, max_body_size=1024 * 1024)
