@@ -26,7 +26,8 @@ from crmfeed.throttle import LoginThrottle
 from store.engine import create_engine
 from store.models import IdempotencyKey
 from store.types import utcnow
-from tests.conftest import POSTGRES_URL, Api, test_settings, unique_email
+from tests import conftest
+from tests.conftest import POSTGRES_URL, Api, unique_email
 from tests.feed_helpers import POST, feed_item, feed_total, new_org, post
 from tests.processes import (
     HttpApi,
@@ -200,6 +201,8 @@ async def test_a_malformed_key_is_refused_before_anything_runs(api: Api) -> None
         assert error["extensions"]["code"] == "BAD_REQUEST"
         assert "Idempotency-Key" in error["message"]
     assert await org.total(ann) == 0
+    on_a_query = await send(api, ME, None, ann, "")
+    assert on_a_query.status_code == 400
     longest = await send(api, CREATE, account("Acme"), ann, "k" * 255)
     assert longest.json()["data"]["createRecord"]["name"] == "Acme"
 
@@ -410,7 +413,7 @@ async def test_a_server_killed_after_the_commit_leaves_the_retry_refused_not_app
     await require_redis()
     async with fresh_postgres_schema() as schema:
         env = postgres_env(schema)
-        engine = create_engine(test_settings(POSTGRES_URL), schema=schema)
+        engine = create_engine(conftest.test_settings(POSTGRES_URL), schema=schema)
         try:
             async with server_processes(tmp_path, {"A": env, "B": env}) as (doomed, survivor):
                 api = HttpApi(survivor.http_url)
