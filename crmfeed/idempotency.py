@@ -70,8 +70,9 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 UNKEYED_FIELDS = frozenset({"login", "registerEnterprise"})
 LOST_ANSWER = (
     "A request with this Idempotency-Key was applied, but its answer is not stored: it is "
-    "still finishing, or the server stopped before answering. Do not send it again: read the "
-    "current state (and retry later with this key to get the answer if it is still running)."
+    "still finishing, or the server stopped before answering. Read the current state instead "
+    "of sending it again with a new key (while it is still finishing, a retry with this key "
+    "soon gets its answer)."
 )
 RACED = (
     "Another request with this Idempotency-Key was applied meanwhile; nothing of this one was "
