@@ -85,7 +85,11 @@ class Tally:
 
 class Client:
     def __init__(self, url: str, connections: int) -> None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s)
+        # would close them under a request being sent (an httpx ReadError, not a server fault).
+        limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=2
+        )
         self.url = url
         self.http = httpx.AsyncClient(timeout=120, limits=limits)
 
