@@ -85,7 +85,11 @@ class Tally:
 
 class Client:
     def __init__(self, url: str, connections: int) -> None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s)
+        # would close them under a request being sent (an httpx ReadError, not a server fault).
+        limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=2
+        )
         self.url = url
         self.http = httpx.AsyncClient(timeout=120, limits=limits)
 
@@ -263,6 +267,12 @@ def report(tally: Tally, lost: Counter[str], seconds: float, writers: int, where
         print(f"  failed {count}x {reason}")
 
 
+def psql(statement: str) -> None:
+    """One statement on the test database (POSTGRES_URL's server and database)."""
+    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", statement]
+    subprocess.run(command, check=True)
+
+
 @contextlib.contextmanager
 def served(database: str) -> Iterator[str]:
     """A server process on a temporary SQLite file or a new PostgreSQL schema; its URL."""
@@ -275,20 +285,7 @@ def served(database: str) -> Iterator[str]:
     else:
         schema = f"crmfeed_load_{uuid.uuid4().hex[:10]}"
         env.update(DATABASE_URL=POSTGRES_URL, DATABASE_SCHEMA=schema)
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-qc",
-                f'CREATE SCHEMA "{schema}"',
-            ],
-            check=True,
-        )
+        psql(f'CREATE SCHEMA "{schema}"')
     subprocess.run(
         [sys.executable, "-m", "crmfeed", "migrate"],
         env=env,
@@ -330,20 +327,7 @@ def served(database: str) -> Iterator[str]:
         errors = (workdir / "server.log").read_text(errors="replace").count("Traceback")
         print(f"server log: {workdir / 'server.log'} ({errors} tracebacks)")
         if schema:
-            subprocess.run(
-                [
-                    "psql",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "test",
-                    "-qc",
-                    f'SET client_min_messages = warning; DROP SCHEMA "{schema}" CASCADE',
-                ],
-                check=True,
-            )
+            psql(f'SET client_min_messages = warning; DROP SCHEMA "{schema}" CASCADE')
 
 
 async def run(url: str, args: argparse.Namespace) -> None:

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     login_delay_seconds: int = Field(default=1, ge=0)
     login_address_max_failures: int = Field(default=50, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
+    transaction_attempts: int = Field(default=5, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     echo_sql: bool = False
 

@@ -98,6 +98,11 @@ class Context:
                 await self._session.close()
                 self._session = None
 
+    async def discard_transaction(self) -> None:
+        """Roll back and forget what this operation read, to run it again from the start."""
+        await self.close()
+        self.reset_loaders()
+
     async def optional_viewer(self) -> Viewer | None:
         if self._viewer is _UNSET:
             self._viewer = await self._load_viewer()

@@ -46,6 +46,7 @@ from schema.org import (
 )
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.records import RecordInterface, TeamMemberInput, wrap_record
+from schema.retry import retry_each_mutation
 
 SIGNED_IN = [IsAuthenticated]
 ADMIN = [PermissionExtension(permissions=[IsAdmin()])]
@@ -425,3 +426,6 @@ class Mutation(NotificationMutation):
             info.context, item_id=item_id, record_id=None, to_user_ids=to_user_ids, message=message
         )
         return True
+
+
+retry_each_mutation(Mutation)

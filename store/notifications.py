@@ -125,10 +125,20 @@ _INSERT_NEW_ENTRIES = insert(InboxEntry.__table__).from_select(
     .where(in_id_list(InboxCounter.user_id, "users"))
     .order_by(InboxCounter.user_id),
 )
-# Existing counters move by one (locked in user id order: PostgreSQL scans the index in order).
+# Existing counters move by one. Two replies notify overlapping followers, so their
+# transactions lock some of the same counters: always in user id order, or each may hold what
+# the other waits for. An UPDATE locks rows in whatever order its plan visits them (a bitmap
+# scan: the heap's order, which updates keep shuffling), so the rows are locked first by a
+# sorted SELECT ... FOR UPDATE (PostgreSQL; SQLite has one writer and no row locks).
+_LOCKED_IN_ORDER = (
+    select(InboxCounter.user_id)
+    .where(in_id_list(InboxCounter.user_id, "users"))
+    .order_by(InboxCounter.user_id)
+    .with_for_update()
+)
 _BUMP_EXISTING = (
     update(InboxCounter.__table__)
-    .where(in_id_list(InboxCounter.user_id, "users"))
+    .where(InboxCounter.user_id.in_(_LOCKED_IN_ORDER.scalar_subquery()))
     .values(last_seq=InboxCounter.last_seq + 1)
     .returning(InboxCounter.user_id, InboxCounter.last_seq)
 )

@@ -106,6 +106,28 @@ async def services(
         await _drop_postgres_schema(schema)
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    """A migrated database of the module's own, for tests that start servers on it; yields
+    the settings that reach it."""
+    schema: str | None = None
+    if request.param == "postgresql":
+        schema = await _postgres_schema()
+        settings = test_settings(POSTGRES_URL).model_copy(update={"database_schema": schema})
+    else:
+        path = tmp_path_factory.mktemp("module-db") / "crmfeed.db"
+        settings = test_settings(f"sqlite+aiosqlite:///{path}")
+    settings = settings.model_copy(update={"run_reminders": False})
+    migrating = Services.create(settings)
+    await upgrade(migrating.engine)
+    await migrating.engine.dispose()
+    yield settings
+    if schema is not None:
+        await _drop_postgres_schema(schema)
+
+
 class GraphQLError(AssertionError):
     pass
 

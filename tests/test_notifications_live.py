@@ -27,8 +27,6 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from crmfeed.app import Services, create_app
 from crmfeed.ids import Kind, from_global
 from crmfeed.security import issue_token
-from tests.conftest import DATABASES, POSTGRES_URL, _drop_postgres_schema, _postgres_schema
-from tests.conftest import test_settings as settings_for
 from tests.feed_helpers import post
 from tests.live_helpers import WsClient, free_port, running_server
 from tests.processes import HttpApi, change_owner, follow, inbox, reply, seq
@@ -43,29 +41,6 @@ PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 
 
 # -- servers -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-async def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Settings]:
-    """A migrated database for this module; yields the settings that reach it."""
-    from store.migrate import upgrade
-
-    schema: str | None = None
-    if request.param == "postgresql":
-        schema = await _postgres_schema()
-        settings = settings_for(POSTGRES_URL).model_copy(update={"database_schema": schema})
-    else:
-        path = tmp_path_factory.mktemp("live") / "crmfeed.db"
-        settings = settings_for(f"sqlite+aiosqlite:///{path}")
-    settings = settings.model_copy(update={"run_reminders": False})
-    migrating = Services.create(settings)
-    await upgrade(migrating.engine)
-    await migrating.engine.dispose()
-    yield settings
-    if schema is not None:
-        await _drop_postgres_schema(schema)
 
 
 @dataclass

@@ -19,8 +19,6 @@ from crmfeed.app import Services
 from crmfeed.ids import Kind, from_global
 from crmfeed.security import issue_token, read_token
 from store.models import RevokedToken
-from tests.conftest import DATABASES, POSTGRES_URL, _drop_postgres_schema, _postgres_schema
-from tests.conftest import test_settings as settings_for
 from tests.feed_helpers import feed_item, post
 from tests.live_helpers import WsClient, running_server
 from tests.processes import (
@@ -235,29 +233,6 @@ async def test_the_last_active_admin_keeps_the_admin_role(api: Api) -> None:
 
 
 # -- websockets in one process ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-async def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Settings]:
-    """A migrated database for this module's servers; yields the settings that reach it."""
-    from store.migrate import upgrade
-
-    schema: str | None = None
-    if request.param == "postgresql":
-        schema = await _postgres_schema()
-        settings = settings_for(POSTGRES_URL).model_copy(update={"database_schema": schema})
-    else:
-        path = tmp_path_factory.mktemp("sessions") / "crmfeed.db"
-        settings = settings_for(f"sqlite+aiosqlite:///{path}")
-    settings = settings.model_copy(update={"run_reminders": False})
-    migrating = Services.create(settings)
-    await upgrade(migrating.engine)
-    await migrating.engine.dispose()
-    yield settings
-    if schema is not None:
-        await _drop_postgres_schema(schema)
 
 
 @contextlib.asynccontextmanager
