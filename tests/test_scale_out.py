@@ -41,10 +41,11 @@ pytestmark = pytest.mark.postgres
 
 
 def env_for(schema: str) -> dict[str, str]:
-    """Both processes' environment. The heartbeat watchdog's timeout is set far above the
-    bounded waits below, so only the live pipe (and the hub's resync after a reconnect it
-    noticed at once) can deliver in time, not a periodic reconnect of a broken listener."""
-    return postgres_env(schema, LIVE_HEARTBEAT_TIMEOUT="30")
+    """Both processes' environment. The heartbeat watchdog's timeout and the polling interval
+    during outages are set far above the bounded waits below, so only the live pipe (and the
+    hub's resync after a reconnect it noticed at once) can deliver in time, not a periodic
+    reconnect of a broken listener nor the polls (tests/test_broker_outage.py pins those)."""
+    return postgres_env(schema, LIVE_HEARTBEAT_TIMEOUT="30", LIVE_OUTAGE_POLL_SECONDS="60")
 
 
 @pytest.fixture
