@@ -64,6 +64,7 @@ class Services:
             queue_size=settings.live_queue_size,
             heartbeat_seconds=settings.live_heartbeat_seconds,
             heartbeat_timeout=settings.live_heartbeat_timeout,
+            outage_poll_seconds=settings.live_outage_poll_seconds,
         )
         return cls(
             settings=settings,
@@ -247,7 +248,12 @@ def create_app(services: Services | None = None) -> Starlette:
             return JSONResponse(
                 {"status": "unavailable", "database": type(error).__name__}, status_code=503
             )
-        return JSONResponse({"status": "ok"})
+        # The process serves without its broker too (live push falls back to polling).
+        live = {
+            "broker": "connected" if services.hub.connected else "unreachable",
+            "outage_polls": services.hub.outage_polls,
+        }
+        return JSONResponse({"status": "ok", "live": live})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

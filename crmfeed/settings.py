@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     live_queue_size: int = Field(default=256, gt=0)
     live_heartbeat_seconds: float = Field(default=1.0, gt=0)
     live_heartbeat_timeout: float = Field(default=5.0, gt=0)
+    live_outage_poll_seconds: float = Field(default=1.0, gt=0)
     run_reminders: bool = True
     reminder_poll_seconds: float = Field(default=1.0, gt=0)
     secret_key: str = DEV_SECRET_KEY

@@ -13,7 +13,9 @@ started in its own working directory (no `.env` file, no stray SQLite file in th
 `server_processes` waits until every `/healthz` answers 200, always stops the processes
 (SIGTERM, then SIGKILL), and when the block fails prints each process's log, which pytest shows
 with the failure. Also here: `HttpApi` (tests.conftest.Api over real HTTP), the inbox queries
-shared by the notification tests, and killing one process's Redis pub/sub connections.
+shared by the notification tests, killing one process's Redis pub/sub connections, a Redis
+server of the test's own (`own_redis`: started on a free port, killed, started again) and a
+proxy to Redis that can go silent (`FreezableProxy`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from tests.live_helpers import free_port
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
     from pathlib import Path
+
+    from tests.records_helpers import Org, Person
 
 REDIS_URL = os.environ.get("CRMFEED_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_HINT = (
@@ -198,6 +202,7 @@ _SETTINGS_VARIABLES = {
     "LIVE_QUEUE_SIZE",
     "LIVE_HEARTBEAT_SECONDS",
     "LIVE_HEARTBEAT_TIMEOUT",
+    "LIVE_OUTAGE_POLL_SECONDS",
     "RUN_REMINDERS",
     "REMINDER_POLL_SECONDS",
     "SECRET_KEY",
@@ -399,6 +404,25 @@ async def reply(
     return data["reply"]["id"]
 
 
+POST_ITEM = """
+mutation($input: PostSalesRecordInput!) { postSalesRecord(input: $input) { id } }"""
+
+
+async def thread(org: Org, author: Person, follower: Person, *members: Person) -> str:
+    """An item by `author` on their account, followed by `follower`; `members` may reply."""
+    account = await org.record(author, "ACCOUNT", "Acme")
+    for member in (follower, *members):
+        await org.add_member(author, account, member, "REGULAR_MEMBER", "READ_WRITE")
+    data = await org.api.ok(
+        POST_ITEM, {"input": {"content": "Tender", "relatedTo": [account]}}, author.token
+    )
+    item = data["postSalesRecord"]["id"]
+    await org.api.ok(
+        "mutation($id: ID!) { follow(itemId: $id) { id } }", {"id": item}, follower.token
+    )
+    return item
+
+
 async def change_owner(api: Any, who: _Caller, record_id: str, new_owner_id: str) -> None:
     data = await api.ok(CHANGE_OWNER, {"id": record_id, "owner": new_owner_id}, who.token)
     assert data["changeOwner"]["owner"] == {"id": new_owner_id}
@@ -455,3 +479,137 @@ async def kill_pubsub_connections(*servers: ServerProcess) -> int:
         return killed
     finally:
         await client.aclose()
+
+
+# -- a Redis server of the test's own -------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    """A `redis-server` the test starts on a free port, kills (SIGKILL: an outage, not a
+    shutdown) and starts again on the same port; nothing else uses it."""
+
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def spawn(self) -> None:
+        """Start the process (not yet waited for); its output goes to `log_path`."""
+        command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    async def start(self, within: float = 10.0) -> None:
+        """Start it and wait until it answers PING."""
+        import redis.asyncio as redis
+
+        self.spawn()
+        assert self.process is not None
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = asyncio.get_running_loop().time() + within
+        try:
+            while True:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"redis-server exited:\n{self.log_path.read_text()}")
+                try:
+                    await client.ping()
+                    return
+                except (OSError, redis.RedisError):
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    async def kill(self) -> None:
+        """SIGKILL it and wait until it is gone (its port is free again)."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.kill()
+            await asyncio.to_thread(process.wait, 10)
+
+
+@contextlib.asynccontextmanager
+async def own_redis(workdir: Path) -> AsyncIterator[RedisServer]:
+    """A running `redis-server` on a free port (needs the binary), always killed afterwards;
+    its log is `<workdir>/redis.log` (the directory must exist)."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server)", pytrace=False)
+    server = RedisServer(port=free_port(), log_path=workdir / "redis.log")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.kill()
+
+
+class FreezableProxy:
+    """A TCP proxy to Redis that can stop forwarding without closing anything: what a network
+    partition looks like to the process (no error, just silence)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.frozen: list[asyncio.Event] = []
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        """Existing connections go silent; new ones work."""
+        for thawed in self.frozen:
+            thawed.clear()
+        self.frozen = []
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.target_port
+        )
+        flowing = asyncio.Event()
+        flowing.set()
+        self.frozen.append(flowing)
+        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink, flowing))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _pipe(
+        source: asyncio.StreamReader, sink: asyncio.StreamWriter, flowing: asyncio.Event
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                await flowing.wait()
+                sink.write(data)
+                await sink.drain()
+        finally:
+            sink.close()

@@ -18,6 +18,7 @@ import pytest
 
 from tests.live_helpers import WsClient
 from tests.processes import (
+    FreezableProxy,
     HttpApi,
     fresh_postgres_schema,
     kill_pubsub_connections,
@@ -27,6 +28,7 @@ from tests.processes import (
     seq,
     server_processes,
     stop_process,
+    thread,
 )
 from tests.records_helpers import new_org
 
@@ -34,19 +36,16 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.records_helpers import Org, Person
 
 pytestmark = pytest.mark.postgres
 
-POST = """
-mutation($input: PostSalesRecordInput!) { postSalesRecord(input: $input) { id } }"""
-
 
 def env_for(schema: str) -> dict[str, str]:
-    """Both processes' environment. The heartbeat watchdog's timeout is set far above the
-    bounded waits below, so only the live pipe (and the hub's resync after a reconnect it
-    noticed at once) can deliver in time, not a periodic reconnect of a broken listener."""
-    return postgres_env(schema, LIVE_HEARTBEAT_TIMEOUT="30")
+    """Both processes' environment. The heartbeat watchdog's timeout and the polling interval
+    during outages are set far above the bounded waits below, so only the live pipe (and the
+    hub's resync after a reconnect it noticed at once) can deliver in time, not a periodic
+    reconnect of a broken listener nor the polls (tests/test_broker_outage.py pins those)."""
+    return postgres_env(schema, LIVE_HEARTBEAT_TIMEOUT="30", LIVE_OUTAGE_POLL_SECONDS="60")
 
 
 @pytest.fixture
@@ -55,21 +54,6 @@ async def schema() -> AsyncIterator[str]:
     await require_redis()
     async with fresh_postgres_schema() as name:
         yield name
-
-
-async def thread(org: Org, author: Person, follower: Person, *members: Person) -> str:
-    """An item by `author` on their account, followed by `follower`; `members` may reply."""
-    account = await org.record(author, "ACCOUNT", "Acme")
-    for member in (follower, *members):
-        await org.add_member(author, account, member, "REGULAR_MEMBER", "READ_WRITE")
-    data = await org.api.ok(
-        POST, {"input": {"content": "Tender", "relatedTo": [account]}}, author.token
-    )
-    item = data["postSalesRecord"]["id"]
-    await org.api.ok(
-        "mutation($id: ID!) { follow(itemId: $id) { id } }", {"id": item}, follower.token
-    )
-    return item
 
 
 async def test_a_reply_through_one_process_reaches_a_subscriber_of_the_other(
@@ -216,58 +200,6 @@ async def test_a_client_of_a_stopped_process_resumes_on_the_other(
 
 
 # -- a silent pipe ---------------------------------------------------------------------------------
-
-
-class FreezableProxy:
-    """A TCP proxy to Redis that can stop forwarding without closing anything: what a network
-    partition looks like to the process (no error, just silence)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.frozen: list[asyncio.Event] = []
-        self.server: asyncio.Server | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    def freeze(self) -> None:
-        """Existing connections go silent; new ones work."""
-        for thawed in self.frozen:
-            thawed.clear()
-        self.frozen = []
-
-    async def close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(
-            "127.0.0.1", self.target_port
-        )
-        flowing = asyncio.Event()
-        flowing.set()
-        self.frozen.append(flowing)
-        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-            task = asyncio.create_task(self._pipe(source, sink, flowing))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    @staticmethod
-    async def _pipe(
-        source: asyncio.StreamReader, sink: asyncio.StreamWriter, flowing: asyncio.Event
-    ) -> None:
-        try:
-            while data := await source.read(65536):
-                await flowing.wait()
-                sink.write(data)
-                await sink.drain()
-        finally:
-            sink.close()
 
 
 async def test_a_pipe_that_goes_silent_is_rebuilt_by_the_heartbeat_watchdog() -> None:

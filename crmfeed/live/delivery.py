@@ -15,7 +15,12 @@ woken streams together, on one connection, in a fixed number of statements:
 A user's seqs are dense and commit in order (`notifications.add`), so a stream whose cursor is C
 and whose inbox is known to reach T reads exactly the pairs (user, C+1 .. T): in order, no gap,
 no duplicate, whatever order the wake-ups arrive in. The inbox stays the truth: a lost wake-up is
-made good by the resync after a reconnect, which looks the counters up again.
+made good by the resync after a reconnect, which looks the counters up again; while the pipe is
+down the hub polls the counters (`Deliverer.last_seqs`, one statement for all the process's
+streams) and wakes each stream with its user's last seq. Wake-ups only ever raise `known`, and
+one batch runs at a time: a batch reads (cursor, end] and moves the cursor only if it is still
+where the batch started, so a wake-up (from the pipe, a local publish or a poll) arriving while
+a stream is being read makes it come again from its new cursor, never re-read or skip a seq.
 
 Buffers stay bounded: a stream takes no more than its queue has room for. While it replays, it
 is paced by its reader (the next chunk is read once the queue has drained); once live, a stream
@@ -28,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from crmfeed.live.hub import RESYNC, LocalSubscription
 from store import notifications
@@ -69,6 +74,8 @@ class Stream(LocalSubscription):
     `cursor`: every notification up to it was delivered or found invisible; `known`: the inbox
     reaches at least that seq; `lookup`: the counter must be read first (replay, resync)."""
 
+    polled: ClassVar[bool] = True  # it knows its cursor: an outage poll's seq is a wake-up
+
     deliverer: Deliverer | None = field(default=None, repr=False)
     cursor: int = 0
     known: int = 0
@@ -89,6 +96,15 @@ class Stream(LocalSubscription):
             if self.live and self.waiting() > self.queue.maxsize:
                 self.overflow()
                 return
+        self.schedule()
+
+    def inbox_reaches(self, last: int) -> None:
+        """An outage poll found the inbox reaching `last`: read up to it paced by the reader, as
+        after a resync (what piled up between two polls is no reason to cut the client off)."""
+        if self.overflowed or self.closed or last <= self.known:
+            return
+        self.known = last
+        self.live = False
         self.schedule()
 
     def waiting(self) -> int:
@@ -154,6 +170,11 @@ class Deliverer:
         stream.closed = True
         self._pending.pop(stream, None)
         hub.unsubscribe(stream)
+
+    async def last_seqs(self, user_ids: set[int]) -> dict[int, int]:
+        """How far each user's inbox goes, in one statement (the hub's polls in an outage)."""
+        async with self.session_factory() as session:
+            return await notifications.last_seqs(session, user_ids)
 
     def schedule(self, stream: Stream) -> None:
         if self._stopping:

@@ -9,6 +9,15 @@ reads the notifications for every woken subscription at once and fills their que
 pipe carries "sessions ended" messages (a user deactivated, a token revoked): every process
 closes the matching websockets it holds (crmfeed/live/sessions.py).
 
+While the pipe is down (the listener's connection dropped, a heartbeat did not come back, a
+publish failed) wake-ups from other processes do not arrive, so the hub polls instead: every
+`outage_poll_seconds` one statement reads the inbox counters of all the users with an open
+stream on this process, and each stream is woken with its user's last seq, exactly as a
+wake-up through the pipe would. A stream knows its cursor, so a poll that finds nothing new
+costs nothing more, and one that finds something has it read from the cursor on: no gap, no
+duplicate, whichever of a poll, a local wake-up or a resync comes first. Polling stops once the
+listener is connected again (it has every stream resync then).
+
 Nothing here waits without a limit on the pipe: a publish, a heartbeat, connecting and the
 cleanup after a failure are all bounded, and a failed listener stops counting as connected
 before anything else, so publishes fall back to local delivery at once.
@@ -22,7 +31,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast, Event
@@ -132,9 +141,16 @@ class LocalSubscription:
     user_id: int
     queue: asyncio.Queue[Any] = field(repr=False)
     overflowed: bool = False
+    # Whether outage polls wake it: a bare subscription does not know which seqs it has seen,
+    # so it would be woken again and again with the same last seq.
+    polled: ClassVar[bool] = False
 
     def wake(self, seq: int) -> None:
         self.put(seq)
+
+    def inbox_reaches(self, last: int) -> None:
+        """An outage poll found the user's inbox reaching `last` (for `polled` ones only)."""
+        self.wake(last)
 
     def put(self, item: Any) -> None:
         """Queue one item; a full queue cuts the subscription off."""
@@ -175,6 +191,7 @@ class Hub:
         heartbeat_timeout: float = 5.0,
         max_backoff: float = 10.0,
         publish_timeout: float | None = None,
+        outage_poll_seconds: float = 1.0,
     ) -> None:
         self.url = url
         self.channel = channel
@@ -184,14 +201,21 @@ class Hub:
         self.max_backoff = max_backoff
         # A publish that takes longer counts as a failed one (local delivery, resync later).
         self.publish_timeout = publish_timeout or heartbeat_timeout
+        self.outage_poll_seconds = outage_poll_seconds
         self.instance = uuid.uuid4().hex
         self._subscriptions: dict[int, set[LocalSubscription]] = {}
         self._broadcast: Broadcast | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._changed = asyncio.Event()  # connected or down since the poller last looked
+        self._pipe_failed = False  # a publish failed: the listener must rebuild the pipe
+        self._waiting: asyncio.Timeout | None = None  # the listener's wait for a message
+        self._poller: asyncio.Task[None] | None = None
+        self._stopping = False
         self._last_heartbeat = 0.0
         self._unsent = False  # a wake-up went to local subscribers only
         self.reconnects = 0
+        self.outage_polls = 0  # inbox polls made while the pipe was down
         self._worked = False  # the current listener got connected
         self.deliverer: Deliverer | None = None  # created by the first delivery stream
         self.sessions = Sessions()  # this process's open websockets
@@ -199,19 +223,32 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         self._supervisor = asyncio.create_task(self._supervise(), name="crmfeed-hub")
         try:
             async with asyncio.timeout(self.heartbeat_timeout):
                 await self._connected.wait()
         except TimeoutError:
             log.warning("live push: %s not reachable yet; retrying in the background", self.url)
+        self._poller = asyncio.create_task(self._poll_while_down(), name="crmfeed-hub-poller")
 
-    async def stop(self) -> None:
-        self._connected.clear()
+    async def stop(self, grace: float = 5.0) -> None:
+        self._set_down()
+        self._stopping = True
+        self._changed.set()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            # Let a poll under way finish (cancelled mid-statement, it could leave its
+            # connection checked out inside a transaction); it ends once it sees _stopping.
+            done, _ = await asyncio.wait({poller}, timeout=grace)
+            if not done:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
         if self.deliverer is not None:
             await self.deliverer.stop()
             self.deliverer = None  # a restarted hub starts a fresh one
@@ -219,7 +256,19 @@ class Hub:
 
     @property
     def connected(self) -> bool:
+        """Whether the pipe works: publishes go through it, and nothing is polled."""
         return self._connected.is_set()
+
+    def _set_connected(self) -> None:
+        if not self._connected.is_set():
+            self._connected.set()
+            self._changed.set()
+
+    def _set_down(self) -> None:
+        """Publishes from now on go to local subscribers only, and the poller starts."""
+        if self._connected.is_set():
+            self._connected.clear()
+            self._changed.set()
 
     # -- local subscriptions ---------------------------------------------------------------------
 
@@ -266,6 +315,7 @@ class Hub:
                 return
             except Exception as error:  # the pipe dropped, or is too slow to count on
                 log.warning("live push: publish failed (%r); local delivery only", error)
+                self._publish_failed(broadcast)
         # Local subscribers now. The other processes may never have lost their own pipe (so
         # they will not resync by themselves): once ours works again, tell them all to.
         self._unsent = True
@@ -286,8 +336,24 @@ class Hub:
                 return
             except Exception as error:
                 log.warning("live push: publish failed (%r); local sessions only", error)
+                self._publish_failed(broadcast)
         self._unsent = True
         self.sessions.end(user_id, token_id, why)
+
+    def _publish_failed(self, broadcast: Broadcast) -> None:
+        """A publish through `broadcast` failed: count the pipe as down (poll) at once, and
+        have the listener rebuild it, unless it has already been rebuilt meanwhile."""
+        if broadcast is self._broadcast:
+            self._pipe_failed = True
+            self._set_down()
+            self._wake_listener()
+
+    def _wake_listener(self) -> None:
+        """End the listener's wait for a message now, so it looks at the pipe's state."""
+        waiting = self._waiting
+        if waiting is not None:
+            with contextlib.suppress(RuntimeError):  # the wait ended meanwhile
+                waiting.reschedule(asyncio.get_running_loop().time())
 
     async def _announce_resync(self, broadcast: Broadcast) -> None:
         """If some wake-ups could not go through the pipe, have every process resync."""
@@ -322,7 +388,7 @@ class Hub:
                 raise
             except Exception as error:  # reconnect on any failure of the pipe
                 log.warning("live push: listener stopped (%r); reconnecting", error)
-            self._connected.clear()
+            self._set_down()
             if self._worked:
                 backoff = 0.2  # it worked until now: this outage starts a fresh backoff
             await self._close_broadcast()
@@ -333,6 +399,7 @@ class Hub:
     async def _listen(self) -> None:
         """Connect, subscribe and dispatch until the pipe fails (it raises then)."""
         self._worked = False
+        self._pipe_failed = False
         broadcast = make_broadcast(self.url)
         self._broadcast = broadcast
         await self._bounded(broadcast.connect(), self.heartbeat_timeout)
@@ -340,10 +407,16 @@ class Hub:
         subscriber = await self._bounded(subscribing.__aenter__(), self.heartbeat_timeout)
         stopped = asyncio.Event()
         heartbeat = asyncio.create_task(self._beat(broadcast, stopped), name="crmfeed-hub-beat")
+
+        def beat_ended(_: asyncio.Task[None]) -> None:
+            if not stopped.is_set():  # the beat failed: the listener notices at once
+                self._wake_listener()
+
+        heartbeat.add_done_callback(beat_ended)
         try:
             loop = asyncio.get_running_loop()
             self._last_heartbeat = loop.time()
-            self._connected.set()
+            self._set_connected()  # publishes go through the pipe again; polling stops
             self._worked = True
             self._resync_all()  # anything published while we were away is in the inbox
             await self._announce_resync(broadcast)
@@ -351,15 +424,19 @@ class Hub:
                 remaining = self._last_heartbeat + self.heartbeat_timeout - loop.time()
                 if remaining <= 0 or heartbeat.done():
                     raise ConnectionError("no heartbeat through the pipe")
+                if self._pipe_failed:
+                    raise ConnectionError("a publish through the pipe failed")
                 try:
-                    async with asyncio.timeout(remaining):
+                    async with asyncio.timeout(remaining) as self._waiting:
                         event = await subscriber.get()
                 except TimeoutError:
                     continue
+                finally:
+                    self._waiting = None
                 self._receive(event.message)
         finally:
             # First of all: publishes from now on go to local subscribers (and set _unsent).
-            self._connected.clear()
+            self._set_down()
             stopped.set()
             heartbeat.cancel()
             # Never wait for the heartbeat (or the unsubscribe) without a limit: a cancelled
@@ -399,6 +476,58 @@ class Hub:
             await self._bounded(broadcast.publish(self.channel, beat), self.heartbeat_timeout)
             await self._announce_resync(broadcast)
             await asyncio.sleep(self.heartbeat_seconds)
+
+    # -- polling while the pipe is down -----------------------------------------------------------
+
+    async def _poll_while_down(self) -> None:
+        """While the pipe is down, poll the inboxes every `outage_poll_seconds` (the first time
+        as soon as the outage is noticed); sleep while it works."""
+        outage_from: int | None = None  # outage_polls when this outage was noticed
+        while not self._stopping:
+            self._changed.clear()
+            if self.connected:
+                if outage_from is not None:
+                    log.warning(
+                        "live push: %s is reachable again; stopped polling the inbox "
+                        "after %d polls",
+                        self.url,
+                        self.outage_polls - outage_from,
+                    )
+                    outage_from = None
+                await self._changed.wait()
+                continue
+            if outage_from is None:
+                outage_from = self.outage_polls
+                log.warning(
+                    "live push: %s is unreachable; polling the inbox every %s s",
+                    self.url,
+                    self.outage_poll_seconds,
+                )
+            try:
+                await self.poll_inboxes()
+            except Exception:  # the database may be down too: try again at the next turn
+                log.exception("live push: an outage poll of the inbox failed")
+            with contextlib.suppress(TimeoutError):  # or until the pipe is back, or stop()
+                async with asyncio.timeout(self.outage_poll_seconds):
+                    await self._changed.wait()
+
+    async def poll_inboxes(self) -> None:
+        """Read, in one statement, how far the inbox of each user with a polled subscription
+        goes, and wake those subscriptions with it (each reads from its own cursor on)."""
+        deliverer = self.deliverer
+        users = {
+            user_id
+            for user_id, subscribers in self._subscriptions.items()
+            if any(subscription.polled for subscription in subscribers)
+        }
+        if deliverer is None or not users:
+            return
+        self.outage_polls += 1
+        counters = await deliverer.last_seqs(users)
+        for user_id, last in counters.items():
+            for subscription in list(self._subscriptions.get(user_id, ())):
+                if subscription.polled:
+                    subscription.inbox_reaches(last)
 
     async def _close_broadcast(self) -> None:
         broadcast, self._broadcast = self._broadcast, None
