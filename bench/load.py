@@ -273,9 +273,15 @@ def psql(statement: str) -> None:
     subprocess.run(command, check=True)
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str  # of /graphql
+    pid: int
+
+
 @contextlib.contextmanager
-def served(database: str) -> Iterator[str]:
-    """A server process on a temporary SQLite file or a new PostgreSQL schema; its URL."""
+def served(database: str) -> Iterator[Server]:
+    """A server process on a temporary SQLite file or a new PostgreSQL schema."""
     workdir = Path(tempfile.mkdtemp(prefix="crmfeed-load-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRMFEED_"))}
     env.update(SECRET_KEY=uuid.uuid4().hex * 2, RUN_REMINDERS="false", BROADCAST_URL="memory://")
@@ -319,7 +325,7 @@ def served(database: str) -> Iterator[str]:
                 if httpx.get(f"{url}/healthz").status_code == 200:
                     break
             time.sleep(0.1)
-        yield f"{url}/graphql"
+        yield Server(f"{url}/graphql", process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -361,8 +367,8 @@ def main() -> None:
     if args.url:
         asyncio.run(run(args.url, args))
     else:
-        with served(args.serve) as url:
-            asyncio.run(run(url, args))
+        with served(args.serve) as server:
+            asyncio.run(run(server.url, args))
 
 
 if __name__ == "__main__":

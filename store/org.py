@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from crmfeed.registry.enums import FunctionRole
 from store import closure
@@ -24,7 +36,7 @@ from store.models import (
 from store.viewer import Viewer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Collection, Iterable, Sequence
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -239,6 +251,24 @@ async def load_token_viewer(
         sharing_opens_follow_up=first.sharing_opens_follow_up,
     )
     return TokenViewer(TokenState.VALID, viewer)
+
+
+async def ended_sessions(
+    session: AsyncSession, user_ids: Collection[int], token_ids: Collection[str]
+) -> tuple[set[int], set[str]]:
+    """Of these users and token ids, in one statement: the users deactivated, and the tokens
+    revoked (open websockets whose "sessions ended" message may have been lost)."""
+    inactive = select(literal("user"), cast(User.id, String)).where(
+        User.id.in_(sorted(user_ids)), User.active.is_(False)
+    )
+    revoked = select(literal("token"), RevokedToken.jti).where(
+        RevokedToken.jti.in_(sorted(token_ids))
+    )
+    rows = (await session.execute(union_all(inactive, revoked))).all()
+    return (
+        {int(value) for kind, value in rows if kind == "user"},
+        {value for kind, value in rows if kind == "token"},
+    )
 
 
 async def revoke_token(

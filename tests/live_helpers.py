@@ -102,3 +102,25 @@ class WsClient:
         except TimeoutError:
             return True
         raise AssertionError(f"expected silence, got {message}")
+
+
+async def closed_with(client: WsClient, within: float = 5.0) -> tuple[int, str]:
+    """Read until the server closes the socket: (close code, reason)."""
+    try:
+        while True:
+            message = await client.receive(within)
+            assert message["type"] in ("ping", "ka", "pong"), message
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is not None, f"the server did not send a close frame: {closed}"
+        return closed.rcvd.code, closed.rcvd.reason
+
+
+@contextlib.asynccontextmanager
+async def subscribed(
+    url: str, token: str, protocol: str = "graphql-transport-ws"
+) -> AsyncIterator[WsClient]:
+    """A socket signed in with `token`, acknowledged and subscribed to notifications."""
+    async with WsClient.connect(url, token, protocol) as client:
+        await client.acknowledged()
+        await client.subscribe("1")
+        yield client

@@ -23,9 +23,8 @@ from sqlalchemy import event
 
 from crmfeed.app import Services
 from crmfeed.live.hub import RESYNC, Hub
-from tests.conftest import DATABASES, POSTGRES_URL, _drop_postgres_schema, _postgres_schema
-from tests.conftest import test_settings as settings_for
-from tests.live_helpers import WsClient, running_server
+from crmfeed.live.sessions import CLOSES, Ended
+from tests.live_helpers import WsClient, closed_with, running_server, subscribed
 from tests.processes import (
     FreezableProxy,
     HttpApi,
@@ -40,6 +39,9 @@ from tests.processes import (
     thread,
 )
 from tests.records_helpers import new_org
+
+LOGOUT = "mutation { logout }"
+DEACTIVATE = "mutation($id: ID!) { deactivateUser(id: $id) { id } }"
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -141,25 +143,6 @@ async def test_replies_reach_a_subscriber_of_another_process_while_redis_is_down
 # -- two servers in this process, on SQLite and on PostgreSQL -----------------------------------
 
 
-@pytest.fixture(params=DATABASES)
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
-    """A migrated database; yields the settings that reach it."""
-    from store.migrate import upgrade
-
-    schema: str | None = None
-    if request.param == "postgresql":
-        schema = await _postgres_schema()
-        settings = settings_for(POSTGRES_URL).model_copy(update={"database_schema": schema})
-    else:
-        settings = settings_for(f"sqlite+aiosqlite:///{tmp_path}/crmfeed.db")
-    migrating = Services.create(settings)
-    await upgrade(migrating.engine)
-    await migrating.engine.dispose()
-    yield settings.model_copy(update={"run_reminders": False})
-    if schema is not None:
-        await _drop_postgres_schema(schema)
-
-
 class PollerStatements:
     """The statements the hub's poller sends (counted by the name of the sending task)."""
 
@@ -172,12 +155,13 @@ class PollerStatements:
             self.statements.append(statement)
 
 
-async def test_each_outage_poll_is_one_statement_for_all_subscribers(
+async def test_each_outage_poll_is_two_statements_for_all_subscribers(
     database: Settings, tmp_path: Path
 ) -> None:
     """Four subscriptions of three users on B; Redis dies; replies through A reach all four, in
-    order, once; every poll B made was one statement on the inbox counters, whatever the number
-    of subscribers; once Redis is back, B stops polling."""
+    order, once; every poll B made was one statement on the inbox counters and one on the
+    sockets' sessions, whatever the number of subscribers; once Redis is back, B stops
+    polling."""
     async with own_redis(tmp_path) as redis:
         settings = database.model_copy(
             update={
@@ -242,8 +226,46 @@ async def test_each_outage_poll_is_one_statement_for_all_subscribers(
     for got in received:
         assert [n["message"] for n in got] == [f"Ann replied: {text}" for text in expected]
         assert [seq(n["cursor"]) for n in got] == list(range(1, 6))
-    assert len(polls.statements) == made
-    assert all("inbox_counters" in statement for statement in polls.statements)
+    assert len(polls.statements) == 2 * made
+    assert all("inbox_counters" in statement for statement in polls.statements[::2])
+    assert all("revoked_tokens" in statement for statement in polls.statements[1::2])
+
+
+async def test_a_logout_and_a_deactivation_during_an_outage_close_sockets_on_the_other_process(
+    database: Settings, tmp_path: Path
+) -> None:
+    """The "sessions ended" messages cannot cross while Redis is down: B's outage polls ask
+    the database instead, and close the logged-out token's socket and the deactivated user's
+    (who has no notification coming that would end it otherwise)."""
+    async with own_redis(tmp_path) as redis:
+        settings = database.model_copy(
+            update={
+                "broadcast_url": redis.url,
+                "broadcast_channel": f"crmfeed.test.{uuid.uuid4().hex[:12]}",
+                "live_outage_poll_seconds": 0.2,
+            }
+        )
+        services_a, services_b = Services.create(settings), Services.create(settings)
+        async with (
+            running_server(services_a) as ws_a,
+            running_server(services_b) as ws_b,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            api_a = HttpApi(ws_a.replace("ws://", "http://"))
+            stack.push_async_callback(api_a.aclose)
+            org = await new_org(api_a)  # type: ignore[arg-type]
+            bob, carol, dan = [await org.user(name) for name in ("Bob", "Carol", "Dan")]
+            bobs = await stack.enter_async_context(subscribed(ws_b, bob.token))
+            carols = await stack.enter_async_context(subscribed(ws_b, carol.token))
+            dans = await stack.enter_async_context(subscribed(ws_b, dan.token))
+
+            await redis.kill()
+            await api_a.ok(LOGOUT, token=bob.token)
+            await api_a.ok(DEACTIVATE, {"id": carol.id}, org.admin.token)
+            assert await closed_with(bobs, within=10) == (4403, CLOSES[Ended.REVOKED][1])
+            assert await closed_with(carols, within=10) == (4403, CLOSES[Ended.DEACTIVATED][1])
+            assert await dans.nothing_within(0.5)
+            assert services_b.hub.outage_polls > 0
 
 
 # -- a failed publish ----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import websockets
 from sqlalchemy import func, select
 
 from crmfeed.app import Services
@@ -20,7 +19,7 @@ from crmfeed.ids import Kind, from_global
 from crmfeed.security import issue_token, read_token
 from store.models import RevokedToken
 from tests.feed_helpers import feed_item, post
-from tests.live_helpers import WsClient, running_server
+from tests.live_helpers import WsClient, closed_with, running_server, subscribed
 from tests.processes import (
     HttpApi,
     fresh_postgres_schema,
@@ -255,28 +254,6 @@ async def no_socket_watched(services: Services, within: float = 5.0) -> None:
     while services.hub.sessions.count:
         assert asyncio.get_running_loop().time() < deadline, "a closed socket is still watched"
         await asyncio.sleep(0.02)
-
-
-async def closed_with(client: WsClient, within: float = 5.0) -> tuple[int, str]:
-    """Read until the server closes the socket: (close code, reason)."""
-    try:
-        while True:
-            message = await client.receive(within)
-            assert message["type"] in ("ping", "ka", "pong"), message
-    except websockets.ConnectionClosed as closed:
-        assert closed.rcvd is not None, f"the server did not send a close frame: {closed}"
-        return closed.rcvd.code, closed.rcvd.reason
-
-
-@contextlib.asynccontextmanager
-async def subscribed(
-    url: str, token: str, protocol: str = "graphql-transport-ws"
-) -> AsyncIterator[WsClient]:
-    """A socket signed in with `token`, acknowledged and subscribed to notifications."""
-    async with WsClient.connect(url, token, protocol) as client:
-        await client.acknowledged()
-        await client.subscribe("1")
-        yield client
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])

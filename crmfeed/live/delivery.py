@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from crmfeed.live.hub import RESYNC, LocalSubscription
-from store import notifications
+from store import notifications, org
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -175,6 +175,14 @@ class Deliverer:
         """How far each user's inbox goes, in one statement (the hub's polls in an outage)."""
         async with self.session_factory() as session:
             return await notifications.last_seqs(session, user_ids)
+
+    async def ended_sessions(
+        self, user_ids: set[int], token_ids: set[str]
+    ) -> tuple[set[int], set[str]]:
+        """Which of these users were deactivated and tokens revoked (the hub's re-check of
+        its open sockets after messages may have been lost)."""
+        async with self.session_factory() as session:
+            return await org.ended_sessions(session, user_ids, token_ids)
 
     def schedule(self, stream: Stream) -> None:
         if self._stopping:

@@ -219,6 +219,7 @@ class Hub:
         self._worked = False  # the current listener got connected
         self.deliverer: Deliverer | None = None  # created by the first delivery stream
         self.sessions = Sessions()  # this process's open websockets
+        self._rechecks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -249,6 +250,8 @@ class Hub:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+        if self._rechecks:  # as the poll: let a re-check under way finish its statement
+            await asyncio.wait(set(self._rechecks), timeout=grace)
         if self.deliverer is not None:
             await self.deliverer.stop()
             self.deliverer = None  # a restarted hub starts a fresh one
@@ -301,6 +304,27 @@ class Hub:
         for subscribers in list(self._subscriptions.values()):
             for subscription in list(subscribers):
                 subscription.wake(RESYNC)
+        # "Sessions ended" messages may have been lost like the wake-ups: ask the database.
+        task = asyncio.get_running_loop().create_task(self._recheck_sessions_logged())
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def recheck_sessions(self) -> None:
+        """Close the open sockets of users deactivated and tokens revoked meanwhile: two
+        statements for all of this process's sockets."""
+        deliverer, opened = self.deliverer, self.sessions.tokens()
+        if deliverer is None or not opened:
+            return
+        inactive, revoked = await deliverer.ended_sessions(
+            {user_id for user_id, _ in opened}, {token_id for _, token_id in opened}
+        )
+        self.sessions.end_found(inactive, revoked)
+
+    async def _recheck_sessions_logged(self) -> None:
+        try:
+            await self.recheck_sessions()
+        except Exception:  # the database may be away too: the next resync or poll asks again
+            log.exception("live push: re-checking the open sessions failed")
 
     # -- publishing ------------------------------------------------------------------------------
 
@@ -505,6 +529,7 @@ class Hub:
                 )
             try:
                 await self.poll_inboxes()
+                await self.recheck_sessions()
             except Exception:  # the database may be down too: try again at the next turn
                 log.exception("live push: an outage poll of the inbox failed")
             with contextlib.suppress(TimeoutError):  # or until the pipe is back, or stop()

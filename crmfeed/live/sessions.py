@@ -6,7 +6,8 @@ token. So each accepted socket is registered here with its user, its token id an
 expiry: a timer closes it with 4401 at that expiry, and `end` (called on this process for every
 "session ended" message the hub receives, whichever process published it) closes a user's
 sockets (all of them, or those of one token) with 4403. Strawberry's handler then ends the
-socket's subscriptions.
+socket's subscriptions. A message lost while the pipe was down is made good by `end_found`,
+which the hub calls with what the database says after a resync and at each outage poll.
 """
 
 from __future__ import annotations
@@ -94,6 +95,18 @@ class Sessions:
         for socket in ending:
             self._close(socket, code, reason)
         return len(ending)
+
+    def tokens(self) -> set[tuple[int, str]]:
+        """(user id, token id) of every open socket."""
+        return {(s.user_id, s.token_id) for sockets in self._open.values() for s in sockets}
+
+    def end_found(self, inactive: set[int], revoked: set[str]) -> int:
+        """Close the sockets of deactivated users and of revoked tokens; how many."""
+        closed = sum(self.end(user_id, None, Ended.DEACTIVATED) for user_id in inactive)
+        for user_id, token_id in self.tokens():
+            if token_id in revoked:
+                closed += self.end(user_id, token_id, Ended.REVOKED)
+        return closed
 
     @property
     def count(self) -> int:
