@@ -330,8 +330,9 @@ def served(database: str) -> Iterator[Server]:
         process.terminate()
         process.wait(timeout=30)
         log.close()
-        errors = (workdir / "server.log").read_text(errors="replace").count("Traceback")
-        print(f"server log: {workdir / 'server.log'} ({errors} tracebacks)")
+        logged = (workdir / "server.log").read_text(errors="replace")
+        errors, again = logged.count("Traceback"), logged.count("running it again")
+        print(f"server log: {workdir / 'server.log'} ({errors} tracebacks, {again} retries)")
         if schema:
             psql(f'SET client_min_messages = warning; DROP SCHEMA "{schema}" CASCADE')
 

@@ -81,6 +81,9 @@ async def login(context: Context, *, email: str, password: str) -> Auth:
     await admit()
     async with context.db() as session:
         user = await org.get_user_by_email(session, email)
+    # The wait for a hashing slot can be long in a flood of logins: it must not hold a pooled
+    # database connection, or the flood starves every other request of connections.
+    await context.close()
     # An unknown email is checked against a dummy hash: the same work, the same answer.
     password_hash = None if user is None else user.password_hash
     correct = await context.passwords.verify(password_hash, password, admit=admit)

@@ -13,6 +13,7 @@ push) only after that commit: a run that failed before its commit left nothing b
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from strawberry.types import Info
 
 FIRST_PAUSE_SECONDS = 0.01
+log = logging.getLogger("crmfeed.retry")
 
 
 class RetryTransient(FieldExtension):
@@ -40,6 +42,14 @@ class RetryTransient(FieldExtension):
             except Exception as error:
                 if attempt >= attempts or not is_transient(error):
                     raise
+                log.warning(
+                    "%s: the database aborted the transaction (%s); running it again "
+                    "(attempt %d of %d)",
+                    info.field_name,
+                    str(getattr(error, "orig", error)).splitlines()[0],
+                    attempt + 1,
+                    attempts,
+                )
             await context.discard_transaction()
             await asyncio.sleep(random.uniform(0, FIRST_PAUSE_SECONDS * 2**attempt))
             attempt += 1

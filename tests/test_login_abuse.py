@@ -284,6 +284,40 @@ async def test_at_most_the_configured_number_of_hashes_run_at_once(services: Ser
         await site.services.throttle.close()
 
 
+async def test_logins_waiting_to_hash_hold_no_database_connection(services: Services) -> None:
+    """A flood of logins queues for the hashing slots; while it waits it must not keep pooled
+    connections, or every other request waits for one (and times out)."""
+    entered = threading.Semaphore(0)
+    release = threading.Event()
+    original = PasswordHasher.verify
+
+    def verify(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+        entered.release()
+        release.wait(30)
+        return original(self, hash, password)
+
+    site = Site(services, password_hash_concurrency=1, login_address_max_failures=1000)
+    pool = services.engine.pool
+    try:
+        async with site.client() as api:
+            emails = [unique_email("queue") for _ in range(6)]
+            PasswordHasher.verify = verify  # type: ignore[method-assign]
+            try:
+                logins = asyncio.gather(*(attempt(api, email, WRONG) for email in emails))
+                # One login hashes (held), five wait for the slot.
+                assert await asyncio.to_thread(entered.acquire, True, 30)
+                await asyncio.sleep(0.3)
+                assert pool.checkedout() == 0  # type: ignore[attr-defined]
+                release.set()
+                answers = await logins
+            finally:
+                release.set()
+                PasswordHasher.verify = original  # type: ignore[method-assign]
+            assert [code(answer) for answer in answers] == ["UNAUTHENTICATED"] * 6
+    finally:
+        await site.services.throttle.close()
+
+
 # -- the password policy -------------------------------------------------------------------------
 
 
