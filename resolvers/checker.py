@@ -14,6 +14,7 @@ from store.access import AccessFacts, access_facts
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from crmfeed.registry.transitions import Transition
     from store.models import Record
     from store.viewer import Viewer
 
@@ -99,13 +100,62 @@ def refusal(action: Action, record: Record) -> Forbidden:
     )
 
 
-async def require(session: AsyncSession, viewer: Viewer, record: Record, action: Action) -> None:
-    """Raise FORBIDDEN unless the action's rules let the viewer act on this record now."""
+def check(action: Action, record: Record, who: set[Actor]) -> None:
+    """Raise CONFLICT for a record in the wrong life status, FORBIDDEN unless the action's
+    rules let `who` act on it now."""
     if record.life_status != LifeStatus.NORMAL and action not in ON_INVALID:
         raise Conflict("This record is invalid (in the recycle bin): restore it first.")
-    facts = await access_facts(session, viewer, record)
-    if not allowed(action, record, actors(viewer, record, facts)):
+    if not allowed(action, record, who):
         raise refusal(action, record)
+
+
+async def require(session: AsyncSession, viewer: Viewer, record: Record, action: Action) -> None:
+    """Raise FORBIDDEN unless the action's rules let the viewer act on this record now."""
+    facts = await access_facts(session, viewer, record)
+    check(action, record, actors(viewer, record, facts))
+
+
+async def actors_for(session: AsyncSession, viewer: Viewer, record: Record) -> set[Actor]:
+    """What the viewer is for this record (one access-facts read)."""
+    return actors(viewer, record, await access_facts(session, viewer, record))
+
+
+# -- transitions ---------------------------------------------------------------------------------
+
+
+def transition_allowed(transition: Transition, record: Record, who: set[Actor]) -> bool:
+    return (
+        record.life_status == LifeStatus.NORMAL
+        and transition.rule.applies(record.status, record.values or {})
+        and bool(who & transition.who)
+    )
+
+
+def check_transition(transition: Transition, record: Record, who: set[Actor]) -> None:
+    """CONFLICT on an invalid record; FORBIDDEN, saying which part of the rule refused,
+    unless `who` may apply the transition to the record now."""
+    if record.life_status != LifeStatus.NORMAL:
+        raise Conflict("This record is invalid (in the recycle bin): restore it first.")
+    spec = spec_for(record.object_type)
+    rule = transition.rule
+    code = f"TRANSITION:{spec.object_type.value}:{transition.name}:{record.status}"
+    if record.status not in rule.statuses:
+        raise Forbidden(
+            f"{transition.label} applies to a {spec.label} in status "
+            f"{' or '.join(sorted(rule.statuses))}; this one is {record.status}.",
+            rule=code,
+        )
+    if not rule.applies(record.status, record.values or {}):
+        raise Forbidden(
+            f"{transition.label} applies to a {spec.label} only when {rule.describe}.", rule=code
+        )
+    if not who & rule.who:
+        names = sorted(ACTOR_LABELS[actor] for actor in rule.who)
+        raise Forbidden(
+            f"Only {', '.join(names)} may {transition.label.lower()} a {spec.label} "
+            f"in status {record.status}.",
+            rule=code,
+        )
 
 
 async def may(session: AsyncSession, viewer: Viewer, record: Record, action: Action) -> bool:

@@ -27,6 +27,7 @@ class NotificationKind(StrEnum):
     REMINDER = "REMINDER"
     FORWARDED = "FORWARDED"
     OWNER_CHANGED = "OWNER_CHANGED"
+    STATUS_CHANGED = "STATUS_CHANGED"
     IMPORT_FINISHED = "IMPORT_FINISHED"
 
 
@@ -173,6 +174,42 @@ async def owner_changed(
             )
         ],
     )
+
+
+async def record_moved(
+    session: AsyncSession,
+    viewer: Viewer,
+    author_name: str,
+    record: Record,
+    item: FeedItem,
+    owner: int,
+    new_owner: int | None = None,
+) -> list[tuple[int, int]]:
+    """A transition (or a sales stage change): a new owner it assigned learns they own the
+    record; the owner it had, when someone else moved it, learns what happened."""
+    entries = []
+    if new_owner is not None:
+        entries.append(
+            NewNotification(
+                new_owner,
+                K.OWNER_CHANGED,
+                f"{author_name} assigned {record.name} to you.",
+                viewer.id,
+                item_id=item.id,
+                record_id=record.id,
+            )
+        )
+    entries.append(
+        NewNotification(
+            owner,
+            K.STATUS_CHANGED,
+            f"{author_name} on {record.name}: {_excerpt(item.content)}",
+            viewer.id,
+            item_id=item.id,
+            record_id=record.id,
+        )
+    )
+    return await _store(session, viewer, entries)
 
 
 async def reminders_due(

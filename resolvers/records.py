@@ -115,7 +115,7 @@ async def create_record(
             enterprise_id=viewer.enterprise_id,
             object_type=object_type.value,
             name=clean.name or "",
-            status=clean.status or spec.default_status,
+            status=spec.default_status,
             values=merged({}, clean.values),
             owner_id=owner,
             created_by_id=viewer.id,
@@ -139,12 +139,13 @@ async def update_record(context: Context, record_id: str, values: Any) -> Record
             session,
             record,
             name=clean.name or record.name,
-            status=clean.status or record.status,
+            status=record.status,
             values=merged(before, clean.values),
             updated_by_id=viewer.id,
         )
-        await system_items.after_record_update(session, viewer, record, before)
+        sent = await system_items.after_record_update(session, viewer, record, before)
         await session.commit()
+    await context.publish(sent)
     return record
 
 

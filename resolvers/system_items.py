@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from crmfeed.registry.enums import ObjectType
 from crmfeed.registry.feed import FeedItemType
-from store import feed
+from resolvers import notify
+from store import feed, org
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -41,20 +42,30 @@ async def system_item(
     )
 
 
+def option_label(option: str) -> str:
+    """A select option as words: NEEDS_ANALYSIS -> Needs analysis."""
+    return option.replace("_", " ").capitalize()
+
+
 async def after_record_update(
     session: AsyncSession, viewer: Viewer, record: Record, before: Mapping[str, Any]
-) -> FeedItem | None:
-    """An opportunity whose sales stage changed gets a SALES_PROCESS item in its feed."""
+) -> list[tuple[int, int]]:
+    """An opportunity whose sales stage changed gets a SALES_PROCESS item in its feed
+    ("Stage: Proposal → Negotiation"), and its owner is told when someone else changed it.
+    Returns the notifications written."""
     if record.object_type != ObjectType.OPPORTUNITY:
-        return None
+        return []
     old, new = before.get(STAGE_FIELD), (record.values or {}).get(STAGE_FIELD)
     if old == new or new is None:
-        return None
-    change = f"from {old} to {new}" if old else f"to {new}"
-    return await system_item(
+        return []
+    change = f"{option_label(old)} → {option_label(new)}" if old else option_label(new)
+    me = await org.get_user(session, viewer.enterprise_id, viewer.id)
+    author = me.name if me else "Someone"
+    item = await system_item(
         session,
         viewer,
         FeedItemType.SALES_PROCESS,
-        f"Sales stage of {record.name} changed {change}.",
+        f"Stage: {change} (by {author}).",
         [record.id],
     )
+    return await notify.record_moved(session, viewer, author, record, item, record.owner_id)

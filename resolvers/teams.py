@@ -185,31 +185,46 @@ async def change_owner(
         role = old_owner_team_role or TeamRole.REGULAR_MEMBER
         if keep_old_owner:
             _check_role(record, role, "oldOwnerTeamRole")
-        await records.remove_team_member(session, record.id, new_owner)
-        await records.remove_team_member(session, record.id, old_owner)
-        await records.put_team_member(
-            session,
-            enterprise_id=viewer.enterprise_id,
-            record_id=record.id,
-            user_id=new_owner,
-            team_role=TeamRole.OWNER.value,
-            access=DataAccess.READ_WRITE.value,
-        )
-        if keep_old_owner:
-            await records.put_team_member(
-                session,
-                enterprise_id=viewer.enterprise_id,
-                record_id=record.id,
-                user_id=old_owner,
-                team_role=role.value,
-                access=(old_owner_access or DataAccess.READ_ONLY).value,
-            )
-        record.owner_id = new_owner
-        record.updated_at = utcnow()
-        record.updated_by_id = viewer.id
-        await session.flush()
+        kept = (role, old_owner_access or DataAccess.READ_ONLY) if keep_old_owner else None
+        await hand_over(session, viewer, record, new_owner, kept)
         me = await org.get_user(session, viewer.enterprise_id, viewer.id)
         sent = await notify.owner_changed(session, viewer, me.name if me else "Someone", record)
         await session.commit()
     await context.publish(sent)
     return record
+
+
+async def hand_over(
+    session: AsyncSession,
+    viewer: Viewer,
+    record: Record,
+    new_owner: int,
+    keep_old_owner: tuple[TeamRole, DataAccess] | None,
+) -> None:
+    """Make `new_owner` the owner (Owner role, Read & Write); the old owner leaves the team, or
+    stays with the given role and access."""
+    old_owner = record.owner_id
+    await records.remove_team_member(session, record.id, new_owner)
+    await records.remove_team_member(session, record.id, old_owner)
+    await records.put_team_member(
+        session,
+        enterprise_id=viewer.enterprise_id,
+        record_id=record.id,
+        user_id=new_owner,
+        team_role=TeamRole.OWNER.value,
+        access=DataAccess.READ_WRITE.value,
+    )
+    if keep_old_owner is not None:
+        role, access = keep_old_owner
+        await records.put_team_member(
+            session,
+            enterprise_id=viewer.enterprise_id,
+            record_id=record.id,
+            user_id=old_owner,
+            team_role=role.value,
+            access=access.value,
+        )
+    record.owner_id = new_owner
+    record.updated_at = utcnow()
+    record.updated_by_id = viewer.id
+    await session.flush()

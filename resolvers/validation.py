@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmfeed.ids import Kind, from_global
 from crmfeed.registry.enums import FieldType
+from crmfeed.registry.transitions import MANAGED_BY
 from resolvers.errors import BadUserInput
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 LONG_TEXT_MAX = 10_000
 TEXT_MAX = 500
-SPECIAL_KEYS = ("status",)
 
 
 @dataclass(slots=True)
@@ -31,7 +31,6 @@ class CleanValues:
     """Validated values, plus the references the resolver must still check in the database."""
 
     name: str | None
-    status: str | None
     values: dict[str, Any]
     lookups: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
@@ -140,21 +139,26 @@ def clean_values(spec: ObjectSpec, raw: Any, *, creating: bool) -> CleanValues:
     """
     if not isinstance(raw, dict):
         raise BadUserInput("values must be a JSON object of field name to value.", field="values")
-    unknown = [key for key in raw if key not in spec.field_map and key not in SPECIAL_KEYS]
+    if "status" in raw:
+        start = f" A new {spec.label} starts as {spec.default_status}." if creating else ""
+        raise BadUserInput(
+            "values.status: a status changes only through transitionRecord (the record's "
+            f"`transitions` lists the ones you may apply).{start}",
+            field="status",
+        )
+    unknown = [key for key in raw if key not in spec.field_map]
     if unknown:
         raise BadUserInput(
             f"values.{unknown[0]}: {spec.label} has no field '{unknown[0]}'.", field=unknown[0]
         )
-    result = CleanValues(name=None, status=None, values={})
-    if "status" in raw:
-        status = raw["status"]
-        if status not in spec.status_keys:
-            raise BadUserInput(
-                f"values.status: '{status}' is not a {spec.label} status "
-                f"({', '.join(spec.status_keys)}).",
-                field="status",
-            )
-        result.status = status
+    managed = [key for key in raw if (spec.object_type, key) in MANAGED_BY]
+    if managed:
+        by = MANAGED_BY[(spec.object_type, managed[0])]
+        raise BadUserInput(
+            f"values.{managed[0]}: set only by the {by} transition (transitionRecord).",
+            field=managed[0],
+        )
+    result = CleanValues(name=None, values={})
     for field_spec in spec.fields:
         if field_spec.name not in raw:
             if creating and field_spec.required:

@@ -8,7 +8,18 @@ import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
-from resolvers import auth, feed, field_access, org, records, sessions, sharing, tasks, teams
+from resolvers import (
+    auth,
+    feed,
+    field_access,
+    org,
+    records,
+    sessions,
+    sharing,
+    tasks,
+    teams,
+    transitions,
+)
 from schema.access import CreateSharingRuleInput, SharingRule
 from schema.enums import (
     DataAccess,
@@ -207,6 +218,23 @@ class Mutation(NotificationMutation):
         self, info: strawberry.Info, id: strawberry.ID, values: JSON
     ) -> RecordInterface:
         return _record(await records.update_record(info.context, id, values))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Change the record's status by one of its transitions (Record.transitions "
+        "lists the ones you may apply; input carries what the transition needs, e.g. "
+        "{reason} or {assigneeId}). Writes a SALES_PROCESS item in the record's feed.",
+    )
+    async def transition_record(
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID,
+        transition: str,
+        comment: str | None = None,
+        input: JSON | None = None,
+    ) -> RecordInterface:
+        row = await transitions.transition_record(info.context, id, transition, comment, input)
+        return _record(row)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def change_owner(

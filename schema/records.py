@@ -13,6 +13,7 @@ from crmfeed.ids import Kind, to_global
 from crmfeed.registry.enums import FieldType as F
 from crmfeed.registry.enums import ObjectType as RegistryObjectType
 from crmfeed.registry.objects import OBJECTS, FieldSpec, ObjectSpec
+from crmfeed.registry.transitions import transitions_of
 from resolvers.field_access import FieldAccessMap
 from resolvers.paging import encode_cursor
 from resolvers.records import RecordPage
@@ -20,6 +21,7 @@ from schema.enums import DataAccess, FieldAccess, FunctionRole, LifeStatus, Obje
 from schema.org import Department, User, wrap_department, wrap_user
 from schema.pagination import PageInfo
 from schema.permissions import CanReadField, HideField
+from schema.transitions import TransitionInfo
 from store import models
 
 if TYPE_CHECKING:
@@ -121,6 +123,15 @@ class RecordInterface:
 
         page = await feed.record_feed_page(info.context, self.row, types, first, after)
         return FeedItemConnection(page=page)
+
+    @strawberry.field(
+        description="The status transitions the caller may apply to this record now "
+        "(transitionRecord accepts exactly these, given their required inputs)."
+    )
+    async def transitions(self, info: strawberry.Info) -> list[TransitionInfo]:
+        from resolvers.transitions import offered
+
+        return [TransitionInfo.build(t) for t in await offered(info.context, self.row)]
 
     @strawberry.field(
         description="The record's own fields (name included) that the caller may see, by name."
@@ -253,6 +264,9 @@ class ObjectTypeInfo:
     default_status: str
     team_roles: list[TeamRole]
     fields: list[FieldInfo]
+    transitions: list[TransitionInfo] = strawberry.field(
+        description="Every status transition of the type, whoever may apply it."
+    )
 
     @classmethod
     def build(cls, spec: ObjectSpec, access: FieldAccessMap) -> ObjectTypeInfo:
@@ -276,6 +290,7 @@ class ObjectTypeInfo:
                 )
                 for f in spec.fields
             ],
+            transitions=[TransitionInfo.build(t) for t in transitions_of(spec.object_type)],
         )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     intersect,
+    literal,
     select,
     true,
     union,
@@ -175,6 +176,18 @@ async def set_account(session: AsyncSession, item: FeedItem, account_id: int | N
             [{"enterprise_id": item.enterprise_id, "item_id": item.id, "record_id": account_id}],
         )
     await session.flush()
+
+
+async def relate_items(
+    session: AsyncSession, enterprise_id: int, from_record_id: int, to_record_id: int
+) -> None:
+    """Every item related to one record becomes related to another (new) record too."""
+    linked = select(
+        literal(enterprise_id, Id), FeedItemRecord.item_id, literal(to_record_id, Id)
+    ).where(FeedItemRecord.record_id == from_record_id)
+    await session.execute(
+        insert(FeedItemRecord).from_select(["enterprise_id", "item_id", "record_id"], linked)
+    )
 
 
 async def visible_item(session: AsyncSession, viewer: Viewer, item_id: int) -> FeedItem | None:

@@ -308,8 +308,7 @@ async def test_a_sales_stage_change_posts_a_sales_process_item(org: Org) -> None
     page = await feed(org, owner, record=opportunity)
     [edge] = page["edges"]
     assert edge["node"]["type"] == "SALES_PROCESS"
-    assert "QUALIFICATION" in edge["node"]["content"]
-    assert "PROPOSAL" in edge["node"]["content"]
+    assert edge["node"]["content"] == "Stage: Qualification → Proposal (by Owner)."
     assert edge["node"]["relatedTo"] == [{"id": opportunity}]
 
 

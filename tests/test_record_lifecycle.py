@@ -294,7 +294,7 @@ async def test_restoring_an_unknown_record_is_not_found(api: Api) -> None:
 async def test_restoring_a_payment_of_an_invalid_sales_order_is_a_conflict(api: Api) -> None:
     org = await new_org(api)
     ann = await org.user("Ann")
-    order = await org.record(ann, "SALES_ORDER", status="REJECTED")
+    order = await org.record(ann, "SALES_ORDER", status="WITHDRAWN")
     payment = await org.record(ann, "PAYMENT", salesOrderId=order)
     await org.invalidate(ann, payment)
     await org.invalidate(ann, order)
@@ -307,7 +307,7 @@ async def test_restoring_a_payment_of_an_invalid_sales_order_is_a_conflict(api: 
 async def test_restoring_a_payment_after_its_sales_order_is_restored_works(api: Api) -> None:
     org = await new_org(api)
     ann = await org.user("Ann")
-    order = await org.record(ann, "SALES_ORDER", status="REJECTED")
+    order = await org.record(ann, "SALES_ORDER", status="WITHDRAWN")
     payment = await org.record(ann, "PAYMENT", salesOrderId=order)
     await org.invalidate(ann, payment)
     await org.invalidate(ann, order)

@@ -164,13 +164,16 @@ async def test_create_record_with_user_field_naming_another_enterprises_user_is_
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "currentConfirmerId"}
 
 
-async def test_create_record_with_a_valid_status_uses_it(api: Api) -> None:
+async def test_create_record_with_a_status_is_bad_user_input_naming_transition_record(
+    api: Api,
+) -> None:
     org = await new_org(api)
-    account = await org.record(org.admin, "ACCOUNT", "A", status="REPORTING")
-    record = await org.get(org.admin, account)
-    assert record is not None
-    assert record["status"] == "REPORTING"
-    assert record["values"] == {"name": "A"}
+    variables = {"type": "ACCOUNT", "values": {"name": "A", "status": "REPORTING"}}
+    error = await api.error(CREATE_RECORD, variables, org.admin.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "status"}
+    assert "transitionRecord" in error["message"]
+    assert "starts as ASSIGNED" in error["message"]
+    assert await org.total(org.admin, "ACCOUNT") == 0
 
 
 # -- createRecord: who may create and for whom ---------------------------------------------------
@@ -302,16 +305,31 @@ async def test_update_record_changes_only_the_given_fields_and_null_clears(api: 
     assert updated["values"] == {"name": "Old", "industry": "RETAIL", "phone": "+1 555 0100"}
 
 
-async def test_update_record_sets_status_and_updated_by(api: Api) -> None:
+async def test_update_record_with_a_status_is_bad_user_input_and_changes_nothing(
+    api: Api,
+) -> None:
+    org = await new_org(api)
+    ann = await org.user("Ann")
+    account = await org.record(org.admin, "ACCOUNT", "Kept", owner=ann)
+    values = {"name": "Changed", "status": "UNASSIGNED"}
+    error = await api.error(UPDATE_RECORD, {"id": account, "values": values}, ann.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "status"}
+    assert "transitionRecord" in error["message"]
+    record = await org.get(ann, account)
+    assert record is not None
+    assert (record["name"], record["status"]) == ("Kept", "ASSIGNED")
+
+
+async def test_update_record_sets_updated_by(api: Api) -> None:
     org = await new_org(api)
     ann = await org.user("Ann")
     account = await org.record(org.admin, "ACCOUNT", owner=ann)
     query = """
     mutation($id: ID!) {
-      updateRecord(id: $id, values: {status: "REPORTING"}) { status updatedBy { id } }
+      updateRecord(id: $id, values: {level: "A"}) { status updatedBy { id } }
     }"""
     data = await api.ok(query, {"id": account}, ann.token)
-    assert data["updateRecord"] == {"status": "REPORTING", "updatedBy": {"id": ann.id}}
+    assert data["updateRecord"] == {"status": "ASSIGNED", "updatedBy": {"id": ann.id}}
 
 
 # -- updateRecord: who may edit ------------------------------------------------------------------

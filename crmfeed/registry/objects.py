@@ -165,6 +165,19 @@ OBJECTS: tuple[ObjectSpec, ...] = (
             FieldSpec("mobile", "Mobile", F.PHONE),
             FieldSpec("email", "Email", F.EMAIL),
             FieldSpec("campaignId", "Campaign", F.LOOKUP, target=ObjectType.CAMPAIGN),
+            # Written by the Convert transition only (registry/transitions.py).
+            FieldSpec(
+                "convertedAccountId", "Converted to account", F.LOOKUP, target=ObjectType.ACCOUNT
+            ),
+            FieldSpec(
+                "convertedContactId", "Converted to contact", F.LOOKUP, target=ObjectType.CONTACT
+            ),
+            FieldSpec(
+                "convertedOpportunityId",
+                "Converted to opportunity",
+                F.LOOKUP,
+                target=ObjectType.OPPORTUNITY,
+            ),
         ),
     ),
     _spec(

@@ -1,0 +1,512 @@
+"""How a record's status changes: each object type's transitions, declared as data.
+
+A record's `status` is never written as a value: `transitionRecord` applies one of these. A
+transition names the statuses it starts from, the status it leads to, who may apply it (the
+actors of `actions.py`, plus the CRM administrator, who may apply every transition so that no
+record is stuck for lack of a person), the input it needs (a reason, an assignee) and the values
+it sets with the status (an account's approval status). `effect` names the extra work a few
+transitions do (handing a record to a new owner, converting a lead). The tables are checked
+when this module loads: a transition that names an unknown status, field or input stops the
+service from starting.
+
+Sales Order and Return Form only get withdraw / resubmit here; their confirmation (confirm,
+reject, ship, receive) is a flow of its own, still to come.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from crmfeed.registry.actions import (
+    OWNER_SIDE,
+    STANDARD,
+    Actor,
+    Condition,
+    Rule,
+    first_confirmer_pending,
+)
+from crmfeed.registry.enums import FieldType, ObjectType
+from crmfeed.registry.objects import REGISTRY, FieldSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+A = Actor
+O = ObjectType  # noqa: E741
+F = FieldType
+ADMIN = frozenset({A.CRM_ADMIN})
+SUPERIOR = frozenset({A.OWNER_SUPERIOR})
+
+
+class Effect(StrEnum):
+    """Extra work a transition does besides setting the status and values."""
+
+    ASSIGN = "ASSIGN"  # the `assigneeId` input becomes the record's owner
+    CONVERT_LEAD = "CONVERT_LEAD"  # the lead becomes an account, a contact, maybe an opportunity
+
+
+REASON = FieldSpec("reason", "Reason", F.LONG_TEXT, required=True)
+ASSIGNEE = FieldSpec("assigneeId", "Assign to", F.USER, required=True)
+CONVERT_INPUTS = (
+    FieldSpec("accountName", "Account name (default: the lead's company, else its name)", F.TEXT),
+    FieldSpec("contactName", "Contact name (default: the lead's name)", F.TEXT),
+    FieldSpec("opportunityName", "Opportunity name (an opportunity is created if given)", F.TEXT),
+    FieldSpec("opportunityAmount", "Opportunity amount", F.CURRENCY),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One way a record's status may change. `done` is the past tense for the feed item."""
+
+    name: str
+    label: str
+    done: str
+    rule: Rule
+    to_status: str
+    inputs: tuple[FieldSpec, ...] = ()
+    sets: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    effect: Effect | None = None
+
+    @property
+    def from_statuses(self) -> frozenset[str]:
+        return self.rule.statuses
+
+    @property
+    def who(self) -> frozenset[Actor]:
+        return self.rule.who
+
+    def input(self, name: str) -> FieldSpec | None:
+        return next((spec for spec in self.inputs if spec.name == name), None)
+
+
+def transition(
+    name: str,
+    label: str,
+    done: str,
+    *,
+    from_: str,
+    to: str,
+    who: frozenset[Actor],
+    inputs: tuple[FieldSpec, ...] = (),
+    sets: Mapping[str, Any] | None = None,
+    effect: Effect | None = None,
+    condition: Condition | None = None,
+    describe: str = "",
+) -> Transition:
+    return Transition(
+        name=name,
+        label=label,
+        done=done,
+        rule=Rule(frozenset(from_.split()), frozenset(who | ADMIN), condition, describe),
+        to_status=to,
+        inputs=inputs,
+        sets=MappingProxyType(dict(sets or {})),
+        effect=effect,
+    )
+
+
+def not_converted(values: Mapping[str, Any]) -> bool:
+    return not values.get("convertedAccountId")
+
+
+def _order_flow() -> tuple[Transition, ...]:
+    """Withdraw and resubmit, the part of the confirmation flow that needs no confirmer."""
+    return (
+        transition(
+            "WITHDRAW",
+            "Withdraw",
+            "Withdrawn",
+            from_="CONFIRMING",
+            to="WITHDRAWN",
+            who=STANDARD,
+            condition=first_confirmer_pending,
+            describe="the first confirmer has not confirmed",
+        ),
+        transition(
+            "RESUBMIT",
+            "Resubmit",
+            "Resubmitted",
+            from_="REJECTED WITHDRAWN",
+            to="CONFIRMING",
+            who=STANDARD,
+            sets={"firstConfirmerConfirmed": False},
+        ),
+    )
+
+
+TRANSITIONS: dict[ObjectType, tuple[Transition, ...]] = {
+    O.ACCOUNT: (
+        transition(
+            "SUBMIT_FOR_REPORTING",
+            "Submit for reporting",
+            "Submitted for reporting",
+            from_="NOT_EFFECTIVE UNASSIGNED",
+            to="REPORTING",
+            who=STANDARD,
+            sets={"approvalStatus": "IN_PROGRESS"},
+        ),
+        transition(
+            "APPROVE",
+            "Approve",
+            "Approved",
+            from_="REPORTING",
+            to="ASSIGNED",
+            who=SUPERIOR,
+            sets={"approvalStatus": "APPROVED", "inHighseas": False},
+        ),
+        transition(
+            "REJECT",
+            "Reject",
+            "Rejected",
+            from_="REPORTING",
+            to="NOT_EFFECTIVE",
+            who=SUPERIOR,
+            inputs=(REASON,),
+            sets={"approvalStatus": "REJECTED"},
+        ),
+        transition(
+            "ASSIGN",
+            "Assign",
+            "Assigned",
+            from_="UNASSIGNED",
+            to="ASSIGNED",
+            who=SUPERIOR,
+            inputs=(ASSIGNEE,),
+            sets={"inHighseas": False},
+            effect=Effect.ASSIGN,
+        ),
+        transition(
+            "RETURN_TO_HIGHSEAS",
+            "Return to the highseas",
+            "Returned to the highseas",
+            from_="ASSIGNED",
+            to="UNASSIGNED",
+            who=OWNER_SIDE,
+            sets={"inHighseas": True},
+        ),
+    ),
+    O.SALES_LEAD: (
+        transition(
+            "ASSIGN",
+            "Assign",
+            "Assigned",
+            from_="UNASSIGNED",
+            to="TO_BE_PROCESSED",
+            who=OWNER_SIDE,
+            inputs=(ASSIGNEE,),
+            effect=Effect.ASSIGN,
+        ),
+        transition(
+            "START_FOLLOWING_UP",
+            "Start following up",
+            "Following up started",
+            from_="TO_BE_PROCESSED",
+            to="FOLLOWING_UP",
+            who=STANDARD,
+        ),
+        transition(
+            "MARK_INVALID",
+            "Mark invalid",
+            "Marked invalid",
+            from_="UNASSIGNED TO_BE_PROCESSED FOLLOWING_UP",
+            to="INVALID",
+            who=STANDARD,
+            inputs=(REASON,),
+        ),
+        transition(
+            "REOPEN",
+            "Reopen",
+            "Reopened",
+            from_="INVALID",
+            to="TO_BE_PROCESSED",
+            who=STANDARD,
+        ),
+        transition(
+            "RETURN_TO_POOL",
+            "Return to the leads pool",
+            "Returned to the leads pool",
+            from_="TO_BE_PROCESSED FOLLOWING_UP",
+            to="UNASSIGNED",
+            who=OWNER_SIDE,
+        ),
+        transition(
+            "CONVERT",
+            "Convert",
+            "Converted",
+            from_="TO_BE_PROCESSED FOLLOWING_UP",
+            to="FOLLOWING_UP",
+            who=STANDARD,
+            inputs=CONVERT_INPUTS,
+            effect=Effect.CONVERT_LEAD,
+            condition=not_converted,
+            describe="it has not been converted yet",
+        ),
+    ),
+    O.OPPORTUNITY: (
+        transition(
+            "CLOSE_WON",
+            "Close won",
+            "Closed won",
+            from_="IN_PROGRESS",
+            to="CLOSE_WON",
+            who=STANDARD,
+        ),
+        transition(
+            "CLOSE_LOST",
+            "Close lost",
+            "Closed lost",
+            from_="IN_PROGRESS",
+            to="CLOSE_LOST",
+            who=STANDARD,
+        ),
+        transition(
+            "MARK_INVALID",
+            "Mark invalid",
+            "Marked invalid",
+            from_="IN_PROGRESS",
+            to="INVALID",
+            who=STANDARD,
+            inputs=(REASON,),
+        ),
+        transition(
+            "REOPEN",
+            "Reopen",
+            "Reopened",
+            from_="CLOSE_WON CLOSE_LOST INVALID",
+            to="IN_PROGRESS",
+            who=STANDARD,
+        ),
+    ),
+    O.VISIT: (
+        transition(
+            "COMPLETE", "Complete", "Completed", from_="INCOMPLETE", to="COMPLETED", who=STANDARD
+        ),
+        transition(
+            "REOPEN", "Reopen", "Reopened", from_="COMPLETED", to="INCOMPLETE", who=OWNER_SIDE
+        ),
+    ),
+    O.SALES_ORDER: _order_flow(),
+    O.RETURN_FORM: _order_flow(),
+    O.PAYMENT: (
+        transition(
+            "MARK_RECEIVED",
+            "Mark received",
+            "Marked received",
+            from_="NOT_RECEIVED",
+            to="RECEIVED",
+            who=frozenset({A.PAYMENT_FINANCE}),
+        ),
+        transition(
+            "REJECT",
+            "Reject",
+            "Rejected",
+            from_="NOT_RECEIVED",
+            to="REJECTED",
+            who=frozenset({A.PAYMENT_FINANCE}),
+            inputs=(REASON,),
+        ),
+        transition(
+            "RESUBMIT",
+            "Resubmit",
+            "Resubmitted",
+            from_="REJECTED",
+            to="NOT_RECEIVED",
+            who=STANDARD | {A.PAYMENT_FINANCE},
+        ),
+        transition(
+            "REVERT_RECEIPT",
+            "Revert the receipt",
+            "Receipt reverted",
+            from_="RECEIVED",
+            to="NOT_RECEIVED",
+            who=frozenset({A.PAYMENT_FINANCE}),
+            inputs=(REASON,),
+        ),
+    ),
+    O.REFUND: (
+        transition(
+            "MARK_REFUNDED",
+            "Mark refunded",
+            "Marked refunded",
+            from_="NOT_REFUNDED",
+            to="REFUNDED",
+            who=frozenset({A.REFUND_FINANCE}),
+        ),
+        transition(
+            "REJECT",
+            "Reject",
+            "Rejected",
+            from_="NOT_REFUNDED",
+            to="REJECTED",
+            who=frozenset({A.REFUND_FINANCE}),
+            inputs=(REASON,),
+        ),
+        transition(
+            "RESUBMIT",
+            "Resubmit",
+            "Resubmitted",
+            from_="REJECTED",
+            to="NOT_REFUNDED",
+            who=STANDARD | {A.REFUND_FINANCE},
+        ),
+        transition(
+            "REVERT_REFUND",
+            "Revert the refund",
+            "Refund reverted",
+            from_="REFUNDED",
+            to="NOT_REFUNDED",
+            who=frozenset({A.REFUND_FINANCE}),
+            inputs=(REASON,),
+        ),
+    ),
+    O.INVOICING_APPLICATION: (
+        transition(
+            "MARK_INVOICED",
+            "Mark invoiced",
+            "Marked invoiced",
+            from_="UNBILLED",
+            to="INVOICED",
+            who=frozenset({A.INVOICE_FINANCE}),
+        ),
+        transition(
+            "REJECT",
+            "Reject",
+            "Rejected",
+            from_="UNBILLED",
+            to="REJECTED",
+            who=frozenset({A.INVOICE_FINANCE}),
+            inputs=(REASON,),
+        ),
+        transition(
+            "RESUBMIT",
+            "Resubmit",
+            "Resubmitted",
+            from_="REJECTED",
+            to="UNBILLED",
+            who=STANDARD | {A.INVOICE_FINANCE},
+        ),
+        transition(
+            "CANCEL_INVOICE",
+            "Cancel the invoice",
+            "Invoice cancelled",
+            from_="INVOICED",
+            to="UNBILLED",
+            who=frozenset({A.INVOICE_FINANCE}),
+            inputs=(REASON,),
+        ),
+    ),
+    O.PRODUCT: (
+        transition(
+            "TAKE_OFF_SHELF",
+            "Take off the shelf",
+            "Taken off the shelf",
+            from_="ON_SHELF",
+            to="OFF_SHELF",
+            who=STANDARD,
+        ),
+        transition(
+            "PUT_ON_SHELF",
+            "Put on the shelf",
+            "Put on the shelf",
+            from_="OFF_SHELF",
+            to="ON_SHELF",
+            who=STANDARD,
+        ),
+    ),
+    O.CAMPAIGN: (
+        transition("START", "Start", "Started", from_="PLANNED", to="IN_PROGRESS", who=STANDARD),
+        transition("CLOSE", "Close", "Closed", from_="IN_PROGRESS", to="CLOSED", who=STANDARD),
+        transition(
+            "TERMINATE",
+            "Terminate",
+            "Terminated",
+            from_="PLANNED IN_PROGRESS",
+            to="TERMINATED",
+            who=STANDARD,
+            inputs=(REASON,),
+        ),
+        transition(
+            "REPLAN",
+            "Plan again",
+            "Planned again",
+            from_="CLOSED TERMINATED",
+            to="PLANNED",
+            who=OWNER_SIDE,
+        ),
+    ),
+    O.WORK_ORDER: (
+        transition(
+            "START_PROCESSING",
+            "Start processing",
+            "Processing started",
+            from_="NEW",
+            to="PROCESSING",
+            who=STANDARD,
+        ),
+        transition(
+            "RESOLVE", "Resolve", "Resolved", from_="PROCESSING", to="RESOLVED", who=STANDARD
+        ),
+        transition("CLOSE", "Close", "Closed", from_="RESOLVED", to="CLOSED", who=STANDARD),
+        transition("REOPEN", "Reopen", "Reopened", from_="RESOLVED CLOSED", to="NEW", who=STANDARD),
+    ),
+    # One status each: nothing to change.
+    O.CONTACT: (),
+    O.CONTRACT: (),
+    O.COMPETITOR: (),
+}
+
+MANAGED_BY: dict[tuple[ObjectType, str], str] = {}
+"""(object type, field) -> the transition whose effect writes that field (never `values`)."""
+
+
+def transitions_of(object_type: ObjectType | str) -> tuple[Transition, ...]:
+    return TRANSITIONS[ObjectType(object_type)]
+
+
+def find(object_type: ObjectType | str, name: str) -> Transition | None:
+    return next((t for t in transitions_of(object_type) if t.name == name), None)
+
+
+def _check() -> None:
+    """The tables name real statuses, fields, options and inputs (run when this loads)."""
+    if set(TRANSITIONS) != set(ObjectType):
+        raise RuntimeError("transitions: every object type must declare its transitions")
+    for object_type, declared in TRANSITIONS.items():
+        spec = REGISTRY[object_type]
+        where = f"transitions of {spec.type_name}"
+        names = [t.name for t in declared]
+        if len(set(names)) != len(names):
+            raise RuntimeError(f"{where}: a transition name is declared twice")
+        for t in declared:
+            unknown = sorted((t.from_statuses | {t.to_status}) - set(spec.status_keys))
+            if unknown or not t.from_statuses:
+                raise RuntimeError(f"{where}: {t.name} names unknown statuses {unknown}")
+            if t.to_status in t.from_statuses and t.effect is None:
+                raise RuntimeError(f"{where}: {t.name} leads back to a status it starts from")
+            if not t.who:
+                raise RuntimeError(f"{where}: {t.name} names no one who may apply it")
+            for name, value in t.sets.items():
+                target = spec.field_map.get(name)
+                if target is None or (target.options and value not in target.options):
+                    raise RuntimeError(f"{where}: {t.name} sets {name}={value!r}, not a field")
+            inputs = [i.name for i in t.inputs]
+            if len(set(inputs)) != len(inputs):
+                raise RuntimeError(f"{where}: {t.name} declares an input twice")
+            if t.effect is Effect.ASSIGN and t.input("assigneeId") is None:
+                raise RuntimeError(f"{where}: {t.name} assigns but has no assigneeId input")
+            if t.effect is Effect.CONVERT_LEAD:
+                if object_type is not O.SALES_LEAD:
+                    raise RuntimeError(f"{where}: only a Sales Lead can be converted")
+                for converted in CONVERTED_FIELDS:
+                    if converted not in spec.field_map:
+                        raise RuntimeError(f"{where}: {converted} is not a Sales Lead field")
+                    MANAGED_BY[(object_type, converted)] = t.name
+
+
+CONVERTED_FIELDS = ("convertedAccountId", "convertedContactId", "convertedOpportunityId")
+
+_check()
