@@ -186,30 +186,26 @@ async def record_moved(
     new_owner: int | None = None,
 ) -> list[tuple[int, int]]:
     """A transition (or a sales stage change): a new owner it assigned learns they own the
-    record; the owner it had, when someone else moved it, learns what happened."""
-    entries = []
-    if new_owner is not None:
-        entries.append(
-            NewNotification(
-                new_owner,
-                K.OWNER_CHANGED,
-                f"{author_name} assigned {record.name} to you.",
-                viewer.id,
-                item_id=item.id,
-                record_id=record.id,
-            )
+    record; otherwise the owner, when someone else moved it, learns what happened (an owner
+    the record was taken from has left its team, so is not told)."""
+    about = {"item_id": item.id, "record_id": record.id}
+    if new_owner is not None and new_owner != owner:
+        told = NewNotification(
+            new_owner,
+            K.OWNER_CHANGED,
+            f"{author_name} assigned {record.name} to you.",
+            viewer.id,
+            **about,
         )
-    entries.append(
-        NewNotification(
+    else:
+        told = NewNotification(
             owner,
             K.STATUS_CHANGED,
             f"{author_name} on {record.name}: {_excerpt(item.content)}",
             viewer.id,
-            item_id=item.id,
-            record_id=record.id,
+            **about,
         )
-    )
-    return await _store(session, viewer, entries)
+    return await _store(session, viewer, [told])
 
 
 async def reminders_due(

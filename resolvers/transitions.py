@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from crmfeed.registry.actions import Actor
     from resolvers.context import Context
+    from resolvers.field_access import FieldAccessMap
     from store.models import Record
     from store.viewer import Viewer
 
@@ -107,7 +108,11 @@ async def _assign(
 
 
 async def _convert(
-    context: Context, session: AsyncSession, viewer: Viewer, lead: Record, given: dict[str, Any]
+    access: FieldAccessMap,
+    session: AsyncSession,
+    viewer: Viewer,
+    lead: Record,
+    given: dict[str, Any],
 ) -> tuple[str, list[int]]:
     """Create the account, contact and optional opportunity; return the item text and ids."""
     making = [O.ACCOUNT, O.CONTACT] + ([O.OPPORTUNITY] if "opportunityName" in given else [])
@@ -124,7 +129,6 @@ async def _convert(
     contact_values = {
         k: v for k, v in (("mobile", values.get("mobile")), ("email", values.get("email"))) if v
     }
-    access = await context.field_access()
     created: list[Record] = []
 
     async def make(object_type: ObjectType, name: str, new: dict[str, Any]) -> Record:
@@ -179,6 +183,8 @@ async def transition_record(
     if note is not None and len(note) > MAX_COMMENT:
         raise BadUserInput(f"comment: at most {MAX_COMMENT:,} characters.", field="comment")
 
+    access = await context.field_access()  # before the action holds the session
+
     def gate(record: Record, who: set[Actor]) -> None:
         checker.check_transition(_transition(record, name), record, who)
 
@@ -196,7 +202,7 @@ async def transition_record(
             new_owner, assignee_name = await _assign(session, viewer, record, given["assigneeId"])
             done = f"{done} to {assignee_name}"
         elif transition.effect is Effect.CONVERT_LEAD:
-            said, created = await _convert(context, session, viewer, record, given)
+            said, created = await _convert(access, session, viewer, record, given)
             related += created
             done = f"Lead converted to {said}"
         record.values = merged(record.values or {}, dict(transition.sets))

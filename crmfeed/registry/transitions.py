@@ -459,9 +459,6 @@ TRANSITIONS: dict[ObjectType, tuple[Transition, ...]] = {
     O.COMPETITOR: (),
 }
 
-MANAGED_BY: dict[tuple[ObjectType, str], str] = {}
-"""(object type, field) -> the transition whose effect writes that field (never `values`)."""
-
 
 def transitions_of(object_type: ObjectType | str) -> tuple[Transition, ...]:
     return TRANSITIONS[ObjectType(object_type)]
@@ -471,11 +468,12 @@ def find(object_type: ObjectType | str, name: str) -> Transition | None:
     return next((t for t in transitions_of(object_type) if t.name == name), None)
 
 
-def _check() -> None:
-    """The tables name real statuses, fields, options and inputs (run when this loads)."""
-    if set(TRANSITIONS) != set(ObjectType):
+def validate(table: Mapping[ObjectType, tuple[Transition, ...]]) -> None:
+    """Raise RuntimeError unless the table names real statuses, fields, options and inputs
+    (run on `TRANSITIONS` when this module loads)."""
+    if set(table) != set(ObjectType):
         raise RuntimeError("transitions: every object type must declare its transitions")
-    for object_type, declared in TRANSITIONS.items():
+    for object_type, declared in table.items():
         spec = REGISTRY[object_type]
         where = f"transitions of {spec.type_name}"
         names = [t.name for t in declared]
@@ -501,12 +499,20 @@ def _check() -> None:
             if t.effect is Effect.CONVERT_LEAD:
                 if object_type is not O.SALES_LEAD:
                     raise RuntimeError(f"{where}: only a Sales Lead can be converted")
-                for converted in CONVERTED_FIELDS:
-                    if converted not in spec.field_map:
-                        raise RuntimeError(f"{where}: {converted} is not a Sales Lead field")
-                    MANAGED_BY[(object_type, converted)] = t.name
+                missing = [f for f in CONVERTED_FIELDS if f not in spec.field_map]
+                if missing:
+                    raise RuntimeError(f"{where}: {missing[0]} is not a Sales Lead field")
 
 
 CONVERTED_FIELDS = ("convertedAccountId", "convertedContactId", "convertedOpportunityId")
 
-_check()
+validate(TRANSITIONS)
+
+MANAGED_BY: dict[tuple[ObjectType, str], str] = {
+    (object_type, name): t.name
+    for object_type, declared in TRANSITIONS.items()
+    for t in declared
+    if t.effect is Effect.CONVERT_LEAD
+    for name in CONVERTED_FIELDS
+}
+"""(object type, field) -> the transition that writes the field; `values` may not."""
