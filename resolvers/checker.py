@@ -100,11 +100,22 @@ def refusal(action: Action, record: Record) -> Forbidden:
     )
 
 
+NOT_INVALID = {
+    Action.RESTORE: "Only an invalid record can be restored; this one is not invalid.",
+    Action.DELETE: "Only invalid records can be deleted: invalidate it first.",
+}
+
+
 def check(action: Action, record: Record, who: set[Actor]) -> None:
     """Raise CONFLICT for a record in the wrong life status, FORBIDDEN unless the action's
-    rules let `who` act on it now."""
+    rules let `who` act on it now. Restoring or deleting a record that is not invalid is
+    FORBIDDEN to those the rules never let do it, a CONFLICT for the others."""
     if record.life_status != LifeStatus.NORMAL and action not in ON_INVALID:
         raise Conflict("This record is invalid (in the recycle bin): restore it first.")
+    if record.life_status == LifeStatus.NORMAL and action in ON_INVALID:
+        if not any(who & rule.who for rule in RULES[action][ObjectType(record.object_type)]):
+            raise refusal(action, record)
+        raise Conflict(NOT_INVALID[action])
     if not allowed(action, record, who):
         raise refusal(action, record)
 

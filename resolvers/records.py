@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from crmfeed.ids import Kind
 from crmfeed.registry.actions import Action
-from crmfeed.registry.enums import FunctionRole, LifeStatus, ObjectType
+from crmfeed.registry.enums import LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
 from crmfeed.registry.roles import permission
 from resolvers import checker, system_items
-from resolvers.errors import BadUserInput, Conflict, Forbidden, not_found
+from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.inputs import parse_id
 from resolvers.paging import decode_cursor
 from resolvers.validation import TEXT_MAX, CleanValues, clean_values, merged
@@ -220,73 +220,3 @@ def make_filter(
         name_contains=name_contains or None,
         updated_since=updated_since,
     )
-
-
-# -- life cycle ----------------------------------------------------------------------------------
-
-
-async def invalidate(context: Context, record_id: str) -> Record:
-    viewer = await context.viewer()
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        if record.life_status == LifeStatus.INVALID:
-            raise Conflict("This record is already invalid (in the recycle bin).")
-        await checker.require(session, viewer, record, Action.INVALIDATE)
-        record.status_before_invalid = record.status
-        record.life_status = LifeStatus.INVALID.value
-        await records.touch(session, record, viewer.id)
-        await session.commit()
-    return record
-
-
-async def restore(context: Context, record_id: str) -> Record:
-    viewer = await context.viewer()
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        if record.life_status != LifeStatus.INVALID:
-            raise Conflict("Only an invalid record can be restored; this one is not invalid.")
-        await checker.require(session, viewer, record, Action.RESTORE)
-        await _check_sales_order_alive(session, viewer, record)
-        record.status = record.status_before_invalid or record.status
-        record.status_before_invalid = None
-        record.life_status = LifeStatus.NORMAL.value
-        await records.touch(session, record, viewer.id)
-        await session.commit()
-    return record
-
-
-RESTORE_NEEDS_ORDER = {
-    ObjectType.PAYMENT,
-    ObjectType.REFUND,
-    ObjectType.INVOICING_APPLICATION,
-    ObjectType.RETURN_FORM,
-}
-
-
-async def _check_sales_order_alive(session: AsyncSession, viewer: Viewer, record: Record) -> None:
-    """Seed 五: a payment, refund, invoicing application or return form whose sales order is
-    invalid or deleted cannot be restored."""
-    if ObjectType(record.object_type) not in RESTORE_NEEDS_ORDER:
-        return
-    order_id = (record.values or {}).get("salesOrderId")
-    if not order_id:
-        return
-    order = await records.readable_record(session, viewer, parse_id(order_id, Kind.RECORD, "id"))
-    if order is None or order.life_status != LifeStatus.NORMAL:
-        raise Conflict(
-            "This record's sales order is invalid or deleted; restore the sales order first."
-        )
-
-
-async def delete(context: Context, record_id: str) -> bool:
-    viewer = await context.viewer()
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        if not viewer.has_role(FunctionRole.CRM_ADMIN):
-            raise Forbidden("Only CRM administrators may delete records.")
-        if record.life_status != LifeStatus.INVALID:
-            raise Conflict("Only invalid records can be deleted: invalidate it first.")
-        await checker.require(session, viewer, record, Action.DELETE)
-        await session.delete(record)
-        await session.commit()
-    return True

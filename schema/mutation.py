@@ -12,6 +12,7 @@ from resolvers import (
     auth,
     feed,
     field_access,
+    lifecycle,
     org,
     records,
     sessions,
@@ -276,15 +277,19 @@ class Mutation(NotificationMutation):
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def invalidate_record(self, info: strawberry.Info, id: strawberry.ID) -> RecordInterface:
-        return _record(await records.invalidate(info.context, id))
+        return _record(await lifecycle.invalidate(info.context, id))
 
-    @strawberry.mutation(extensions=ADMIN)
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN, description="CRM administrators, from the recycle bin."
+    )
     async def restore_record(self, info: strawberry.Info, id: strawberry.ID) -> RecordInterface:
-        return _record(await records.restore(info.context, id))
+        return _record(await lifecycle.restore(info.context, id))
 
-    @strawberry.mutation(extensions=ADMIN)
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN, description="CRM administrators, from the recycle bin."
+    )
     async def delete_record(self, info: strawberry.Info, id: strawberry.ID) -> bool:
-        return await records.delete(info.context, id)
+        return await lifecycle.delete(info.context, id)
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def forward_record(
