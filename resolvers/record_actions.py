@@ -1,9 +1,10 @@
 """The steps every action on one record shares, in one place.
 
 Load the record the viewer may read (NOT_FOUND otherwise: a hidden record and a missing one
-answer alike), let the gate check the registry's rule against what the viewer is for the record
-(FORBIDDEN or CONFLICT), apply the change, touch the record (updated at / by), commit, then push
-the notifications the change wrote. An action is then its gate and its apply function.
+answer alike) and lock it until the commit (two actions at once apply one after the other, the
+second to what the first left); let the gate check the registry's rule against what the viewer
+is for the record (FORBIDDEN or CONFLICT); apply the change; touch the record (updated at / by);
+commit; then push the notifications the change wrote. An action is its gate and its apply.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ async def act(
     viewer = await context.viewer()
     async with context.db() as session:
         record = await readable_or_not_found(session, viewer, record_id)
+        await records.lock(session, record)
         gate(record, await checker.actors_for(session, viewer, record))
         sent = await apply(session, viewer, record)
         if touch:

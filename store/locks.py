@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:kind, :key)")
 _KEY_SPACE = 2**31 - 1
@@ -42,11 +42,25 @@ async def lock_enterprise(session: AsyncSession, kind: LockKind, enterprise_id: 
             _ADVISORY_LOCK, {"kind": int(kind), "key": enterprise_id % _KEY_SPACE}
         )
         return
+    await _sqlite_writer(connection)
+
+
+async def _sqlite_writer(connection: AsyncConnection) -> None:
     raw = await connection.get_raw_connection()
     # The sqlite3 driver opens a transaction at the first write only; one already open means
     # this connection holds the write lock already.
     if not raw.driver_connection.in_transaction:
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def lock_row(session: AsyncSession, row: object) -> None:
+    """Hold one loaded row until the transaction ends and read it afresh, so what the
+    transaction checks is what the previous writer left: PostgreSQL locks the row (SELECT ...
+    FOR UPDATE); SQLite takes the file's write lock first."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await _sqlite_writer(connection)
+    await session.refresh(row, with_for_update=True)
 
 
 async def lock_org_chart(session: AsyncSession, enterprise_id: int) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select
 
 from crmfeed.registry.enums import DataAccess, LifeStatus, TeamRole
 from store import visibility
+from store.locks import lock_row
 from store.models import Record, TeamMember
 from store.types import utcnow
 
@@ -249,3 +250,9 @@ async def touch(session: AsyncSession, record: Record, updated_by_id: int) -> No
     record.updated_at = utcnow()
     record.updated_by_id = updated_by_id
     await session.flush()
+
+
+async def lock(session: AsyncSession, record: Record) -> None:
+    """Hold the record until the transaction ends and read it afresh, so an action checks the
+    record as the previous one left it."""
+    await lock_row(session, record)

@@ -7,6 +7,7 @@ members: that function roles read their records without it is another part of th
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -709,3 +710,23 @@ def test_a_table_naming_unknown_things_is_refused_when_it_loads(
     validate(TRANSITIONS)
     with pytest.raises(RuntimeError, match=words):
         validate(table)
+
+
+# -- at once -----------------------------------------------------------------------------------
+
+
+async def test_concurrent_conversions_of_one_lead_make_one_account(api: Api) -> None:
+    """The record is locked while a transition checks and applies it: of several conversions
+    at once, one converts the lead and the others find it converted."""
+    org = await new_org(api)
+    lead = await org.record(org.admin, "SALES_LEAD", "Rush")
+    variables = {"id": lead, "transition": "CONVERT"}
+    bodies = await asyncio.gather(
+        *(api.raw(TRANSITION, variables, org.admin.token) for _ in range(6))
+    )
+    codes = sorted(
+        b["errors"][0]["extensions"]["code"] if b.get("errors") else "OK" for b in bodies
+    )
+    assert codes == ["FORBIDDEN"] * 5 + ["OK"]
+    assert await org.total(org.admin, "ACCOUNT") == 1
+    assert await org.total(org.admin, "CONTACT") == 1
