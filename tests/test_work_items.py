@@ -6,11 +6,14 @@ server uses, at a given time, never a wall clock's.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import text
 
+from crmfeed.ids import Kind, from_global
 from crmfeed.live.reminders import ReminderRunner
 from tests.feed_helpers import Org, Person, feed, feed_ids, feed_item, new_org, post
 
@@ -334,6 +337,36 @@ async def test_items_the_system_wrote_cannot_be_deleted(org: Org) -> None:
         assert error["extensions"]["code"] == "FORBIDDEN", who
         assert ("system" in error["message"]) is (who is not ann), error["message"]
     assert task_item in await feed_ids(org, ann, record=account)
+
+
+async def test_a_reply_racing_the_deletion_of_its_item_is_not_found(org: Org, api: Api) -> None:
+    """The reply read the item before the deletion committed and writes after: its write finds
+    the item gone (a foreign key violation), and the mutation, run again, answers NOT_FOUND
+    rather than an unexpected error. The deletion is held open on a connection of its own until
+    the reply is about to insert."""
+    ann = await org.user("Ann")
+    account = await org.record(ann, "ACCOUNT", "Acme")
+    item = (await post(org, ann, related=[account]))["id"]
+    log = api.count_statements()
+    async with api.services.engine.connect() as deleting:
+        await deleting.execute(
+            text("DELETE FROM feed_items WHERE id = :id"), {"id": from_global(Kind.FEED_ITEM, item)}
+        )
+        log.active = True
+        try:
+            racing = asyncio.create_task(api.raw(REPLY, {"id": item, "content": "Hi"}, ann.token))
+            for _ in range(1000):
+                if any(s.startswith("INSERT INTO feed_replies") for s in log.statements):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the reply never got to its insert")
+            await deleting.commit()
+            body = await racing
+        finally:
+            log.active = False
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+    assert await feed_ids(org, ann) == []
 
 
 # -- deleting a reply ----------------------------------------------------------------------------
