@@ -16,6 +16,8 @@ RelatedTeam     a related-team member; a superior of  id IN team rows of     EXI
                 one (follow-up: a Read Only role)     my subtree             the row's own team
 Sharing         a party a rule shares the owner's     (type, owner_id) IN    the same test
                 records with (follow-up: if allowed)  pairs shared with me
+FunctionRole-   a holder of a function role whose     object_type IN the     the same test
+Scope           read scope covers the object type     roles' scopes
 CrmAdmin        CRM administrators (invalid records   the whole enterprise   the same
                 too)
 
@@ -47,6 +49,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from crmfeed.registry.enums import AccessRule, DataAccess, FollowUpAccess, FunctionRole, LifeStatus
+from crmfeed.registry.roles import READ_SCOPES
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import (
     Department,
@@ -495,6 +498,40 @@ class Sharing(Grant):
         return shared
 
 
+_SCOPE_ROLE = aliased(UserRole, name="scope_role")
+
+
+class FunctionRoleScope(Grant):
+    """A holder of a function role whose read scope covers the record's object type
+    (`crmfeed.registry.roles.READ_SCOPES`: e.g. Order Finance, every Sales Order)."""
+
+    rules = (AccessRule.FUNCTION_ROLE,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        scope = viewer.read_scope
+        if not scope:
+            return None
+        return record.object_type.in_(sorted(object_type.value for object_type in scope))
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        role = _SCOPE_ROLE
+        covers = [
+            and_(role.role == held.value, record.object_type.in_(sorted(t.value for t in types)))
+            for held, types in READ_SCOPES.items()
+        ]
+        return (
+            select(1)
+            .select_from(role)
+            .where(role.user_id == user_id, or_(*covers))
+            .correlate_except(role)
+            .exists()
+        )
+
+
 class CrmAdmin(Grant):
     """CRM administrators: every record of the enterprise, invalid ones too."""
 
@@ -515,7 +552,14 @@ class CrmAdmin(Grant):
         return is_crm_admin(user_id)
 
 
-GRANTS: tuple[Grant, ...] = (OwnerChain(), DepartmentHead(), RelatedTeam(), Sharing(), CrmAdmin())
+GRANTS: tuple[Grant, ...] = (
+    OwnerChain(),
+    DepartmentHead(),
+    RelatedTeam(),
+    Sharing(),
+    FunctionRoleScope(),
+    CrmAdmin(),
+)
 """Every grant; each plan below ORs their forms in this order."""
 
 
