@@ -376,6 +376,12 @@ class Grant:
         """Per row: the same, cheap for a few rows already found by key."""
         return self.among(viewer, record, purpose)
 
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        """Per viewer, for rows all of one object type (a list): True when the grant opens
+        every normal record of that type to the viewer, False when none, None when it
+        depends on the row."""
+        return None
+
     def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
         """Per viewer: the ids of the normal records it opens, read from its own index."""
         condition = self.among(viewer, Record, purpose)
@@ -515,6 +521,9 @@ class FunctionRoleScope(Grant):
             return None
         return record.object_type.in_(sorted(object_type.value for object_type in scope))
 
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        return object_type in viewer.read_scope
+
     def to_user(
         self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool]:
@@ -572,16 +581,29 @@ def sees_everything(viewer: Viewer) -> bool:
 
 
 def _per_viewer(
-    viewer: Viewer, record: type[Record], purpose: Purpose, *, per_row: bool
+    viewer: Viewer,
+    record: type[Record],
+    purpose: Purpose,
+    *,
+    per_row: bool,
+    object_type: str | None = None,
 ) -> ColumnElement[bool]:
+    """The per-viewer (or per-row) forms of every grant, ORed; for rows all of `object_type`
+    (when given), a grant that opens all or none of that type is decided here instead."""
     same_enterprise = record.enterprise_id == viewer.enterprise_id
     if sees_everything(viewer):
         return same_enterprise
+    normal = record.life_status == LifeStatus.NORMAL.value
+    grants = [grant for grant in GRANTS if not grant.whole_enterprise]
+    if object_type is not None:
+        covers = {grant: grant.covers_type(viewer, object_type) for grant in grants}
+        if any(covers.values()):
+            return and_(same_enterprise, normal)
+        grants = [grant for grant in grants if covers[grant] is None]
     opened = [
         condition
-        for grant in GRANTS
-        if not grant.whole_enterprise
-        and (
+        for grant in grants
+        if (
             condition := (
                 grant.on_row(viewer, record, purpose)
                 if per_row
@@ -590,9 +612,7 @@ def _per_viewer(
         )
         is not None
     ]
-    return and_(
-        same_enterprise, record.life_status == LifeStatus.NORMAL.value, or_(false(), *opened)
-    )
+    return and_(same_enterprise, normal, or_(false(), *opened))
 
 
 def readable(viewer: Viewer) -> ColumnElement[bool]:
@@ -600,11 +620,18 @@ def readable(viewer: Viewer) -> ColumnElement[bool]:
     return _per_viewer(viewer, Record, Purpose.READ, per_row=False)
 
 
-def listed(viewer: Viewer, *, life_status: LifeStatus = LifeStatus.NORMAL) -> ColumnElement[bool]:
-    """Records of a given life status the viewer may read (the recycle bin is admins' only)."""
+def listed(
+    viewer: Viewer,
+    *,
+    life_status: LifeStatus = LifeStatus.NORMAL,
+    object_type: str | None = None,
+) -> ColumnElement[bool]:
+    """Records of a given life status the viewer may read (the recycle bin is admins' only);
+    with `object_type`, for a list of that type only (the caller filters on it)."""
     if life_status is LifeStatus.INVALID and not viewer.is_admin:
         return false()
-    return and_(readable(viewer), Record.life_status == life_status.value)
+    condition = _per_viewer(viewer, Record, Purpose.READ, per_row=False, object_type=object_type)
+    return and_(condition, Record.life_status == life_status.value)
 
 
 @lru_cache(maxsize=VIEWER_CACHE)
