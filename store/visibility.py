@@ -39,6 +39,7 @@ equal to the rules.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -351,7 +352,7 @@ def _normal(viewer: Viewer) -> ColumnElement[bool]:
 # -- the grants -----------------------------------------------------------------------------------
 
 
-class Grant:
+class Grant(ABC):
     """One visibility grant, in its three forms; `None` from a per-viewer form means the grant
     gives this viewer nothing for this purpose (and is left out of the statement)."""
 
@@ -364,11 +365,11 @@ class Grant:
         """Per viewer, for a whole-enterprise grant: it holds for this viewer."""
         return False
 
+    @abstractmethod
     def among(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool] | None:
         """Per viewer: the (aliased) record row tested against short lists of the viewer's."""
-        raise NotImplementedError
 
     def on_row(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
@@ -387,11 +388,11 @@ class Grant:
         condition = self.among(viewer, Record, purpose)
         return None if condition is None else select(Record.id).where(_normal(viewer), condition)
 
+    @abstractmethod
     def to_user(
         self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool]:
         """Per column: for the user in the column, on the (aliased) record row."""
-        raise NotImplementedError
 
 
 class OwnerChain(Grant):
@@ -570,6 +571,9 @@ GRANTS: tuple[Grant, ...] = (
     CrmAdmin(),
 )
 """Every grant; each plan below ORs their forms in this order."""
+
+if sorted(rule for grant in GRANTS for rule in grant.rules) != sorted(AccessRule):
+    raise RuntimeError("every AccessRule must be named by exactly one grant")
 
 
 # -- the plans, built from the grants -------------------------------------------------------------
