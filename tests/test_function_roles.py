@@ -134,9 +134,14 @@ async def test_order_finance_acts_on_an_order_as_the_tables_say(org: Org) -> Non
 
     # edit: a confirming order whose first confirmer has not confirmed
     assert (await org.update(olga, order, name="SO-1 checked"))["name"] == "SO-1 checked"
-    # change owner: Order Finance is named in the change-owner table for Sales Orders
+    # change owner: Order Finance is named in the change-owner table for Sales Orders, not
+    # for Return Forms (there only the Order Administrator is)
     data = await org.api.ok(CHANGE_OWNER, {"id": order, "owner": carl.id}, olga.token)
     assert data["changeOwner"]["owner"] == {"id": carl.id}
+    returned = await org.record(ann, "RETURN_FORM", "RF-1")
+    error = await org.api.error(CHANGE_OWNER, {"id": returned, "owner": carl.id}, olga.token)
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "Order Administrators" in error["message"]
     # add team members: standard writers only
     members = [{"userId": ann.id, "teamRole": "REGULAR_MEMBER", "access": "READ_ONLY"}]
     error = await org.api.error(ADD_MEMBERS, {"id": order, "members": members}, olga.token)
