@@ -623,7 +623,7 @@ class _Loader:
                     boss = self._viewer(manager)
                     followers = await feed.followers(self.session, item.id)
                     content = self.rng.choice(MANAGER_REPLIES)
-                    await feed.insert_reply(
+                    reply = await feed.insert_reply(
                         self.session, item=item, author_id=boss.id, content=content, mentions=[]
                     )
                     await notify.replied(
@@ -631,7 +631,7 @@ class _Loader:
                         boss,
                         PEOPLE_BY_KEY[manager].name,
                         item,
-                        content,
+                        reply,
                         [],
                         followers,
                     )

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from crmfeed.ids import Kind
 from crmfeed.registry.actions import Action
-from crmfeed.registry.enums import AccessRule, FollowUpAccess, TeamRole
+from crmfeed.registry.enums import AccessRule, FollowUpAccess, FunctionRole, TeamRole
 from crmfeed.registry.objects import spec_for
+from crmfeed.registry.roles import ROLE_LABELS
 from resolvers import checker
 from resolvers.errors import Forbidden, NotFound
 from resolvers.inputs import parse_id
@@ -30,6 +31,7 @@ class Reason:
     team_role: TeamRole | None = None
     sharing_rule: SharingRule | None = None
     department: Department | None = None
+    function_role: FunctionRole | None = None
 
 
 @dataclass(slots=True)
@@ -59,6 +61,9 @@ def reasons_for(subject: Viewer, record: Record, facts: AccessFacts) -> list[Rea
         Reason(AccessRule.DEPARTMENT_HEAD, department=department)
         for department in facts.headed_departments
     )
+    found.extend(
+        Reason(AccessRule.FUNCTION_ROLE, function_role=role) for role in facts.function_roles
+    )
     if subject.is_admin:
         found.append(Reason(AccessRule.CRM_ADMIN))
     return found
@@ -82,6 +87,9 @@ def follow_up(
         return True, "Open: you are a CRM administrator."
     if facts.headed_departments:
         return True, f"Open: you head the department {facts.headed_departments[0].name}."
+    if facts.function_roles:
+        role = ROLE_LABELS[facts.function_roles[0]]
+        return True, f"Open: your function role {role} reads every {label}."
     closed: list[str] = []
     for path in facts.team:
         role = TeamRole(path.team_role)

@@ -193,10 +193,7 @@ async def update_item(
         item = await visible_or_not_found(session, viewer, item_id)
         if item.author_id != viewer.id:
             raise Forbidden("Only the author may edit a feed item.")
-        if not ITEM_TYPES[FeedItemType(item.type)].postable:
-            raise Forbidden(
-                "Items the system wrote (sales process, task, calendar) cannot be edited."
-            )
+        require_user_written(item, "edited")
         if content is not None:
             item.content = clean_content(content)
         if "accountId" in account_changes:
@@ -211,6 +208,12 @@ async def update_item(
             await feed.set_account(session, item, account)
         await session.commit()
     return item
+
+
+def require_user_written(item: FeedItem, verb: str) -> None:
+    """FORBIDDEN for an item the system wrote (a type that is not posted): no user changes it."""
+    if not ITEM_TYPES[FeedItemType(item.type)].postable:
+        raise Forbidden(f"Items the system wrote (sales process, task, calendar) cannot be {verb}.")
 
 
 # -- feeds ---------------------------------------------------------------------------------------
@@ -313,7 +316,7 @@ async def reply(
             session, item=item, author_id=viewer.id, content=content, mentions=mentioned
         )
         sent = await notify.replied(
-            session, viewer, users[viewer.id].name, item, content, mentioned, followers
+            session, viewer, users[viewer.id].name, item, created, mentioned, followers
         )
         await session.commit()
     await context.publish(sent)

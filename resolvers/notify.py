@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from store.feed_tables import FeedItem, Forward
+    from store.feed_tables import FeedItem, FeedReply, Forward, Task
     from store.models import Record
     from store.viewer import Viewer
 
@@ -24,6 +24,8 @@ class NotificationKind(StrEnum):
     MENTION = "MENTION"
     CC = "CC"
     TASK_ASSIGNED = "TASK_ASSIGNED"
+    TASK_COMPLETED = "TASK_COMPLETED"
+    TASK_REOPENED = "TASK_REOPENED"
     REMINDER = "REMINDER"
     FORWARDED = "FORWARDED"
     OWNER_CHANGED = "OWNER_CHANGED"
@@ -84,11 +86,12 @@ async def replied(
     viewer: Viewer,
     author_name: str,
     item: FeedItem,
-    content: str,
+    reply: FeedReply,
     mentions: Sequence[int],
     followers: Sequence[int],
 ) -> list[tuple[int, int]]:
-    said = _excerpt(content)
+    """Tied to the reply too: deleting the reply takes these notifications with it."""
+    said = _excerpt(reply.content)
     return await _store(
         session,
         viewer,
@@ -100,12 +103,18 @@ async def replied(
                     f"{author_name} mentioned you in a reply: {said}",
                     viewer.id,
                     item_id=item.id,
+                    reply_id=reply.id,
                 )
                 for u in mentions
             ),
             *(
                 NewNotification(
-                    u, K.REPLY, f"{author_name} replied: {said}", viewer.id, item_id=item.id
+                    u,
+                    K.REPLY,
+                    f"{author_name} replied: {said}",
+                    viewer.id,
+                    item_id=item.id,
+                    reply_id=reply.id,
                 )
                 for u in followers
             ),
@@ -133,6 +142,32 @@ async def task_assigned(
                 viewer.id,
                 item_id=item_id,
                 record_id=record_id,
+            )
+        ],
+    )
+
+
+async def task_state_changed(
+    session: AsyncSession,
+    viewer: Viewer,
+    author_name: str,
+    task: Task,
+    other: int,
+    item_id: int,
+) -> list[tuple[int, int]]:
+    """A task completed or reopened by its assignee or its creator is told to the other one,
+    pointing to the TASK item that says so."""
+    kind, did = (K.TASK_COMPLETED, "completed") if task.done else (K.TASK_REOPENED, "reopened")
+    return await _store(
+        session,
+        viewer,
+        [
+            NewNotification(
+                other,
+                kind,
+                f"{author_name} {did} the task: {_excerpt(task.title)}",
+                viewer.id,
+                item_id=item_id,
             )
         ],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 from resolvers.errors import BadUserInput
 
@@ -38,3 +39,37 @@ def decode_cursor(cursor: str | None) -> int | None:
             "pageInfo.endCursor it returned.",
             field="after",
         ) from error
+
+
+# A list in time order: the cursor carries the row's time (microseconds since 1970, signed;
+# `-` alone for none) and its id, "t:<time>:<id>".
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def encode_timed_cursor(moment: datetime | None, position: int) -> str:
+    stamp = "-" if moment is None else str((moment - _EPOCH) // _MICROSECOND)
+    return base64.urlsafe_b64encode(f"t:{stamp}:{position}".encode()).decode().rstrip("=")
+
+
+def decode_timed_cursor(cursor: str | None) -> tuple[datetime | None, int] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        prefix, stamp, number = base64.urlsafe_b64decode(padded).decode().split(":")
+        timed = stamp == "-" or _digits(stamp.removeprefix("-"))
+        if prefix != "t" or not timed or not _digits(number):
+            raise ValueError(cursor)
+        moment = None if stamp == "-" else _EPOCH + int(stamp) * _MICROSECOND
+        return moment, int(number)
+    except (ValueError, UnicodeDecodeError, OverflowError) as error:
+        raise BadUserInput(
+            f"after: '{cursor}' is not a cursor from this list; pass a cursor or "
+            "pageInfo.endCursor it returned.",
+            field="after",
+        ) from error
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18

@@ -20,7 +20,7 @@ from resolvers.feed import (
     visible_or_not_found,
 )
 from resolvers.inputs import clean_text, parse_id, parse_ids
-from resolvers.paging import decode_cursor
+from resolvers.paging import decode_cursor, decode_timed_cursor, encode_timed_cursor
 from resolvers.records import readable_or_not_found
 from resolvers.system_items import system_item
 from store import feed, org, records, tasks
@@ -283,16 +283,48 @@ async def forward(
     return sent
 
 
+def task_cursor(task: Task) -> str:
+    return encode_timed_cursor(*tasks.task_key(task))
+
+
 async def my_tasks(
-    context: Context, first: int | None, after: str | None
+    context: Context, done: bool | None, first: int | None, after: str | None
 ) -> tuple[list[Task], bool]:
+    """Tasks assigned to me, by due time (see `store.tasks.page_tasks`)."""
     viewer = await context.viewer()
     size = context.page_size(first)
     async with context.db() as session:
         rows = await tasks.page_tasks(
-            session, viewer, before_id=decode_cursor(after), limit=size + 1
+            session, viewer, done=done, after=decode_timed_cursor(after), limit=size + 1
         )
     return rows[:size], len(rows) > size
+
+
+def reminder_cursor(reminder: Reminder) -> str:
+    return encode_timed_cursor(*tasks.reminder_key(reminder))
+
+
+async def my_reminders(
+    context: Context, first: int | None, after: str | None
+) -> tuple[list[tuple[Reminder, list[int]]], bool]:
+    """Reminders still to fire that I set or that remind me, soonest first, with their users."""
+    viewer = await context.viewer()
+    size = context.page_size(first)
+    cursor = decode_timed_cursor(after)
+    key: tasks.ReminderKey | None = None
+    if cursor is not None:
+        at, number = cursor
+        if at is None:  # a cursor of another list (a task without a due time)
+            raise BadUserInput(
+                f"after: '{after}' is not a cursor from this list; pass a cursor or "
+                "pageInfo.endCursor it returned.",
+                field="after",
+            )
+        key = at, number
+    async with context.db() as session:
+        rows = await tasks.page_pending_reminders(session, viewer, after=key, limit=size + 1)
+        users = await tasks.reminder_users(session, [row.id for row in rows[:size]])
+    return [(row, users.get(row.id, [])) for row in rows[:size]], len(rows) > size
 
 
 async def forwarded_to_me(

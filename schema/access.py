@@ -9,7 +9,7 @@ from strawberry import Private
 
 from crmfeed.ids import Kind, to_global
 from resolvers import access
-from schema.enums import AccessRule, DataAccess, ObjectType, TeamRole
+from schema.enums import AccessRule, DataAccess, FunctionRole, ObjectType, TeamRole
 from schema.org import Department, User, wrap_department, wrap_user
 from store import models
 
@@ -97,6 +97,10 @@ class AccessReason:
     @strawberry.field
     def department(self) -> Department | None:
         return wrap_department(self.reason.department)
+
+    @strawberry.field(description="The function role whose read scope covers the record's type.")
+    def function_role(self) -> FunctionRole | None:
+        return self.reason.function_role
 
 
 @strawberry.type

@@ -24,6 +24,7 @@ from resolvers.feed_prefetch import (
 )
 from resolvers.loaders import Loaders
 from resolvers.paging import decode_cursor, encode_cursor, page_size
+from resolvers.tasks import reminder_cursor, task_cursor
 from schema.org import User, wrap_user
 from schema.pagination import PageInfo
 from schema.records import RecordInterface, wrap_record
@@ -313,6 +314,14 @@ class Task:
     def done(self) -> bool:
         return self.row.done
 
+    @strawberry.field(description="When it was last completed (null while open).")
+    def completed_at(self) -> datetime | None:
+        return self.row.completed_at
+
+    @strawberry.field(description="Who completed it (null while open).")
+    async def completed_by(self, info: strawberry.Info) -> User | None:
+        return await _user(info, self.row.completed_by_id)
+
     @strawberry.field
     def created_at(self) -> datetime:
         return self.row.created_at
@@ -351,7 +360,7 @@ class TaskConnection:
 
     @classmethod
     def build(cls, rows: list[feed_tables.Task], has_next: bool) -> TaskConnection:
-        edges = [TaskEdge(cursor=encode_cursor(row.id), node=Task(row=row)) for row in rows]
+        edges = [TaskEdge(cursor=task_cursor(row), node=Task(row=row)) for row in rows]
         return cls(
             edges=edges,
             page_info=PageInfo.of(edges, has_next),
@@ -390,6 +399,28 @@ class Reminder:
     @strawberry.field
     async def record(self, info: strawberry.Info) -> RecordInterface | None:
         return await _record(info, self.row.record_id)
+
+
+@strawberry.type
+class ReminderEdge:
+    cursor: str
+    node: Reminder
+
+
+@strawberry.type
+class ReminderConnection:
+    edges: list[ReminderEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def build(
+        cls, rows: list[tuple[feed_tables.Reminder, list[int]]], has_next: bool
+    ) -> ReminderConnection:
+        edges = [
+            ReminderEdge(cursor=reminder_cursor(row), node=Reminder(row=row, user_ids=users))
+            for row, users in rows
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(edges, has_next))
 
 
 @strawberry.type

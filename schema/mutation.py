@@ -20,6 +20,7 @@ from resolvers import (
     tasks,
     teams,
     transitions,
+    work_items,
 )
 from schema.access import CreateSharingRuleInput, SharingRule
 from schema.enums import (
@@ -459,6 +460,49 @@ class Mutation(NotificationMutation):
             info.context, item_id=item_id, record_id=None, to_user_ids=to_user_ids, message=message
         )
         return True
+
+    # -- closing and removing work items (who may: crmfeed/registry/work_items.py) ---------------
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Mark a task done (its assignee or its creator); the other one is told. "
+        "Completing a done task changes nothing.",
+    )
+    async def complete_task(self, info: strawberry.Info, id: strawberry.ID) -> Task:
+        return Task(row=await work_items.set_task_done(info.context, id, True))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Open a done task again (its assignee or its creator); the other one is "
+        "told. Reopening an open task changes nothing.",
+    )
+    async def reopen_task(self, info: strawberry.Info, id: strawberry.ID) -> Task:
+        return Task(row=await work_items.set_task_done(info.context, id, False))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Delete a sales record (or another posted item): its author or a CRM "
+        "administrator. Its replies, likes, follows, favorites, reminders, forwards and "
+        "notifications go with it. Items the system wrote cannot be deleted.",
+    )
+    async def delete_feed_item(self, info: strawberry.Info, id: strawberry.ID) -> bool:
+        return await work_items.delete_feed_item(info.context, id)
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Delete a reply: its author or a CRM administrator. Its notifications go "
+        "with it.",
+    )
+    async def delete_reply(self, info: strawberry.Info, id: strawberry.ID) -> bool:
+        return await work_items.delete_reply(info.context, id)
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Cancel a reminder that has not fired (only the person who set it): it "
+        "never fires.",
+    )
+    async def cancel_reminder(self, info: strawberry.Info, id: strawberry.ID) -> bool:
+        return await work_items.cancel_reminder(info.context, id)
 
 
 retry_each_mutation(Mutation)

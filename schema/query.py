@@ -16,6 +16,7 @@ from schema.feed import (
     FeedItemType,
     FeedScene,
     ForwardCardConnection,
+    ReminderConnection,
     TaskConnection,
 )
 from schema.notifications import NotificationQuery
@@ -185,11 +186,29 @@ class Query(NotificationQuery):
     ) -> FeedItemConnection:
         return FeedItemConnection(page=await feed.marked_page(info.context, "follow", first, after))
 
-    @strawberry.field(permission_classes=SIGNED_IN, description="Tasks assigned to me.")
+    @strawberry.field(
+        permission_classes=SIGNED_IN,
+        description="Tasks assigned to me, by due time: overdue and soonest first, then those "
+        "without one; newest first among equals. `done`: only completed (true) or only open "
+        "(false) ones; all when null.",
+    )
     async def my_tasks(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self,
+        info: strawberry.Info,
+        done: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> TaskConnection:
-        return TaskConnection.build(*await tasks.my_tasks(info.context, first, after))
+        return TaskConnection.build(*await tasks.my_tasks(info.context, done, first, after))
+
+    @strawberry.field(
+        permission_classes=SIGNED_IN,
+        description="Reminders not fired yet that I set or that remind me, soonest first.",
+    )
+    async def my_reminders(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> ReminderConnection:
+        return ReminderConnection.build(*await tasks.my_reminders(info.context, first, after))
 
     @strawberry.field(permission_classes=SIGNED_IN, description="Cards forwarded to me.")
     async def forwarded_to_me(

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 
-from crmfeed.registry.enums import DataAccess
+from crmfeed.registry.enums import DataAccess, FunctionRole
+from crmfeed.registry.roles import roles_reading
 from store.models import (
     Department,
     DepartmentClosure,
@@ -46,6 +47,7 @@ class AccessFacts:
     team: list[TeamPath] = field(default_factory=list)
     sharing: list[SharingRule] = field(default_factory=list)
     headed_departments: list[Department] = field(default_factory=list)
+    function_roles: list[FunctionRole] = field(default_factory=list)
 
     @property
     def team_rw(self) -> bool:
@@ -62,7 +64,10 @@ class AccessFacts:
 
 async def access_facts(session: AsyncSession, subject: Viewer, record: Record) -> AccessFacts:
     """Every relation the subject has to the record (a handful of indexed lookups)."""
-    facts = AccessFacts(is_owner=record.owner_id == subject.id)
+    facts = AccessFacts(
+        is_owner=record.owner_id == subject.id,
+        function_roles=roles_reading(subject.roles, record.object_type),
+    )
     depth = await session.scalar(
         select(UserClosure.depth).where(
             UserClosure.ancestor_id == subject.id, UserClosure.descendant_id == record.owner_id

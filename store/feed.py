@@ -853,3 +853,70 @@ async def stats_and_first_replies(
         if reply is not None:
             replies[item_id].append((reply, author))
     return stats, replies
+
+
+# -- removing what users wrote --------------------------------------------------------------------
+#
+# Deleting is a real DELETE: the foreign keys take everything that hangs off an item or a reply
+# with it (ON DELETE CASCADE: links, named users, replies and their mentions, likes, favorites,
+# follows, reminders, forwards, and the notifications about any of these; SET NULL: a task's or
+# calendar event's source item), in the same statement on both databases.
+
+
+async def item_record_ids(session: AsyncSession, item_id: int) -> list[int]:
+    """Every record the item is related to (whoever may read them)."""
+    rows = await session.scalars(
+        select(FeedItemRecord.record_id)
+        .where(FeedItemRecord.item_id == item_id)
+        .order_by(FeedItemRecord.record_id)
+    )
+    return list(rows)
+
+
+async def delete_item(session: AsyncSession, item_id: int) -> None:
+    await session.execute(
+        delete(FeedItem).where(FeedItem.id == item_id).execution_options(synchronize_session=False)
+    )
+
+
+async def reply_on_visible_item(
+    session: AsyncSession, viewer: Viewer, reply_id: int
+) -> FeedReply | None:
+    """The reply, if the viewer may see the item it is on."""
+    return await session.scalar(
+        select(FeedReply)
+        .join(FeedItem, FeedItem.id == FeedReply.item_id)
+        .where(FeedReply.id == reply_id, visibility.visible_items(viewer))
+    )
+
+
+async def delete_reply(session: AsyncSession, reply: FeedReply) -> None:
+    """Delete the reply; the people it alone @mentioned no longer see its item for that."""
+    mentioned = list(
+        await session.scalars(
+            select(FeedReplyMention.user_id).where(FeedReplyMention.reply_id == reply.id)
+        )
+    )
+    await session.execute(
+        delete(FeedReply)
+        .where(FeedReply.id == reply.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not mentioned:
+        return
+    other_reply = aliased(FeedReply, name="other_reply")
+    still_mentioned = (
+        select(FeedReplyMention.user_id)
+        .join(other_reply, other_reply.id == FeedReplyMention.reply_id)
+        .where(other_reply.item_id == reply.item_id)
+    )
+    await session.execute(
+        delete(FeedItemUser)
+        .where(
+            FeedItemUser.item_id == reply.item_id,
+            FeedItemUser.kind == REPLY_MENTION,
+            FeedItemUser.user_id.in_(mentioned),
+            FeedItemUser.user_id.not_in(still_mentioned),
+        )
+        .execution_options(synchronize_session=False)
+    )

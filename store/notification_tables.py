@@ -25,7 +25,8 @@ class InboxCounter(Base):
 
 class NotificationEvent(Base):
     """What happened and who did it, once per event: a reply to an item with 10,000 followers
-    is one event and 10,000 inbox entries."""
+    is one event and 10,000 inbox entries. It goes, inbox entries and all, with the item,
+    record, forward or reply it is about (a deleted sales record or reply is told of no more)."""
 
     __tablename__ = "notification_events"
 
@@ -37,6 +38,9 @@ class NotificationEvent(Base):
     record_id: Mapped[int | None] = mapped_column(Id, ForeignKey("records.id", ondelete="CASCADE"))
     forward_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("forwards.id", ondelete="CASCADE")
+    )
+    reply_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("feed_replies.id", ondelete="CASCADE")
     )
     message: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -82,5 +86,6 @@ class Notification(Base):
     item_id: Mapped[int | None] = column_property(_event.c.item_id)
     record_id: Mapped[int | None] = column_property(_event.c.record_id)
     forward_id: Mapped[int | None] = column_property(_event.c.forward_id)
+    reply_id: Mapped[int | None] = column_property(_event.c.reply_id)
     message: Mapped[str] = column_property(_event.c.message)
     created_at: Mapped[datetime] = column_property(_event.c.created_at)

@@ -53,10 +53,11 @@ class NewNotification:
     item_id: int | None = None
     record_id: int | None = None
     forward_id: int | None = None
+    reply_id: int | None = None
 
 
-# What every recipient of one event shares: kind, message, actor, item, record, forward.
-Event = tuple[str, str, int | None, int | None, int | None, int | None]
+# What every recipient of one event shares: kind, message, actor, item, record, forward, reply.
+Event = tuple[str, str, int | None, int | None, int | None, int | None, int | None]
 
 
 def _event_of(entry: NewNotification) -> Event:
@@ -67,6 +68,7 @@ def _event_of(entry: NewNotification) -> Event:
         entry.item_id,
         entry.record_id,
         entry.forward_id,
+        entry.reply_id,
     )
 
 
@@ -109,9 +111,10 @@ async def _store_events(
                 "item_id": item_id,
                 "record_id": record_id,
                 "forward_id": forward_id,
+                "reply_id": reply_id,
                 "created_at": now,
             }
-            for kind, message, actor_id, item_id, record_id, forward_id in events
+            for kind, message, actor_id, item_id, record_id, forward_id, reply_id in events
         ],
     )
     return dict(zip(events, rows.scalars(), strict=True))

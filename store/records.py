@@ -140,7 +140,8 @@ def _listing(
     record_filter: RecordFilter,
     life_status: LifeStatus,
 ) -> list[ColumnElement[bool]]:
-    conditions = [visibility.listed(viewer, life_status=life_status), *record_filter.conditions()]
+    listed = visibility.listed(viewer, life_status=life_status, object_type=object_type)
+    conditions = [listed, *record_filter.conditions()]
     if object_type is not None:
         conditions.append(Record.object_type == object_type)
     return conditions

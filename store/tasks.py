@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from store.feed_tables import (
     CalendarEvent,
@@ -18,8 +19,8 @@ from store.types import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
 
+    from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from store.viewer import Viewer
@@ -54,16 +55,73 @@ async def insert_task(
     return task
 
 
+TaskKey = tuple[datetime | None, int]
+"""Where a task sits in `page_tasks`' order: its due time (None: none) and its id."""
+
+
+def task_key(task: Task) -> TaskKey:
+    return task.due_at, task.id
+
+
+def _after_task(key: TaskKey) -> ColumnElement[bool]:
+    """Tasks after `key` in the order (due first, undated last; newest first among equals)."""
+    due, number = key
+    if due is None:
+        return and_(Task.due_at.is_(None), Task.id < number)
+    later = or_(Task.due_at > due, and_(Task.due_at == due, Task.id < number))
+    return or_(and_(Task.due_at.is_not(None), later), Task.due_at.is_(None))
+
+
 async def page_tasks(
-    session: AsyncSession, viewer: Viewer, *, before_id: int | None, limit: int
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    done: bool | None,
+    after: TaskKey | None,
+    limit: int,
 ) -> list[Task]:
-    """Tasks assigned to the viewer, newest first."""
+    """Tasks assigned to the viewer (only done or only open ones when `done` is given), by
+    due time, soonest first, then those without one; newest first among equals."""
     query = select(Task).where(
         Task.enterprise_id == viewer.enterprise_id, Task.assignee_id == viewer.id
     )
-    if before_id is not None:
-        query = query.where(Task.id < before_id)
-    return list(await session.scalars(query.order_by(Task.id.desc()).limit(limit)))
+    if done is not None:
+        query = query.where(Task.done.is_(done))
+    if after is not None:
+        query = query.where(_after_task(after))
+    order = (Task.due_at.is_(None), Task.due_at, Task.id.desc())
+    return list(await session.scalars(query.order_by(*order).limit(limit)))
+
+
+async def task_of(session: AsyncSession, viewer: Viewer, task_id: int) -> Task | None:
+    """The task, if the viewer is its assignee or its creator (to anyone else a task is not
+    shown: `myTasks` lists the assignee's, the creating mutation answers the creator)."""
+    return await session.scalar(
+        select(Task).where(
+            Task.id == task_id,
+            Task.enterprise_id == viewer.enterprise_id,
+            or_(Task.assignee_id == viewer.id, Task.created_by_id == viewer.id),
+        )
+    )
+
+
+async def set_task_done(session: AsyncSession, task: Task, done: bool, by_id: int) -> bool:
+    """Mark the task done (by whom, when) or open again; False when it already was. The
+    UPDATE's condition decides, so of two at once only one changes it."""
+    result = await session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.done.is_(not done))
+        .values(
+            done=done,
+            completed_at=utcnow() if done else None,
+            completed_by_id=by_id if done else None,
+        )
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+    changed = result.first() is not None
+    await session.refresh(task)
+    return changed
 
 
 async def insert_calendar_event(
@@ -143,6 +201,55 @@ async def insert_reminder(
         ],
     )
     return reminder
+
+
+ReminderKey = tuple[datetime, int]
+
+
+def reminder_key(reminder: Reminder) -> ReminderKey:
+    return reminder.remind_at, reminder.id
+
+
+def _concerning(viewer: Viewer) -> ColumnElement[bool]:
+    """Reminders the viewer set or that remind them."""
+    reminded = select(ReminderUser.reminder_id).where(ReminderUser.user_id == viewer.id)
+    return and_(
+        Reminder.enterprise_id == viewer.enterprise_id,
+        or_(Reminder.created_by_id == viewer.id, Reminder.id.in_(reminded)),
+    )
+
+
+async def reminder_of(session: AsyncSession, viewer: Viewer, reminder_id: int) -> Reminder | None:
+    """The reminder, if the viewer set it or is reminded by it."""
+    return await session.scalar(
+        select(Reminder).where(Reminder.id == reminder_id, _concerning(viewer))
+    )
+
+
+async def page_pending_reminders(
+    session: AsyncSession, viewer: Viewer, *, after: ReminderKey | None, limit: int
+) -> list[Reminder]:
+    """Reminders not fired yet that the viewer set or that remind them, soonest first."""
+    query = select(Reminder).where(_concerning(viewer), Reminder.fired_at.is_(None))
+    if after is not None:
+        at, number = after
+        query = query.where(
+            or_(Reminder.remind_at > at, and_(Reminder.remind_at == at, Reminder.id > number))
+        )
+    order = (Reminder.remind_at, Reminder.id)
+    return list(await session.scalars(query.order_by(*order).limit(limit)))
+
+
+async def delete_pending_reminder(session: AsyncSession, reminder_id: int) -> bool:
+    """Delete the reminder unless it has fired (or is being claimed); False when it has. The
+    runner claims with `fired_at IS NULL` too, so exactly one of the two wins."""
+    deleted = await session.execute(
+        delete(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.fired_at.is_(None))
+        .returning(Reminder.id)
+        .execution_options(synchronize_session=False)
+    )
+    return deleted.first() is not None
 
 
 async def reminder_users(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crmfeed.registry.enums import FunctionRole
-from crmfeed.registry.roles import permissions_of
+from crmfeed.registry.enums import FunctionRole, ObjectType
+from crmfeed.registry.roles import permissions_of, read_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,11 @@ class Viewer:
     @property
     def permissions(self) -> frozenset[str]:
         return permissions_of(self.roles)
+
+    @property
+    def read_scope(self) -> frozenset[ObjectType]:
+        """Object types whose records the viewer's function roles let them read."""
+        return read_scope(self.roles)
 
     def has_role(self, role: FunctionRole) -> bool:
         return role in self.roles

@@ -1,40 +1,68 @@
-"""The one place that decides, in SQL, who may read or write which records (DESIGN §4, §5) and
-whose follow-up activity is open to whom, hence which feed items a user sees (DESIGN §6).
+"""The one place that decides, in SQL, who may read which records and whose follow-up activity
+is open to whom, hence which feed items a user sees.
 
-`readable(viewer)` and `writable(viewer)` return boolean SQL conditions over `Record`; every list,
-count, lookup (and later feed, export and notification) adds them to its WHERE clause. They are
-built from index-backed IN-subqueries over the closure tables, so a manager's subordinates or a
-department head's subtree are found at any depth without recursion or Python-side filtering:
+Every grant is named once below (`GRANTS`), each a class with its three forms side by side; the
+query plans (`readable`, `follow_up_open`, `readable_row`, `follow_up_open_on`, `open_records`,
+`readable_to`, `follow_up_open_to`) are all built from that list, so a new grant is one more
+class and nothing else:
 
-1. owner, 2. superior of the owner  -> owner_id IN (my subtree in user_closure, me included)
-3. team member or superior of one   -> id IN (record_team rows of my subtree)
-4. sharing rule to me / my dept     -> (object_type, owner_id) IN (pairs the rules share with me)
-5. head of owner's dept or above    -> owner_id IN (users of departments under those I head)
-6. CRM administrator                -> everything
-Invalid records are readable by CRM administrators only.
+grant           who                                   per viewer             per row
+--------------  ------------------------------------  ---------------------  -------------------
+OwnerChain      the owner; the owner's superiors      owner_id IN my         the same test
+                                                      subtree
+DepartmentHead  the head of the owner's department    owner_id IN users of   the same test
+                or of one above it                    depts I head, below
+RelatedTeam     a related-team member; a superior of  id IN team rows of     EXISTS a row of
+                one (follow-up: a Read Only role)     my subtree             the row's own team
+Sharing         a party a rule shares the owner's     (type, owner_id) IN    the same test
+                records with (follow-up: if allowed)  pairs shared with me
+FunctionRole-   a holder of a function role whose     object_type IN the     the same test
+Scope           read scope covers the object type     roles' scopes
+CrmAdmin        CRM administrators (invalid records   the whole enterprise   the same
+                too)
+
+- per viewer (`among`): one known viewer, the row tested against short lists of theirs built from
+  index-backed IN-subqueries over the closure tables (a manager's subordinates or a department
+  head's subtree at any depth, without recursion or Python-side filtering): lists and counts,
+  and (`branch`) each grant's own branch of `open_records`, read from its own index;
+- per row (`on_row`): the same viewer, for a few rows already found by key (a correlated probe
+  where the list would be long);
+- per column (`to_user`): the user as a SQL column, correlated on the row and that column only,
+  so one statement decides for any number of (user, row) pairs (the live deliverer's check).
+
+Each form takes a `Purpose`: READ (the record itself) or FOLLOW_UP (its follow-up activity, where
+a team grant needs a Read Only team role and sharing counts only while the enterprise lets it).
+Grants other than `CrmAdmin` open normal records only: invalid ones are for CRM administrators.
+The oracle tests (tests/test_visibility_oracle.py, tests/test_feed_oracle.py) prove every plan
+equal to the rules.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from enum import Enum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Boolean, and_, false, func, or_, select, tuple_, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from crmfeed.registry.enums import DataAccess, FollowUpAccess, LifeStatus
+from crmfeed.registry.enums import AccessRule, DataAccess, FollowUpAccess, FunctionRole, LifeStatus
+from crmfeed.registry.roles import READ_SCOPES
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import (
     Department,
     DepartmentClosure,
+    Enterprise,
     FollowUpSetting,
     Record,
     SharingRule,
     TeamMember,
     User,
     UserClosure,
+    UserRole,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +76,16 @@ VIEWER_CACHE = 256
 """Viewers whose conditions below are kept once built (`lru_cache`): a condition depends on the
 viewer's fields only, never on data, so it stays right while the organisation changes, and a
 request (and the next one of the same viewer) does not build it again for every statement."""
+
+
+class Purpose(Enum):
+    READ = "read"
+    """The record itself: lists, counts, lookups, notifications about it."""
+    FOLLOW_UP = "follow-up"
+    """Its follow-up activity: the feed items related to it."""
+
+
+# -- the viewer's lists: the per-viewer forms read these ------------------------------------------
 
 
 def my_subtree(viewer: Viewer) -> Select[tuple[int]]:
@@ -100,51 +138,9 @@ def shared_with_me(viewer: Viewer, *, read_write_only: bool = False) -> Select[t
     return union_all(from_user, from_department)  # type: ignore[return-value]
 
 
-def _team_records(viewer: Viewer, *, read_write_only: bool = False) -> Select[tuple[int]]:
-    query = select(TeamMember.record_id).where(TeamMember.user_id.in_(my_subtree(viewer)))
-    if read_write_only:
-        query = query.where(TeamMember.access == DataAccess.READ_WRITE.value)
-    return query
-
-
-def readable(viewer: Viewer) -> ColumnElement[bool]:
-    """Records the viewer may read, any life status the viewer may see."""
-    same_enterprise = Record.enterprise_id == viewer.enterprise_id
-    if viewer.is_admin:
-        return same_enterprise
-    return and_(
-        same_enterprise,
-        Record.life_status == LifeStatus.NORMAL.value,
-        or_(
-            Record.owner_id.in_(my_subtree(viewer)),
-            Record.id.in_(_team_records(viewer)),
-            tuple_(Record.object_type, Record.owner_id).in_(shared_with_me(viewer)),
-            Record.owner_id.in_(owners_under_my_departments(viewer)),
-        ),
-    )
-
-
-def writable(viewer: Viewer) -> ColumnElement[bool]:
-    """Records the viewer is a standard writer of: owner, owner's superior, R&W sharing party,
-    R&W team member or that member's superior. Status rules are applied by the action checker."""
-    return and_(
-        Record.enterprise_id == viewer.enterprise_id,
-        Record.life_status == LifeStatus.NORMAL.value,
-        or_(
-            Record.owner_id.in_(my_subtree(viewer)),
-            Record.id.in_(_team_records(viewer, read_write_only=True)),
-            tuple_(Record.object_type, Record.owner_id).in_(
-                shared_with_me(viewer, read_write_only=True)
-            ),
-        ),
-    )
-
-
-def listed(viewer: Viewer, *, life_status: LifeStatus = LifeStatus.NORMAL) -> ColumnElement[bool]:
-    """Records of a given life status the viewer may read (the recycle bin is admins' only)."""
-    if life_status is LifeStatus.INVALID and not viewer.is_admin:
-        return false()
-    return and_(readable(viewer), Record.life_status == life_status.value)
+def _team_records(viewer: Viewer) -> Select[tuple[int]]:
+    """Records where the viewer or someone below them sits in the related team."""
+    return select(TeamMember.record_id).where(TeamMember.user_id.in_(my_subtree(viewer)))
 
 
 def _role_setting(setting: Any, team: Any, record: Any) -> ColumnElement[bool]:
@@ -180,103 +176,6 @@ def _team_follow_up_records(viewer: Viewer) -> Select[tuple[int]]:
     )
 
 
-def follow_up_open(viewer: Viewer) -> ColumnElement[bool]:
-    """Records whose follow-up activity is open to the viewer (DESIGN §6): owner, owner's
-    superiors, CRM administrators, heads of the owner's department (or above it), Read Only team
-    members and their superiors, and sharing parties unless the enterprise closed that."""
-    same_enterprise = Record.enterprise_id == viewer.enterprise_id
-    if viewer.is_admin:
-        return same_enterprise
-    grants = [
-        Record.owner_id.in_(my_subtree(viewer)),
-        Record.owner_id.in_(owners_under_my_departments(viewer)),
-        Record.id.in_(_team_follow_up_records(viewer)),
-    ]
-    if viewer.sharing_opens_follow_up:
-        grants.append(tuple_(Record.object_type, Record.owner_id).in_(shared_with_me(viewer)))
-    return and_(same_enterprise, Record.life_status == LifeStatus.NORMAL.value, or_(*grants))
-
-
-def open_record_ids(viewer: Viewer) -> Select[tuple[int]]:
-    return select(Record.id).where(follow_up_open(viewer))
-
-
-_LINK = aliased(FeedItemRecord, name="open_link")
-_LINKED_RECORD = aliased(Record, name="open_record")
-_OPEN_TEAM = aliased(TeamMember, name="open_team")
-_OPEN_SETTING = aliased(FollowUpSetting, name="open_setting")
-
-
-def follow_up_open_on(record: type[Record], viewer: Viewer) -> ColumnElement[bool]:
-    """`follow_up_open` evaluated on one (aliased) record row: every grant is a test of that
-    row against small per-viewer lists, and the team grant a correlated probe of its team, so
-    checking a few rows never builds the list of every open record."""
-    if viewer.is_admin:
-        return record.enterprise_id == viewer.enterprise_id
-    team, setting = _OPEN_TEAM, _OPEN_SETTING
-    team_open = (
-        select(1)
-        .select_from(team)
-        .outerjoin(setting, _role_setting(setting, team, record))
-        .where(
-            team.record_id == record.id,
-            # `+ 0`: probe this record's team by its key, not every team row of the subtree.
-            (team.user_id + 0).in_(my_subtree(viewer)),
-            _read_only(setting),
-        )
-        .exists()
-    )
-    grants = [
-        record.owner_id.in_(my_subtree(viewer)),
-        record.owner_id.in_(owners_under_my_departments(viewer)),
-        team_open,
-    ]
-    if viewer.sharing_opens_follow_up:
-        grants.append(tuple_(record.object_type, record.owner_id).in_(shared_with_me(viewer)))
-    return and_(
-        record.enterprise_id == viewer.enterprise_id,
-        record.life_status == LifeStatus.NORMAL.value,
-        or_(*grants),
-    )
-
-
-@lru_cache(maxsize=VIEWER_CACHE)
-def visible_items(viewer: Viewer) -> ColumnElement[bool]:
-    """Feed items the viewer sees: their own, those naming them (@mention, cc, a mention in a
-    reply), and those related to any record whose follow-up activity is open to them.
-
-    Correlated on `FeedItem`: each item's own links are tested against their own records, so
-    the cost per item is a few index probes, whoever the viewer is. A link only ever points
-    at a record of the item's enterprise (posting checks the records are readable), so for a
-    CRM administrator, to whom every record of the enterprise is open, any link will do.
-    `OFFSET 0` keeps PostgreSQL from turning the probe into a hashed sub-plan over every link.
-    """
-    link = _LINK
-    linked_query = select(1).select_from(link).where(link.item_id == FeedItem.id)
-    if not viewer.is_admin:
-        record = _LINKED_RECORD
-        linked_query = linked_query.join(record, record.id == link.record_id).where(
-            follow_up_open_on(record, viewer)
-        )
-    linked = linked_query.offset(0).exists()
-    named = (
-        select(FeedItemUser.item_id)
-        .where(FeedItemUser.item_id == FeedItem.id, FeedItemUser.user_id == viewer.id)
-        .exists()
-    )
-    return and_(
-        FeedItem.enterprise_id == viewer.enterprise_id,
-        or_(FeedItem.author_id == viewer.id, named, linked),
-    )
-
-
-# -- reading the feed from the records: for viewers to whom few records are open ----------------
-
-NARROW_REACH = 500
-"""Open records up to which a feed is read from those records' links instead of walking every
-item newest first (tests lower and raise it to run both plans against the oracle)."""
-
-
 class AnyOf(FunctionElement[bool]):
     """`column IN (subquery)`; on PostgreSQL `column = ANY(ARRAY(subquery))`, which it reads
     from the column's index whatever it guesses the subquery's size to be (for a join to the
@@ -300,105 +199,9 @@ def _any_of_array(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(subquery, **kw)})"
 
 
-def _normal(viewer: Viewer) -> ColumnElement[bool]:
-    return and_(
-        Record.enterprise_id == viewer.enterprise_id,
-        Record.life_status == LifeStatus.NORMAL.value,
-    )
-
-
-@lru_cache(maxsize=VIEWER_CACHE)
-def open_records(viewer: Viewer) -> CompoundSelect:
-    """Ids of the records whose follow-up activity is open to the viewer, one row per grant
-    (so an id may repeat), each grant read from its own index (records by owner, team rows by
-    user): the way to list them when few are open, or to count the items about them."""
-    if viewer.is_admin:
-        return union_all(select(Record.id).where(Record.enterprise_id == viewer.enterprise_id))
-    normal = _normal(viewer)
-    branches = [
-        select(Record.id).where(normal, Record.owner_id.in_(my_subtree(viewer))),
-        select(Record.id).where(normal, Record.owner_id.in_(owners_under_my_departments(viewer))),
-        select(Record.id).where(normal, Record.id.in_(_team_follow_up_records(viewer))),
-    ]
-    if viewer.sharing_opens_follow_up:
-        pairs = shared_with_me(viewer).subquery("shared_pair")
-        branches.append(
-            select(Record.id).where(
-                normal,
-                # the owners' records read from their index, then matched to the pairs
-                AnyOf(Record.owner_id, select(pairs.c.from_user_id).scalar_subquery()),
-                tuple_(Record.object_type, Record.owner_id).in_(shared_with_me(viewer)),
-            )
-        )
-    return union_all(*branches)
-
-
-@lru_cache(maxsize=VIEWER_CACHE)
-def open_record_reach(viewer: Viewer) -> Select[tuple[int]]:
-    """`open_records(viewer)` as one column: capped at `NARROW_REACH + 1` rows by the caller,
-    cheap for everyone, and enough to tell a narrow viewer (and list their open records)
-    from a wide one."""
-    reach = open_records(viewer).subquery("reach")
-    return select(reach.c.id)
-
-
-def visible_item_sources(
-    viewer: Viewer, open_links: ColumnElement[bool] | None = None
-) -> list[Select[tuple[int]]]:
-    """The ids of the items the viewer sees, as three sources whose union is exactly
-    `visible_items(viewer)`: the links to records of `open_records(viewer)` (or those that
-    `open_links`, a condition on `FeedItemRecord`, accepts: it must accept exactly those), the
-    viewer's own items, the items naming them; an id may repeat. Each is read from one index
-    alone (`ix_feed_item_records_record`, `ix_feed_items_author`, `ix_feed_item_users_user`):
-    an open record, an author and a named user are of the viewer's enterprise, and so are the
-    items they lead to."""
-    if open_links is None:
-        open_links = (
-            FeedItemRecord.enterprise_id == viewer.enterprise_id
-            if viewer.is_admin
-            else FeedItemRecord.record_id.in_(open_records(viewer))
-        )
-    return [
-        select(FeedItemRecord.item_id.label("id")).where(open_links),
-        select(FeedItem.id.label("id")).where(FeedItem.author_id == viewer.id),
-        select(FeedItemUser.item_id.label("id")).where(FeedItemUser.user_id == viewer.id),
-    ]
-
-
-_READ_TEAM = aliased(TeamMember, name="read_team")
-
-
-@lru_cache(maxsize=VIEWER_CACHE)
-def readable_row(viewer: Viewer) -> ColumnElement[bool]:
-    """`readable(viewer)` for a few rows already found by key: the team grant probes each
-    record's own team instead of building the list of every team row of the subtree."""
-    if viewer.is_admin:
-        return Record.enterprise_id == viewer.enterprise_id
-    team = _READ_TEAM
-    in_team = (
-        select(1)
-        .select_from(team)
-        .where(team.record_id == Record.id, (team.user_id + 0).in_(my_subtree(viewer)))
-        .exists()
-    )
-    return and_(
-        _normal(viewer),
-        or_(
-            Record.owner_id.in_(my_subtree(viewer)),
-            in_team,
-            tuple_(Record.object_type, Record.owner_id).in_(shared_with_me(viewer)),
-            Record.owner_id.in_(owners_under_my_departments(viewer)),
-        ),
-    )
-
-
-# -- the same rules for many users at once ----------------------------------------------------
-# The conditions above are built for one known viewer. Those below state the same rules with the
-# user as a SQL column (`user_id`: e.g. `Notification.user_id`), so one statement decides for any
-# number of (user, row) pairs: the live deliverer checks a batch of notifications for all their
-# recipients at once. Every subquery is correlated on the row and the user column only
-# (`correlate_except` its own aliases), whatever the caller joins. The oracle tests
-# (tests/test_feed_oracle.py, tests/test_visibility_oracle.py) prove them equal to the rules.
+# -- the subqueries of the per-column forms ------------------------------------------------------
+# Every subquery is correlated on the row and the user column only (`correlate_except` its own
+# aliases), whatever the caller joins.
 
 _SUBJECT = aliased(User, name="subject_user")
 _SUBJECT_CLOSURE = aliased(UserClosure, name="subject_closure")
@@ -430,10 +233,7 @@ def enterprise_of(user_id: ColumnElement[int]) -> ColumnElement[int]:
 
 
 def is_crm_admin(user_id: ColumnElement[int]) -> ColumnElement[bool]:
-    """Rule 6 for the user in the column: they hold the CRM administrator role."""
-    from crmfeed.registry.enums import FunctionRole
-    from store.models import UserRole
-
+    """The user in the column holds the CRM administrator role."""
     role = aliased(UserRole, name="subject_role")
     return (
         select(1)
@@ -445,7 +245,7 @@ def is_crm_admin(user_id: ColumnElement[int]) -> ColumnElement[bool]:
 
 
 def _owner_below(user_id: ColumnElement[int], record: type[Record]) -> ColumnElement[bool]:
-    """Rules 1 and 2: the owner is the user or below them in the reporting tree."""
+    """The owner is the user or below them in the reporting tree."""
     closure = _SUBJECT_CLOSURE
     return (
         select(1)
@@ -459,7 +259,7 @@ def _owner_below(user_id: ColumnElement[int], record: type[Record]) -> ColumnEle
 def _heads_owner_department(
     user_id: ColumnElement[int], record: type[Record]
 ) -> ColumnElement[bool]:
-    """Rule 5: the user heads the owner's department or one above it."""
+    """The user heads the owner's department or one above it."""
     owner, chain, headed = _HEADED_OWNER, _HEADED_CHAIN, _HEADED
     return (
         select(1)
@@ -479,7 +279,7 @@ def _heads_owner_department(
 def _team_below(
     user_id: ColumnElement[int], record: type[Record], *, follow_up: bool
 ) -> ColumnElement[bool]:
-    """Rule 3: the user or someone below them is in the record's team; with `follow_up`, only
+    """The user or someone below them is in the record's team; with `follow_up`, only
     through a team role whose follow-up activity permission is Read Only (the default)."""
     team, chain, setting = _SUBJECT_TEAM, _SUBJECT_TEAM_CHAIN, _SUBJECT_SETTING
     query = (
@@ -496,7 +296,7 @@ def _team_below(
 
 
 def _shared_to(user_id: ColumnElement[int], record: type[Record]) -> ColumnElement[bool]:
-    """Rule 4: a sharing rule of the record's object type shares its owner's records (the owner,
+    """A sharing rule of the record's object type shares its owner's records (the owner,
     or a department holding the owner's) with the user (or a department holding the user's)."""
     rule, from_chain, owner = _SUBJECT_RULE, _RULE_FROM_CHAIN, _RULE_OWNER
     to_chain, subject = _RULE_TO_CHAIN, _RULE_SUBJECT
@@ -530,51 +330,453 @@ def _shared_to(user_id: ColumnElement[int], record: type[Record]) -> ColumnEleme
     )
 
 
+def _sharing_opens_follow_up(record: type[Record]) -> ColumnElement[bool]:
+    """The record's enterprise lets sharing open follow-up activity."""
+    enterprise = aliased(Enterprise, name="subject_enterprise")
+    return (
+        select(1)
+        .select_from(enterprise)
+        .where(enterprise.id == record.enterprise_id, enterprise.sharing_opens_follow_up)
+        .correlate_except(enterprise)
+        .exists()
+    )
+
+
+def _normal(viewer: Viewer) -> ColumnElement[bool]:
+    return and_(
+        Record.enterprise_id == viewer.enterprise_id,
+        Record.life_status == LifeStatus.NORMAL.value,
+    )
+
+
+# -- the grants -----------------------------------------------------------------------------------
+
+
+class Grant(ABC):
+    """One visibility grant, in its three forms; `None` from a per-viewer form means the grant
+    gives this viewer nothing for this purpose (and is left out of the statement)."""
+
+    rules: ClassVar[tuple[AccessRule, ...]]
+    """The reasons `explainAccess` names for it."""
+    whole_enterprise: ClassVar[bool] = False
+    """It opens every record of the enterprise, invalid ones too (the others: normal ones)."""
+
+    def opens_everything(self, viewer: Viewer) -> bool:
+        """Per viewer, for a whole-enterprise grant: it holds for this viewer."""
+        return False
+
+    @abstractmethod
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        """Per viewer: the (aliased) record row tested against short lists of the viewer's."""
+
+    def on_row(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        """Per row: the same, cheap for a few rows already found by key."""
+        return self.among(viewer, record, purpose)
+
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        """Per viewer, for rows all of one object type (a list): True when the grant opens
+        every normal record of that type to the viewer, False when none, None when it
+        depends on the row."""
+        return None
+
+    def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+        """Per viewer: the ids of the normal records it opens, read from its own index."""
+        condition = self.among(viewer, Record, purpose)
+        return None if condition is None else select(Record.id).where(_normal(viewer), condition)
+
+    @abstractmethod
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        """Per column: for the user in the column, on the (aliased) record row."""
+
+
+class OwnerChain(Grant):
+    """The owner, and the owner's superiors at any level."""
+
+    rules = (AccessRule.OWNER, AccessRule.SUPERIOR_OF_OWNER)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        return record.owner_id.in_(my_subtree(viewer))
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        return _owner_below(user_id, record)
+
+
+class DepartmentHead(Grant):
+    """The head of the owner's department, or of a department above it."""
+
+    rules = (AccessRule.DEPARTMENT_HEAD,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        return record.owner_id.in_(owners_under_my_departments(viewer))
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        return _heads_owner_department(user_id, record)
+
+
+_READ_TEAM = aliased(TeamMember, name="read_team")
+_OPEN_TEAM = aliased(TeamMember, name="open_team")
+_OPEN_SETTING = aliased(FollowUpSetting, name="open_setting")
+
+
+class RelatedTeam(Grant):
+    """A member of the related team, or a superior of one at any level; for follow-up activity
+    only through a team role whose follow-up permission for the object type is Read Only."""
+
+    rules = (AccessRule.TEAM_MEMBER, AccessRule.SUPERIOR_OF_TEAM_MEMBER)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        if purpose is Purpose.FOLLOW_UP:
+            return record.id.in_(_team_follow_up_records(viewer))
+        return record.id.in_(_team_records(viewer))
+
+    def on_row(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        """Probes the row's own team instead of building the list of every team row of the
+        viewer's subtree."""
+        team = _OPEN_TEAM if purpose is Purpose.FOLLOW_UP else _READ_TEAM
+        probe = (
+            select(1)
+            .select_from(team)
+            # `+ 0`: probe this record's team by its key, not every team row of the subtree.
+            .where(team.record_id == record.id, (team.user_id + 0).in_(my_subtree(viewer)))
+        )
+        if purpose is Purpose.FOLLOW_UP:
+            setting = _OPEN_SETTING
+            probe = probe.outerjoin(setting, _role_setting(setting, team, record)).where(
+                _read_only(setting)
+            )
+        return probe.exists()
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        return _team_below(user_id, record, follow_up=purpose is Purpose.FOLLOW_UP)
+
+
+class Sharing(Grant):
+    """A party a sharing rule shares the owner's records of that object type with (directly or
+    through their department); for follow-up activity only while the enterprise lets sharing
+    open it."""
+
+    rules = (AccessRule.SHARING,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        if purpose is Purpose.FOLLOW_UP and not viewer.sharing_opens_follow_up:
+            return None
+        return tuple_(record.object_type, record.owner_id).in_(shared_with_me(viewer))
+
+    def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+        condition = self.among(viewer, Record, purpose)
+        if condition is None:
+            return None
+        pairs = shared_with_me(viewer).subquery("shared_pair")
+        return select(Record.id).where(
+            _normal(viewer),
+            # the owners' records read from their index, then matched to the pairs
+            AnyOf(Record.owner_id, select(pairs.c.from_user_id).scalar_subquery()),
+            condition,
+        )
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        shared = _shared_to(user_id, record)
+        if purpose is Purpose.FOLLOW_UP:
+            return and_(_sharing_opens_follow_up(record), shared)
+        return shared
+
+
+_SCOPE_ROLE = aliased(UserRole, name="scope_role")
+
+
+class FunctionRoleScope(Grant):
+    """A holder of a function role whose read scope covers the record's object type
+    (`crmfeed.registry.roles.READ_SCOPES`: e.g. Order Finance, every Sales Order)."""
+
+    rules = (AccessRule.FUNCTION_ROLE,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        scope = viewer.read_scope
+        if not scope:
+            return None
+        return record.object_type.in_(sorted(object_type.value for object_type in scope))
+
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        return object_type in viewer.read_scope
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        role = _SCOPE_ROLE
+        covers = [
+            and_(role.role == held.value, record.object_type.in_(sorted(t.value for t in types)))
+            for held, types in READ_SCOPES.items()
+        ]
+        return (
+            select(1)
+            .select_from(role)
+            .where(role.user_id == user_id, or_(*covers))
+            .correlate_except(role)
+            .exists()
+        )
+
+
+class CrmAdmin(Grant):
+    """CRM administrators: every record of the enterprise, invalid ones too."""
+
+    rules = (AccessRule.CRM_ADMIN,)
+    whole_enterprise = True
+
+    def opens_everything(self, viewer: Viewer) -> bool:
+        return viewer.is_admin
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        return None  # `opens_everything` decides, before any other grant
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        return is_crm_admin(user_id)
+
+
+GRANTS: tuple[Grant, ...] = (
+    OwnerChain(),
+    DepartmentHead(),
+    RelatedTeam(),
+    Sharing(),
+    FunctionRoleScope(),
+    CrmAdmin(),
+)
+"""Every grant; each plan below ORs their forms in this order."""
+
+if sorted(rule for grant in GRANTS for rule in grant.rules) != sorted(AccessRule):
+    raise RuntimeError("every AccessRule must be named by exactly one grant")
+
+
+# -- the plans, built from the grants -------------------------------------------------------------
+
+
+def sees_everything(viewer: Viewer) -> bool:
+    """A whole-enterprise grant holds for the viewer: every record of the enterprise is open."""
+    return any(grant.opens_everything(viewer) for grant in GRANTS)
+
+
+def _per_viewer(
+    viewer: Viewer,
+    record: type[Record],
+    purpose: Purpose,
+    *,
+    per_row: bool,
+    object_type: str | None = None,
+) -> ColumnElement[bool]:
+    """The per-viewer (or per-row) forms of every grant, ORed; for rows all of `object_type`
+    (when given), a grant that opens all or none of that type is decided here instead."""
+    same_enterprise = record.enterprise_id == viewer.enterprise_id
+    if sees_everything(viewer):
+        return same_enterprise
+    normal = record.life_status == LifeStatus.NORMAL.value
+    grants = [grant for grant in GRANTS if not grant.whole_enterprise]
+    if object_type is not None:
+        covers = {grant: grant.covers_type(viewer, object_type) for grant in grants}
+        if any(covers.values()):
+            return and_(same_enterprise, normal)
+        grants = [grant for grant in grants if covers[grant] is None]
+    opened = [
+        condition
+        for grant in grants
+        if (
+            condition := (
+                grant.on_row(viewer, record, purpose)
+                if per_row
+                else grant.among(viewer, record, purpose)
+            )
+        )
+        is not None
+    ]
+    return and_(same_enterprise, normal, or_(false(), *opened))
+
+
+def readable(viewer: Viewer) -> ColumnElement[bool]:
+    """Records the viewer may read, any life status the viewer may see."""
+    return _per_viewer(viewer, Record, Purpose.READ, per_row=False)
+
+
+def listed(
+    viewer: Viewer,
+    *,
+    life_status: LifeStatus = LifeStatus.NORMAL,
+    object_type: str | None = None,
+) -> ColumnElement[bool]:
+    """Records of a given life status the viewer may read (the recycle bin is admins' only);
+    with `object_type`, for a list of that type only (the caller filters on it)."""
+    if life_status is LifeStatus.INVALID and not viewer.is_admin:
+        return false()
+    condition = _per_viewer(viewer, Record, Purpose.READ, per_row=False, object_type=object_type)
+    return and_(condition, Record.life_status == life_status.value)
+
+
+@lru_cache(maxsize=VIEWER_CACHE)
+def readable_row(viewer: Viewer) -> ColumnElement[bool]:
+    """`readable(viewer)` for a few rows already found by key."""
+    return _per_viewer(viewer, Record, Purpose.READ, per_row=True)
+
+
+def follow_up_open(viewer: Viewer) -> ColumnElement[bool]:
+    """Records whose follow-up activity is open to the viewer."""
+    return _per_viewer(viewer, Record, Purpose.FOLLOW_UP, per_row=False)
+
+
+def open_record_ids(viewer: Viewer) -> Select[tuple[int]]:
+    return select(Record.id).where(follow_up_open(viewer))
+
+
+def follow_up_open_on(record: type[Record], viewer: Viewer) -> ColumnElement[bool]:
+    """`follow_up_open` evaluated on one (aliased) record row: every grant is a test of that
+    row against small per-viewer lists, or a probe of its own team, so checking a few rows
+    never builds the list of every open record."""
+    return _per_viewer(viewer, record, Purpose.FOLLOW_UP, per_row=True)
+
+
+_LINK = aliased(FeedItemRecord, name="open_link")
+_LINKED_RECORD = aliased(Record, name="open_record")
+
+
+@lru_cache(maxsize=VIEWER_CACHE)
+def visible_items(viewer: Viewer) -> ColumnElement[bool]:
+    """Feed items the viewer sees: their own, those naming them (@mention, cc, a mention in a
+    reply), and those related to any record whose follow-up activity is open to them.
+
+    Correlated on `FeedItem`: each item's own links are tested against their own records, so
+    the cost per item is a few index probes, whoever the viewer is. A link only ever points
+    at a record of the item's enterprise (posting checks the records are readable), so for a
+    viewer to whom every record of the enterprise is open, any link will do.
+    `OFFSET 0` keeps PostgreSQL from turning the probe into a hashed sub-plan over every link.
+    """
+    link = _LINK
+    linked_query = select(1).select_from(link).where(link.item_id == FeedItem.id)
+    if not sees_everything(viewer):
+        record = _LINKED_RECORD
+        linked_query = linked_query.join(record, record.id == link.record_id).where(
+            follow_up_open_on(record, viewer)
+        )
+    linked = linked_query.offset(0).exists()
+    named = (
+        select(FeedItemUser.item_id)
+        .where(FeedItemUser.item_id == FeedItem.id, FeedItemUser.user_id == viewer.id)
+        .exists()
+    )
+    return and_(
+        FeedItem.enterprise_id == viewer.enterprise_id,
+        or_(FeedItem.author_id == viewer.id, named, linked),
+    )
+
+
+# -- reading the feed from the records: for viewers to whom few records are open ----------------
+
+NARROW_REACH = 500
+"""Open records up to which a feed is read from those records' links instead of walking every
+item newest first (tests lower and raise it to run both plans against the oracle)."""
+
+
+@lru_cache(maxsize=VIEWER_CACHE)
+def open_records(viewer: Viewer) -> CompoundSelect:
+    """Ids of the records whose follow-up activity is open to the viewer, one row per grant
+    (so an id may repeat), each grant read from its own index (records by owner, team rows by
+    user): the way to list them when few are open, or to count the items about them."""
+    if sees_everything(viewer):
+        return union_all(select(Record.id).where(Record.enterprise_id == viewer.enterprise_id))
+    branches = [
+        branch
+        for grant in GRANTS
+        if not grant.whole_enterprise
+        and (branch := grant.branch(viewer, Purpose.FOLLOW_UP)) is not None
+    ]
+    return union_all(*branches)
+
+
+@lru_cache(maxsize=VIEWER_CACHE)
+def open_record_reach(viewer: Viewer) -> Select[tuple[int]]:
+    """`open_records(viewer)` as one column: capped at `NARROW_REACH + 1` rows by the caller,
+    cheap for everyone, and enough to tell a narrow viewer (and list their open records)
+    from a wide one."""
+    reach = open_records(viewer).subquery("reach")
+    return select(reach.c.id)
+
+
+def visible_item_sources(
+    viewer: Viewer, open_links: ColumnElement[bool] | None = None
+) -> list[Select[tuple[int]]]:
+    """The ids of the items the viewer sees, as three sources whose union is exactly
+    `visible_items(viewer)`: the links to records of `open_records(viewer)` (or those that
+    `open_links`, a condition on `FeedItemRecord`, accepts: it must accept exactly those), the
+    viewer's own items, the items naming them; an id may repeat. Each is read from one index
+    alone (`ix_feed_item_records_record`, `ix_feed_items_author`, `ix_feed_item_users_user`):
+    an open record, an author and a named user are of the viewer's enterprise, and so are the
+    items they lead to."""
+    if open_links is None:
+        open_links = (
+            FeedItemRecord.enterprise_id == viewer.enterprise_id
+            if sees_everything(viewer)
+            else FeedItemRecord.record_id.in_(open_records(viewer))
+        )
+    return [
+        select(FeedItemRecord.item_id.label("id")).where(open_links),
+        select(FeedItem.id.label("id")).where(FeedItem.author_id == viewer.id),
+        select(FeedItemUser.item_id.label("id")).where(FeedItemUser.user_id == viewer.id),
+    ]
+
+
+# -- the same plans for many users at once ------------------------------------------------------
+# The conditions above are built for one known viewer. Those below state the same grants with the
+# user as a SQL column (`user_id`: e.g. `Notification.user_id`), so one statement decides for any
+# number of (user, row) pairs: the live deliverer checks a batch of notifications for all their
+# recipients at once.
+
+
+def _open_to(
+    user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+) -> ColumnElement[bool]:
+    limited = [g.to_user(user_id, record, purpose) for g in GRANTS if not g.whole_enterprise]
+    whole = [g.to_user(user_id, record, purpose) for g in GRANTS if g.whole_enterprise]
+    return and_(
+        record.enterprise_id == enterprise_of(user_id),
+        or_(and_(record.life_status == LifeStatus.NORMAL.value, or_(*limited)), *whole),
+    )
+
+
 def readable_to(user_id: ColumnElement[int], record: type[Record] = Record) -> ColumnElement[bool]:
     """`readable` for the user in the column, on the (aliased) record row."""
-    return _open_to(user_id, record, follow_up=False)
+    return _open_to(user_id, record, Purpose.READ)
 
 
 def follow_up_open_to(
     user_id: ColumnElement[int], record: type[Record] = Record
 ) -> ColumnElement[bool]:
     """`follow_up_open` for the user in the column, on the (aliased) record row."""
-    return _open_to(user_id, record, follow_up=True)
-
-
-def _open_to(
-    user_id: ColumnElement[int], record: type[Record], *, follow_up: bool
-) -> ColumnElement[bool]:
-    """Rules 1-6 for the user in the column; for follow-up activity the team grant needs a Read
-    Only team role and the sharing grant an enterprise that opens sharing to follow-up."""
-    shared = _shared_to(user_id, record)
-    if follow_up:
-        from store.models import Enterprise
-
-        enterprise = aliased(Enterprise, name="subject_enterprise")
-        sharing_opens = (
-            select(1)
-            .select_from(enterprise)
-            .where(enterprise.id == record.enterprise_id, enterprise.sharing_opens_follow_up)
-            .correlate_except(enterprise)
-            .exists()
-        )
-        shared = and_(sharing_opens, shared)
-    return and_(
-        record.enterprise_id == enterprise_of(user_id),
-        or_(
-            and_(
-                record.life_status == LifeStatus.NORMAL.value,
-                or_(
-                    _owner_below(user_id, record),
-                    _team_below(user_id, record, follow_up=follow_up),
-                    _heads_owner_department(user_id, record),
-                    shared,
-                ),
-            ),
-            is_crm_admin(user_id),
-        ),
-    )
+    return _open_to(user_id, record, Purpose.FOLLOW_UP)
 
 
 def item_visible_to(

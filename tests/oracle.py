@@ -61,7 +61,17 @@ TEAM_MEMBER = "TEAM_MEMBER"
 SUPERIOR_OF_TEAM_MEMBER = "SUPERIOR_OF_TEAM_MEMBER"
 SHARING = "SHARING"
 DEPARTMENT_HEAD = "DEPARTMENT_HEAD"
+FUNCTION_ROLE = "FUNCTION_ROLE"
 ADMIN = "CRM_ADMIN"
+
+# Rule 7: the object types whose records each function role reads, whoever owns them.
+READ_SCOPES: dict[str, frozenset[str]] = {
+    "ORDER_ADMIN": frozenset({"SALES_ORDER", "RETURN_FORM"}),
+    "ORDER_FINANCE": frozenset({"SALES_ORDER", "RETURN_FORM"}),
+    "PAYMENT_FINANCE": frozenset({"PAYMENT"}),
+    "REFUND_FINANCE": frozenset({"REFUND"}),
+    "INVOICE_FINANCE": frozenset({"INVOICING_APPLICATION"}),
+}
 
 # Follow-up activity permission of a team role (per object type), and the feeds.
 DISABLED = "DISABLED"
@@ -325,6 +335,14 @@ class Org:
             if self.departments[department].head == user
         ]
 
+    def scoped_roles(self, user: str, record: Record) -> list[str]:
+        """Rule 7: the user's function roles whose read scope covers the record's type."""
+        return [
+            role
+            for role in self.users[user].roles
+            if record.object_type in READ_SCOPES.get(role, frozenset())
+        ]
+
     def team_paths(self, user: str, record: Record) -> Iterator[tuple[str, Member, bool]]:
         """Rule 3: (member, membership, is the user that member) for the members other than the
         owner that are the user or below the user."""
@@ -349,6 +367,8 @@ class Org:
             holds.add(SHARING)
         if self.headed_departments(user, found):
             holds.add(DEPARTMENT_HEAD)
+        if self.scoped_roles(user, found):
+            holds.add(FUNCTION_ROLE)
         if self.users[user].is_admin:
             holds.add(ADMIN)
         return holds

@@ -1,8 +1,9 @@
 """Random organizations with follow-up activity must show every user the feeds `tests.oracle` says.
 
 Each scenario draws an organization with `tests.test_visibility_oracle.random_plan` (reporting and
-department trees, heads, admins, users without roles, records with related teams, sharing
-rules), its object types biased to those the CRM Information scenes are about, and adds:
+department trees, heads, admins, users without roles or with a function role, records with
+related teams, sharing rules), its object types biased to those the CRM Information scenes are
+about (often with one a function role reads), and adds:
 follow-up activity settings (some team roles Disabled per object type, the Owner role's too),
 the enterprise's sharingOpensFollowUp flag on or off, and 10-25 feed items by random authors
 (sales records by those who may create them, posts, a few reports/approvals/instructions with no
@@ -40,6 +41,7 @@ from tests.oracle import DISABLED, OWNER_ROLE, READ_ONLY, SCENES, Org
 from tests.test_visibility_oracle import (
     BATCH,
     MEMBER_ROLES,
+    SCOPED_TYPES,
     TYPE_POOL,
     Enum,
     Plan,
@@ -99,12 +101,15 @@ class FeedPlan:
 
 
 def feed_types(rng: random.Random) -> list[str]:
-    """Two or three object types, mostly those of the scenes, usually with accounts."""
+    """Two to four object types, mostly those of the scenes, usually with accounts, often with
+    one that function roles read."""
     types = ["ACCOUNT"] if rng.random() < 0.8 else []
     others = [t for t in SCENE_TYPES if t not in types]
     types += rng.sample(others, rng.randint(2, 3) - len(types))
     if rng.random() < 0.25:
         types.append(rng.choice(OTHER_TYPES))
+    if not set(types) & set(SCOPED_TYPES) and rng.random() < 0.4:
+        types.append(rng.choice(SCOPED_TYPES))  # records a function role reads
     return types
 
 

@@ -146,3 +146,40 @@ async def test_notification_events_migration_keeps_every_inbox_row(fresh: AsyncE
         )
         await session.commit()
     assert sent == [(user, max(row.seq for row in inbox if row.user_id == user) + 1)]
+
+
+_TASKS = text("SELECT id, title, assignee_id, done FROM tasks ORDER BY id")
+
+
+async def test_work_items_migration_keeps_every_inbox_row_and_task(fresh: AsyncEngine) -> None:
+    """0008 rebuilds notification_events on SQLite, which the inbox entries reference with ON
+    DELETE CASCADE: down and up again, no entry is lost, and a task that was done stays done."""
+    await upgrade(fresh)
+    await load_demo(create_session_factory(fresh), conftest.test_settings("sqlite://"))
+    async with fresh.begin() as connection:
+        user, enterprise = (
+            await connection.execute(text("SELECT id, enterprise_id FROM users ORDER BY id"))
+        ).first()
+        await connection.execute(
+            text(
+                "INSERT INTO tasks (enterprise_id, title, assignee_id, created_by_id, done, "
+                "created_at) VALUES (:e, 'Call back', :u, :u, :done, CURRENT_TIMESTAMP)"
+            ),
+            [{"e": enterprise, "u": user, "done": done} for done in (True, False)],
+        )
+    async with fresh.connect() as connection:
+        inbox = (await connection.execute(_INBOX)).all()
+        tasks = (await connection.execute(_TASKS)).all()
+    assert len(inbox) > 10
+    assert [row.done for row in tasks] == [True, False]
+
+    await _downgrade(fresh, "0007")
+    async with fresh.connect() as connection:
+        assert (await connection.execute(_INBOX)).all() == inbox
+        assert (await connection.execute(_TASKS)).all() == tasks
+
+    await upgrade(fresh)
+    async with fresh.connect() as connection:
+        assert (await connection.execute(_INBOX)).all() == inbox
+        assert (await connection.execute(_TASKS)).all() == tasks
+        assert await connection.run_sync(_differences) == []

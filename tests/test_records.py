@@ -463,14 +463,22 @@ async def test_received_payment_can_be_edited_by_payment_finance(api: Api) -> No
     assert (await edit_as(org, fiona, payment, "By finance"))["name"] == "By finance"
 
 
-async def test_received_payment_is_not_found_for_payment_finance_who_cannot_read_it(
-    api: Api,
-) -> None:
+async def test_received_payment_is_edited_by_payment_finance_outside_its_team(api: Api) -> None:
     org = await new_org(api)
     ann = await org.user("Ann")
     fiona = await org.user("Fiona", roles=["PAYMENT_FINANCE"])
     payment = await org.record(ann, "PAYMENT", status="RECEIVED")
-    error = await api.error(UPDATE_RECORD, {"id": payment, "values": {"name": "X"}}, fiona.token)
+    assert (await edit_as(org, fiona, payment, "By finance"))["name"] == "By finance"
+
+
+async def test_received_payment_is_not_found_for_a_finance_role_of_another_type(
+    api: Api,
+) -> None:
+    org = await new_org(api)
+    ann = await org.user("Ann")
+    rita = await org.user("Rita", roles=["REFUND_FINANCE"])
+    payment = await org.record(ann, "PAYMENT", status="RECEIVED")
+    error = await api.error(UPDATE_RECORD, {"id": payment, "values": {"name": "X"}}, rita.token)
     assert error["extensions"]["code"] == "NOT_FOUND"
 
 

@@ -1,12 +1,13 @@
 """Random organizations, built through the API, must show every user what `tests.oracle` says.
 
-Each scenario draws an organization (reporting tree, department tree with heads, admins and
-users without roles, records of two or three object types with related teams, sharing rules,
-invalid records), builds it through GraphQL, and checks for every user: all pages of
-`records(objectType)` and `totalCount`, `record(id)` on a sample, `explainAccess` on a sample and
-the recycle bin. Then it re-parents users, moves a department, changes heads and departments,
-deletes a sharing rule, has cycles refused, and checks everything again, so the closure tables
-are seen to follow every change.
+Each scenario draws an organization (reporting tree, department tree with heads, admins, users
+without roles, users with a function role that reads every record of its object types, records
+of two to four object types with related teams, sharing rules, invalid records), builds it
+through GraphQL, and checks for every user: all pages of `records(objectType)` and
+`totalCount`, `record(id)` on a sample, `explainAccess` on a sample and the recycle bin. Then
+it re-parents users, moves a department, changes heads and departments, deletes a sharing rule,
+has cycles refused, and checks everything again, so the closure tables are seen to follow every
+change.
 
 Scenarios are drawn from `random.Random(seed)` for fixed seeds (one test per seed, the seed in
 its name; `CRMFEED_ORACLE_SEEDS` sets how many, 50 by default), and again by Hypothesis
@@ -54,7 +55,23 @@ TYPE_POOL = (
     ObjectType.CONTRACT,
     ObjectType.COMPETITOR,
     ObjectType.WORK_ORDER,
+    ObjectType.SALES_ORDER,
+    ObjectType.RETURN_FORM,
+    ObjectType.PAYMENT,
+    ObjectType.REFUND,
+    ObjectType.INVOICING_APPLICATION,
 )
+SCOPED_TYPES = ("SALES_ORDER", "RETURN_FORM", "PAYMENT", "REFUND", "INVOICING_APPLICATION")
+"""The object types the function roles read (tests.oracle.READ_SCOPES)."""
+FUNCTION_ROLES = (
+    "ORDER_ADMIN",
+    "ORDER_FINANCE",
+    "PAYMENT_FINANCE",
+    "REFUND_FINANCE",
+    "INVOICE_FINANCE",
+)
+UNVOIDABLE = ("SALES_ORDER", "RETURN_FORM")
+"""Types whose new records (status Confirming) no one may invalidate."""
 MEMBER_ROLES = {
     t.value: [r.value for r in REGISTRY[t].team_roles if r is not TeamRole.OWNER] for t in TYPE_POOL
 }
@@ -92,6 +109,8 @@ def random_plan(rng: random.Random, types: list[str] | None = None) -> Plan:
         roles: tuple[str, ...] = (
             ("CRM_ADMIN",) if draw < 0.12 else () if draw < 0.35 else ("SALES",)
         )
+        if 0.22 <= draw < 0.5:  # a function role, alone or beside Sales
+            roles = (*roles, rng.choice(FUNCTION_ROLES))
         org.add_user(f"u{index}", superior=superior, department=department, roles=roles)
     users = list(org.users)
     for department in departments:
@@ -99,6 +118,8 @@ def random_plan(rng: random.Random, types: list[str] | None = None) -> Plan:
 
     if types is None:
         types = [t.value for t in rng.sample(TYPE_POOL, rng.randint(2, 3))]
+        if not set(types) & set(SCOPED_TYPES) and rng.random() < 0.5:
+            types.append(rng.choice(SCOPED_TYPES))
     plan = Plan(org, types)
     for index in range(rng.randint(15, 24)):
         record = org.add_record(f"r{index}", rng.choice(types), rng.choice(users))
@@ -130,8 +151,8 @@ def random_plan(rng: random.Random, types: list[str] | None = None) -> Plan:
             rule.to_department = rng.choice(departments)
         org.add_rule(rule)
 
-    records = list(org.records)
-    for key in rng.sample(records, rng.randint(1, max(1, len(records) // 7))):
+    records = [r for r, record in org.records.items() if record.object_type not in UNVOIDABLE]
+    for key in rng.sample(records, min(len(records), rng.randint(1, max(1, len(records) // 7)))):
         org.invalidate(key)
     return plan
 

@@ -1,7 +1,14 @@
-"""Function roles (preset in every enterprise) and the function permissions each grants.
+"""Function roles (preset in every enterprise), the function permissions each grants, and the
+object types whose records each may read.
 
 Permissions are strings `<Object>.<operation>`, e.g. `SalesRecord.create`, `Account.export`,
 `Account.changeOwner`. CRM administrators hold every permission.
+
+A role's read scope (`READ_SCOPES`) opens every normal record of those object types in the
+enterprise to its holders, whoever owns it, and the follow-up activity of those records too:
+the finance and order roles must reach the orders, payments, refunds and invoicing applications
+that the action tables name them for. Reading is all a scope grants; what a holder may then do
+is the action tables' business (`crmfeed.registry.actions`).
 """
 
 from __future__ import annotations
@@ -72,3 +79,30 @@ def permissions_of(roles: Iterable[FunctionRole]) -> frozenset[str]:
     for role in roles:
         granted |= ROLE_PERMISSIONS[role]
     return granted
+
+
+READ_SCOPES: dict[FunctionRole, frozenset[ObjectType]] = {
+    R.ORDER_ADMIN: frozenset({O.SALES_ORDER, O.RETURN_FORM}),
+    R.ORDER_FINANCE: frozenset({O.SALES_ORDER, O.RETURN_FORM}),
+    R.PAYMENT_FINANCE: frozenset({O.PAYMENT}),
+    R.REFUND_FINANCE: frozenset({O.REFUND}),
+    R.INVOICE_FINANCE: frozenset({O.INVOICING_APPLICATION}),
+}
+"""Object types whose records a role may read, whoever owns them (roles not listed: none; a
+CRM administrator reads everything anyway)."""
+
+
+def read_scope(roles: Iterable[FunctionRole]) -> frozenset[ObjectType]:
+    """Every object type the roles' read scopes cover."""
+    covered: frozenset[ObjectType] = frozenset()
+    for role in roles:
+        covered |= READ_SCOPES.get(role, frozenset())
+    return covered
+
+
+def roles_reading(
+    roles: Iterable[FunctionRole], object_type: ObjectType | str
+) -> list[FunctionRole]:
+    """Those of the roles whose read scope covers the object type, in the enum's order."""
+    held, wanted = set(roles), O(object_type)
+    return [role for role in R if role in held and wanted in READ_SCOPES.get(role, ())]
