@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from store import feed, org, records, sharing
+from store import access, feed, org, records, sharing
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from crmfeed.registry.enums import FunctionRole
     from resolvers.context import Context
+    from store.access import AccessFacts
     from store.feed import ItemStats
     from store.feed_tables import FeedItem, FeedReply
     from store.models import Department, Record, SharingRule, TeamMember, User
@@ -79,6 +80,21 @@ class Loaders:
         self.replies_by_item_page: DataLoader[ReplyKey, list[tuple[FeedReply, User]]] = DataLoader(
             load_fn=self._replies(context)
         )
+        self.access_facts_by_record: DataLoader[Record, AccessFacts] = DataLoader(
+            load_fn=self._access_facts(context)
+        )
+
+    @staticmethod
+    def _access_facts(context: Context) -> Callable[[list[Record]], Awaitable[list[Any]]]:
+        """Keys are record rows (the facts depend on the owner and type they carry)."""
+
+        async def batch_load(keys: list[Record]) -> list[Any]:
+            viewer = await context.viewer()
+            async with context.db() as session:
+                found = await access.access_facts_many(session, viewer, keys)
+            return [found[record.id] for record in keys]
+
+        return batch_load
 
     @staticmethod
     def _replies(context: Context) -> Callable[[list[ReplyKey]], Awaitable[list[Any]]]:

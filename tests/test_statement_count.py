@@ -75,3 +75,32 @@ async def test_records_page_statement_count_is_small(api: Api) -> None:
     org, manager = await org_with_accounts(api, 5)
     assert await statements_for_page(api, manager, 5) <= MAX_STATEMENTS
     assert await statements_for_page(api, org.admin, 5) <= MAX_STATEMENTS
+
+
+TRANSITIONS_PAGE = """
+query($first: Int) {
+  records(objectType: ACCOUNT, first: $first) {
+    edges { node { id status transitions { name toStatus } } }
+  }
+}"""
+
+
+async def test_a_page_of_records_with_their_transitions_reads_access_once_for_the_page(
+    api: Api,
+) -> None:
+    """Each record's transitions depend on what the viewer is to it (owner, superior, team,
+    sharing, head): read for the whole page at once, not record by record."""
+    org, manager = await org_with_accounts(api, 10)
+    counts = []
+    for first in (2, 10):
+        log = api.count_statements()
+        log.active = True
+        try:
+            data = await api.ok(TRANSITIONS_PAGE, {"first": first}, manager.token)
+        finally:
+            log.active = False
+        edges = data["records"]["edges"]
+        assert len(edges) == first
+        assert all(edge["node"]["transitions"] for edge in edges)  # the manager may act
+        counts.append(len(log.statements))
+    assert counts[0] == counts[1], counts
