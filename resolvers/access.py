@@ -1,4 +1,4 @@
-"""`explainAccess`: the data permission inspector (DESIGN §4, seed FAQ 2)."""
+"""`explainAccess`: the data permission inspector (seed FAQ 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The error classes every refusal uses; each carries its `extensions.code` (API.md)."""
+"""The error classes every refusal uses; each carries its `extensions.code` (the README's
+Security section lists them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Field-level security (DESIGN §3): the one place that decides which record fields a caller
+"""Field-level security: the one place that decides which record fields a caller
 may see or write. Rules are loaded once per request (`Context.field_access()`), so checking a
 field costs no SQL per row.
 

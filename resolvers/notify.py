@@ -1,4 +1,4 @@
-"""Who is notified of what (DESIGN §7). Rows are written in the caller's transaction; the
+"""Who is notified of what. Rows are written in the caller's transaction; the
 live push happens after commit (`Context.publish`). Nobody is notified of their own action."""
 
 from __future__ import annotations

@@ -78,8 +78,8 @@ REFUSAL_CODES = [
 
 class RefusalCodes(SchemaExtension):
     """Give strawberry's and graphql-core's own refusals (depth, alias and token limits, a
-    document too costly to validate, disabled introspection) the `extensions.code` of API.md,
-    and any other error of a request that could not run (a syntax error, a document that does
+    document too costly to validate, disabled introspection) their `extensions.code`, and any
+    other error of a request that could not run (a syntax error, a document that does
     not validate, variables that do not fit it: errors outside any field) BAD_REQUEST. It runs
     before MaskErrors (it is listed after it), so it sees which errors are unexpected."""
 

@@ -1,4 +1,4 @@
-"""A plain-Python model of one enterprise and of who may read which record (DESIGN §4).
+"""A plain-Python model of one enterprise and of who may read which record.
 
 Written straight from the rules, with dicts, sets and parent pointers, and nothing from `store/`
 or `resolvers/`: tests build the same organization through the GraphQL API and compare what the
@@ -11,7 +11,7 @@ records keep their creation order, which is the service's id order.
     org.add_record("r0", "ACCOUNT", owner="u1")
     org.readable("u0", "ACCOUNT")   # ["r0"]: u0 is u1's superior (and an admin)
 
-Feed visibility (DESIGN §6) comes from the same facts: whose follow-up activity of a record is
+Feed visibility comes from the same facts: whose follow-up activity of a record is
 open (`follow_up_reasons`, with the per object type and team role settings and the enterprise's
 sharingOpensFollowUp flag), which feed items a user sees (`item_reasons`), and what each feed and
 CRM Information scene (seed 001) lists (`feed`). Feed items keep their creation order, which is
@@ -54,7 +54,7 @@ OWNER_ROLE = "OWNER"
 READ_ONLY = "READ_ONLY"
 READ_WRITE = "READ_WRITE"
 
-# The names of DESIGN §4's rules, as the API's `AccessRule` enum spells them.
+# The names of the read rules, as the API's `AccessRule` enum spells them.
 OWNER = "OWNER"
 SUPERIOR_OF_OWNER = "SUPERIOR_OF_OWNER"
 TEAM_MEMBER = "TEAM_MEMBER"
@@ -354,7 +354,7 @@ class Org:
                 yield member, membership, member == user
 
     def reasons(self, user: str, record: str | Record) -> set[str]:
-        """Which of DESIGN §4's rules hold for the user and the record, whatever its life status."""
+        """Which read rules hold for the user and the record, whatever its life status."""
         found = record if isinstance(record, Record) else self.records[record]
         holds: set[str] = set()
         if found.owner == user:
@@ -398,7 +398,7 @@ class Org:
             return []
         return [record.key for record in reversed(self.records.values()) if not record.valid]
 
-    # -- the feed oracle (DESIGN §6) --------------------------------------------------------------
+    # -- the feed oracle ------------------------------------------------------------------------
 
     def follow_up_access(self, object_type: str, team_role: str) -> str:
         return self.follow_up.get((object_type, team_role), READ_ONLY)

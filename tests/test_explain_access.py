@@ -1,4 +1,4 @@
-"""explainAccess: the data permission inspector (DESIGN §4, seed 004 FAQ 2)."""
+"""explainAccess: the data permission inspector (seed 004 FAQ 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Actions on a feed item: reply, like, favorite, follow, forward (DESIGN §6; seed 000)."""
+"""Actions on a feed item: reply, like, favorite, follow, forward (seed 000)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Posting follow-up activity (DESIGN §6; seed 000, seed 004 FAQ 4, 5, 9)."""
+"""Posting follow-up activity (seed 000, seed 004 FAQ 4, 5, 9)."""
 
 from __future__ import annotations
 

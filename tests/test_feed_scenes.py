@@ -1,4 +1,4 @@
-"""The feeds: WORK, a record's feed, the seven CRM Information scenes (DESIGN §6; seed 001)."""
+"""The feeds: WORK, a record's feed, the seven CRM Information scenes (seed 001)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A feed page costs a fixed number of SQL statements whatever its size (DESIGN §9 "Fast")."""
+"""A feed page costs a fixed number of SQL statements whatever its size."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tasks, calendar events, reminders and sales-process items in the feeds (DESIGN §6; seed 000)."""
+"""Tasks, calendar events, reminders and sales-process items in the feeds (seed 000)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who sees a feed item (DESIGN §4, §6; seed 000 and seed 004 FAQ 2 situations 1-3)."""
+"""Who sees a feed item (seed 000 and seed 004 FAQ 2 situations 1-3)."""
 
 from __future__ import annotations
 

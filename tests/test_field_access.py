@@ -1,4 +1,4 @@
-"""Field-level security through the public API (DESIGN §3, issue: field-level security)."""
+"""Field-level security through the public API (issue: field-level security)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The durable inbox (DESIGN §7, API "Notifications"), through the GraphQL API on both databases.
+"""The durable inbox, through the GraphQL API on both databases.
 
 Every kind is produced by its action and nobody is told about their own action; the inbox pages
 oldest first by cursor; read/unread and `markNotificationsRead(upTo)`; visibility is checked when

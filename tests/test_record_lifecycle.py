@@ -1,4 +1,4 @@
-"""Record life cycle: invalidate (recycle bin), restore and delete (DESIGN §4, §5)."""
+"""Record life cycle: invalidate (recycle bin), restore and delete."""
 
 from __future__ import annotations
 

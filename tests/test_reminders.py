@@ -1,4 +1,4 @@
-"""Reminders fire at their time exactly once (DESIGN §7): with two server processes polling the
+"""Reminders fire at their time exactly once: with two server processes polling the
 same PostgreSQL schema, across a restart of both, and with two runners racing in one process
 on SQLite. Counted in the database, where the durable inbox is.
 """

@@ -1,4 +1,4 @@
-"""Scale-out for real (DESIGN §1, §7): two uvicorn processes on one PostgreSQL schema and one
+"""Scale-out for real: two uvicorn processes on one PostgreSQL schema and one
 Redis channel. A reply made through process A reaches a websocket subscriber of process B; a
 Redis pub/sub outage loses no notification and live push resumes after it.
 

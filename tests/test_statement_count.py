@@ -1,4 +1,4 @@
-"""A `records` page costs a fixed, small number of SQL statements whatever its size (DESIGN §9)."""
+"""A `records` page costs a fixed, small number of SQL statements whatever its size."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ async def test_a_page_of_records_with_their_transitions_reads_access_once_for_th
 ) -> None:
     """Each record's transitions depend on what the viewer is to it (owner, superior, team,
     sharing, head): read for the whole page at once, not record by record."""
-    org, manager = await org_with_accounts(api, 10)
+    _, manager = await org_with_accounts(api, 10)
     counts = []
     for first in (2, 10):
         log = api.count_statements()

@@ -1,6 +1,6 @@
 """One broadcaster subscription per process, fanned out to bounded per-subscription queues.
 
-broadcaster's weak spots (DESIGN §7) are handled here: each local subscription gets a *bounded*
+broadcaster's weak spots are handled here: each local subscription gets a *bounded*
 queue (a consumer that falls behind is cut off and resumes from its cursor); the listener is
 watched with heartbeats and reconnected with backoff when the pipe drops; after a reconnect
 every subscription is told to resync from the inbox, so nothing published meanwhile is lost.

@@ -1,4 +1,4 @@
-"""Who may do which record action in which status (seed 002 tables, DESIGN §5).
+"""Who may do which record action in which status (seed 002 tables).
 
 Each action maps object type -> rules; a rule is (statuses, who, optional condition on the
 record's values). A user may act when any rule whose statuses and condition match names one of
