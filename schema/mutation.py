@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
 from resolvers import (
@@ -57,12 +56,9 @@ from schema.org import (
     User,
     given,
 )
-from schema.permissions import IsAdmin, IsAuthenticated
+from schema.permissions import ADMIN, SIGNED_IN
 from schema.records import RecordInterface, TeamMemberInput, wrap_record
 from schema.retry import retry_each_mutation
-
-SIGNED_IN = [IsAuthenticated]
-ADMIN = [PermissionExtension(permissions=[IsAdmin()])]
 
 
 def _record(row: object) -> RecordInterface:

@@ -15,7 +15,7 @@ from resolvers.paging import encode_cursor
 from schema.feed import FeedItem, ForwardCard, _item, _record, _user
 from schema.org import User, wrap_user
 from schema.pagination import PageInfo
-from schema.permissions import IsAuthenticated
+from schema.permissions import SIGNED_IN
 from schema.records import RecordInterface, wrap_record
 from store import feed_tables, notification_tables
 from store.notifications import Delivered
@@ -113,7 +113,7 @@ class NotificationConnection:
 @strawberry.type
 class NotificationQuery:
     @strawberry.field(
-        permission_classes=[IsAuthenticated],
+        permission_classes=SIGNED_IN,
         description="My inbox, oldest first after the cursor.",
     )
     async def notifications(
@@ -126,7 +126,7 @@ class NotificationQuery:
         rows, has_next = await notifications.page(info.context, after, first, bool(unread_only))
         return NotificationConnection.build(rows, has_next)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=SIGNED_IN)
     async def unread_notification_count(self, info: strawberry.Info) -> int:
         return await notifications.unread_count(info.context)
 
@@ -134,7 +134,7 @@ class NotificationQuery:
 @strawberry.type
 class NotificationMutation:
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        permission_classes=SIGNED_IN,
         description="Mark my notifications up to this cursor read; returns how many changed.",
     )
     async def mark_notifications_read(self, info: strawberry.Info, up_to: str) -> int:
@@ -144,7 +144,7 @@ class NotificationMutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        permission_classes=[IsAuthenticated],
+        permission_classes=SIGNED_IN,
         description="Every stored notification after `after`, then new ones as they come.",
     )
     async def notifications(

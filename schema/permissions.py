@@ -2,7 +2,7 @@
 
 Example:
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(extensions=ADMIN)
     async def create_user(...) -> User: ...
 """
 
@@ -69,3 +69,8 @@ class HideField(PermissionExtension):
 
     def _on_unauthorized(self, permission: BasePermission) -> Any:
         return None
+
+
+# What fields and mutations declare, once: `permission_classes=SIGNED_IN`, `extensions=ADMIN`.
+SIGNED_IN: list[type[BasePermission]] = [IsAuthenticated]
+ADMIN = [PermissionExtension(permissions=[IsAdmin()])]

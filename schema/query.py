@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.permission import PermissionExtension
 
 from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.objects import OBJECTS
@@ -27,7 +26,7 @@ from schema.org import (
     User,
     UserConnection,
 )
-from schema.permissions import IsAdmin, IsAuthenticated
+from schema.permissions import ADMIN, SIGNED_IN
 from schema.records import (
     FieldAccessRule,
     ObjectTypeInfo,
@@ -37,9 +36,6 @@ from schema.records import (
     wrap_record,
 )
 from store.records import RecordFilter as StoreFilter
-
-SIGNED_IN = [IsAuthenticated]
-ADMIN = [PermissionExtension(permissions=[IsAdmin()])]
 
 
 @strawberry.type
