@@ -464,10 +464,11 @@ class _Loader:
         name = self._account_name()
         slug = name.split()[0].lower()
         number = sum(self.counts.values()) + 1
+        status = self.rng.choices(["ASSIGNED", "REPORTING", "NOT_EFFECTIVE"], [8, 1, 1])[0]
         return await self._record(
             O.ACCOUNT,
             name,
-            self.rng.choices(["ASSIGNED", "REPORTING", "NOT_EFFECTIVE"], [8, 1, 1])[0],
+            status,
             owner,
             accountNo=f"AC-{number:05d}",
             industry=INDUSTRY_BY_SECOND[name.split()[1]],
@@ -476,7 +477,8 @@ class _Loader:
             email=f"info@{slug}.example",
             website=f"https://www.{slug}.example",
             address=f"{self.rng.randint(1, 999)} Market Street, {name.split()[-1]}",
-            approvalStatus="APPROVED",
+            # as the transitions that lead to the status set it
+            approvalStatus={"ASSIGNED": "APPROVED", "REPORTING": "IN_PROGRESS"}.get(status),
             inHighseas=False,
             annualRevenue=float(self.rng.randrange(200_000, 20_000_000, 10_000)),
         )

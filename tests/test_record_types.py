@@ -97,8 +97,8 @@ async def test_concrete_type_declares_each_registry_field_with_its_graphql_type(
 
 async def test_typed_fields_read_back_numbers_dates_booleans_and_lists(api: Api) -> None:
     org = await new_org(api)
-    account = await org.record(
-        org.admin, "ACCOUNT", industry="RETAIL", inHighseas=True, annualRevenue=1_000_000
+    account = await org.record(  # returned to the highseas: inHighseas is true
+        org.admin, "ACCOUNT", industry="RETAIL", annualRevenue=1_000_000, status="UNASSIGNED"
     )
     opportunity = await org.record(
         org.admin,

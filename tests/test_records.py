@@ -432,7 +432,7 @@ async def test_account_not_effective_cannot_be_edited_even_by_its_owner(api: Api
 async def test_account_with_approval_in_progress_cannot_be_edited(api: Api) -> None:
     org = await new_org(api)
     ann = await org.user("Ann")
-    account = await org.record(ann, "ACCOUNT", "Kept", approvalStatus="IN_PROGRESS")
+    account = await org.record(ann, "ACCOUNT", "Kept", status="REPORTING")  # approval in progress
     error = await api.error(UPDATE_RECORD, {"id": account, "values": {"name": "X"}}, ann.token)
     assert error["extensions"]["code"] == "FORBIDDEN"
     assert "approval status is not In Progress" in error["message"]
@@ -441,7 +441,7 @@ async def test_account_with_approval_in_progress_cannot_be_edited(api: Api) -> N
 async def test_account_with_approval_approved_can_be_edited(api: Api) -> None:
     org = await new_org(api)
     ann = await org.user("Ann")
-    account = await org.record(ann, "ACCOUNT", approvalStatus="APPROVED")
+    account = await org.record(ann, "ACCOUNT", status="ASSIGNED")  # approved
     assert (await edit_as(org, ann, account, "Edited"))["name"] == "Edited"
 
 

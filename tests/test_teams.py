@@ -568,7 +568,7 @@ async def test_change_owner_of_an_account_in_highseas_is_forbidden(api: Api) -> 
     org = await new_org(api)
     ann = await org.user("Ann")
     bob = await org.user("Bob")
-    account = await org.record(ann, "ACCOUNT", inHighseas=True)
+    account = await org.record(ann, "ACCOUNT", status="UNASSIGNED")  # in the highseas
     error = await api.error(CHANGE_OWNER, {"id": account, "newOwnerId": bob.id}, ann.token)
     assert error["extensions"]["code"] == "FORBIDDEN"
     assert "highseas" in error["message"]

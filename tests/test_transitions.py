@@ -18,7 +18,7 @@ from crmfeed.registry.enums import ObjectType
 from crmfeed.registry.transitions import TRANSITIONS, Transition, validate
 from tests.feed_helpers import feed, post
 from tests.processes import inbox
-from tests.records_helpers import TRANSITION, UPDATE_RECORD, Org, Person, new_org
+from tests.records_helpers import CREATE_RECORD, TRANSITION, UPDATE_RECORD, Org, Person, new_org
 
 if TYPE_CHECKING:
     from tests.conftest import Api
@@ -609,6 +609,30 @@ async def test_the_converted_lookups_are_written_only_by_the_conversion(api: Api
     )
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "convertedAccountId"}
     assert "CONVERT" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("object_type", "values", "transition"),
+    [
+        ("ACCOUNT", {"approvalStatus": "APPROVED"}, "SUBMIT_FOR_REPORTING"),
+        ("ACCOUNT", {"inHighseas": True}, "APPROVE"),
+        ("SALES_ORDER", {"firstConfirmerConfirmed": True}, "RESUBMIT"),
+    ],
+)
+async def test_fields_the_transitions_set_are_not_written_through_values(
+    api: Api, object_type: str, values: dict[str, Any], transition: str
+) -> None:
+    """An account marked approved or in the highseas by hand would contradict its status."""
+    org = await new_org(api)
+    record = await org.record(org.admin, object_type)
+    (field_name,) = values
+    for mutation, variables in (
+        (UPDATE_RECORD, {"id": record, "values": values}),
+        (CREATE_RECORD, {"type": object_type, "values": {"name": "New", **values}}),
+    ):
+        error = await api.error(mutation, variables, org.admin.token)
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field_name}
+        assert f"set only by the {transition} transition" in error["message"]
 
 
 async def test_converting_needs_the_create_permissions(api: Api) -> None:

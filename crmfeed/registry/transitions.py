@@ -509,10 +509,19 @@ CONVERTED_FIELDS = ("convertedAccountId", "convertedContactId", "convertedOpport
 validate(TRANSITIONS)
 
 MANAGED_BY: dict[tuple[ObjectType, str], str] = {
-    (object_type, name): t.name
-    for object_type, declared in TRANSITIONS.items()
-    for t in declared
-    if t.effect is Effect.CONVERT_LEAD
-    for name in CONVERTED_FIELDS
+    **{
+        (object_type, name): t.name
+        for object_type, declared in TRANSITIONS.items()
+        for t in reversed(declared)  # the first transition that sets a field names it
+        for name in t.sets
+    },
+    **{
+        (object_type, name): t.name
+        for object_type, declared in TRANSITIONS.items()
+        for t in declared
+        if t.effect is Effect.CONVERT_LEAD
+        for name in CONVERTED_FIELDS
+    },
 }
-"""(object type, field) -> the transition that writes the field; `values` may not."""
+"""(object type, field) -> a transition that writes the field: `values` may not, or a record
+could say it is approved, in the highseas or converted while its status says otherwise."""
