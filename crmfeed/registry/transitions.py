@@ -138,6 +138,41 @@ def _order_flow() -> tuple[Transition, ...]:
     )
 
 
+def _finance_flow(
+    role: Actor,
+    *,
+    pending: str,
+    done: tuple[str, str, str, str],
+    revert: tuple[str, str, str],
+) -> tuple[Transition, ...]:
+    """A finance record's cycle: its finance role marks it done (name, label, what it says,
+    status) or rejects it with a reason; the owner side or the role resubmits a rejected one;
+    the role reverts a done one, with a reason."""
+    name, label, said, done_status = done
+    finance = frozenset({role})
+    return (
+        transition(name, label, said, from_=pending, to=done_status, who=finance),
+        transition(
+            "REJECT",
+            "Reject",
+            "Rejected",
+            from_=pending,
+            to="REJECTED",
+            who=finance,
+            inputs=(REASON,),
+        ),
+        transition(
+            "RESUBMIT",
+            "Resubmit",
+            "Resubmitted",
+            from_="REJECTED",
+            to=pending,
+            who=STANDARD | finance,
+        ),
+        transition(*revert, from_=done_status, to=pending, who=finance, inputs=(REASON,)),
+    )
+
+
 TRANSITIONS: dict[ObjectType, tuple[Transition, ...]] = {
     O.ACCOUNT: (
         transition(
@@ -291,113 +326,23 @@ TRANSITIONS: dict[ObjectType, tuple[Transition, ...]] = {
     ),
     O.SALES_ORDER: _order_flow(),
     O.RETURN_FORM: _order_flow(),
-    O.PAYMENT: (
-        transition(
-            "MARK_RECEIVED",
-            "Mark received",
-            "Marked received",
-            from_="NOT_RECEIVED",
-            to="RECEIVED",
-            who=frozenset({A.PAYMENT_FINANCE}),
-        ),
-        transition(
-            "REJECT",
-            "Reject",
-            "Rejected",
-            from_="NOT_RECEIVED",
-            to="REJECTED",
-            who=frozenset({A.PAYMENT_FINANCE}),
-            inputs=(REASON,),
-        ),
-        transition(
-            "RESUBMIT",
-            "Resubmit",
-            "Resubmitted",
-            from_="REJECTED",
-            to="NOT_RECEIVED",
-            who=STANDARD | {A.PAYMENT_FINANCE},
-        ),
-        transition(
-            "REVERT_RECEIPT",
-            "Revert the receipt",
-            "Receipt reverted",
-            from_="RECEIVED",
-            to="NOT_RECEIVED",
-            who=frozenset({A.PAYMENT_FINANCE}),
-            inputs=(REASON,),
-        ),
+    O.PAYMENT: _finance_flow(
+        A.PAYMENT_FINANCE,
+        pending="NOT_RECEIVED",
+        done=("MARK_RECEIVED", "Mark received", "Marked received", "RECEIVED"),
+        revert=("REVERT_RECEIPT", "Revert the receipt", "Receipt reverted"),
     ),
-    O.REFUND: (
-        transition(
-            "MARK_REFUNDED",
-            "Mark refunded",
-            "Marked refunded",
-            from_="NOT_REFUNDED",
-            to="REFUNDED",
-            who=frozenset({A.REFUND_FINANCE}),
-        ),
-        transition(
-            "REJECT",
-            "Reject",
-            "Rejected",
-            from_="NOT_REFUNDED",
-            to="REJECTED",
-            who=frozenset({A.REFUND_FINANCE}),
-            inputs=(REASON,),
-        ),
-        transition(
-            "RESUBMIT",
-            "Resubmit",
-            "Resubmitted",
-            from_="REJECTED",
-            to="NOT_REFUNDED",
-            who=STANDARD | {A.REFUND_FINANCE},
-        ),
-        transition(
-            "REVERT_REFUND",
-            "Revert the refund",
-            "Refund reverted",
-            from_="REFUNDED",
-            to="NOT_REFUNDED",
-            who=frozenset({A.REFUND_FINANCE}),
-            inputs=(REASON,),
-        ),
+    O.REFUND: _finance_flow(
+        A.REFUND_FINANCE,
+        pending="NOT_REFUNDED",
+        done=("MARK_REFUNDED", "Mark refunded", "Marked refunded", "REFUNDED"),
+        revert=("REVERT_REFUND", "Revert the refund", "Refund reverted"),
     ),
-    O.INVOICING_APPLICATION: (
-        transition(
-            "MARK_INVOICED",
-            "Mark invoiced",
-            "Marked invoiced",
-            from_="UNBILLED",
-            to="INVOICED",
-            who=frozenset({A.INVOICE_FINANCE}),
-        ),
-        transition(
-            "REJECT",
-            "Reject",
-            "Rejected",
-            from_="UNBILLED",
-            to="REJECTED",
-            who=frozenset({A.INVOICE_FINANCE}),
-            inputs=(REASON,),
-        ),
-        transition(
-            "RESUBMIT",
-            "Resubmit",
-            "Resubmitted",
-            from_="REJECTED",
-            to="UNBILLED",
-            who=STANDARD | {A.INVOICE_FINANCE},
-        ),
-        transition(
-            "CANCEL_INVOICE",
-            "Cancel the invoice",
-            "Invoice cancelled",
-            from_="INVOICED",
-            to="UNBILLED",
-            who=frozenset({A.INVOICE_FINANCE}),
-            inputs=(REASON,),
-        ),
+    O.INVOICING_APPLICATION: _finance_flow(
+        A.INVOICE_FINANCE,
+        pending="UNBILLED",
+        done=("MARK_INVOICED", "Mark invoiced", "Marked invoiced", "INVOICED"),
+        revert=("CANCEL_INVOICE", "Cancel the invoice", "Invoice cancelled"),
     ),
     O.PRODUCT: (
         transition(
