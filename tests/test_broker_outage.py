@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from crmfeed.settings import Settings
+    from tests.processes import RedisServer
 
 
 @pytest.fixture
@@ -155,6 +156,19 @@ class PollerStatements:
             self.statements.append(statement)
 
 
+def two_servers_on(database: Settings, redis: RedisServer) -> tuple[Services, Services]:
+    """Services of two servers on the module's database, sharing the test's own Redis on a
+    channel of their own, polling the inbox every 0.2 s while it is down."""
+    settings = database.model_copy(
+        update={
+            "broadcast_url": redis.url,
+            "broadcast_channel": f"crmfeed.test.{uuid.uuid4().hex[:12]}",
+            "live_outage_poll_seconds": 0.2,
+        }
+    )
+    return Services.create(settings), Services.create(settings)
+
+
 async def test_each_outage_poll_is_two_statements_for_all_subscribers(
     database: Settings, tmp_path: Path
 ) -> None:
@@ -163,14 +177,7 @@ async def test_each_outage_poll_is_two_statements_for_all_subscribers(
     sockets' sessions, whatever the number of subscribers; once Redis is back, B stops
     polling."""
     async with own_redis(tmp_path) as redis:
-        settings = database.model_copy(
-            update={
-                "broadcast_url": redis.url,
-                "broadcast_channel": f"crmfeed.test.{uuid.uuid4().hex[:12]}",
-                "live_outage_poll_seconds": 0.2,
-            }
-        )
-        services_a, services_b = Services.create(settings), Services.create(settings)
+        services_a, services_b = two_servers_on(database, redis)
         polls = PollerStatements()
         event.listen(services_b.engine.sync_engine, "before_cursor_execute", polls)
         async with (
@@ -238,14 +245,7 @@ async def test_a_logout_and_a_deactivation_during_an_outage_close_sockets_on_the
     the database instead, and close the logged-out token's socket and the deactivated user's
     (who has no notification coming that would end it otherwise)."""
     async with own_redis(tmp_path) as redis:
-        settings = database.model_copy(
-            update={
-                "broadcast_url": redis.url,
-                "broadcast_channel": f"crmfeed.test.{uuid.uuid4().hex[:12]}",
-                "live_outage_poll_seconds": 0.2,
-            }
-        )
-        services_a, services_b = Services.create(settings), Services.create(settings)
+        services_a, services_b = two_servers_on(database, redis)
         async with (
             running_server(services_a) as ws_a,
             running_server(services_b) as ws_b,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tests.records_helpers import Org, Person, new_org
 
@@ -49,18 +49,26 @@ async def org_with_accounts(api: Api, count: int) -> tuple[Org, Person]:
     return org, manager
 
 
-async def statements_for_page(api: Api, viewer: Person, first: int) -> int:
+async def counted_page(
+    api: Api, viewer: Person, query: str, first: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """(SQL statements sent, edges) of one `records` page of `first` rows."""
     log = api.count_statements()
     log.active = True
     try:
-        data = await api.ok(PAGE, {"first": first}, viewer.token)
+        data = await api.ok(query, {"first": first}, viewer.token)
     finally:
         log.active = False
     edges = data["records"]["edges"]
     assert len(edges) == first
+    return len(log.statements), edges
+
+
+async def statements_for_page(api: Api, viewer: Person, first: int) -> int:
+    count, edges = await counted_page(api, viewer, PAGE, first)
     assert all(len(edge["node"]["team"]) == 2 for edge in edges)
     assert all(edge["node"]["owner"]["department"] is not None for edge in edges)
-    return len(log.statements)
+    return count
 
 
 async def test_records_page_statement_count_does_not_grow_with_page_size(api: Api) -> None:
@@ -93,14 +101,7 @@ async def test_a_page_of_records_with_their_transitions_reads_access_once_for_th
     _, manager = await org_with_accounts(api, 10)
     counts = []
     for first in (2, 10):
-        log = api.count_statements()
-        log.active = True
-        try:
-            data = await api.ok(TRANSITIONS_PAGE, {"first": first}, manager.token)
-        finally:
-            log.active = False
-        edges = data["records"]["edges"]
-        assert len(edges) == first
+        count, edges = await counted_page(api, manager, TRANSITIONS_PAGE, first)
         assert all(edge["node"]["transitions"] for edge in edges)  # the manager may act
-        counts.append(len(log.statements))
+        counts.append(count)
     assert counts[0] == counts[1], counts
