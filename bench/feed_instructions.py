@@ -54,21 +54,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("viewer", choices=VIEWERS)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--requests", type=int, default=20, help="measured requests (20)")
+    parser.add_argument("--path", default=DEFAULT_SQLITE_PATH, help="SQLite file (feed_bench's)")
     parser.add_argument("--profile", action="store_true", help="cProfile by package instead")
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)  # one run, under valgrind
     return parser.parse_args(argv)
 
 
-def target(database: str) -> Target:
+def target(database: str, sqlite_path: str = DEFAULT_SQLITE_PATH) -> Target:
     if database == "sqlite":
-        path = Path(DEFAULT_SQLITE_PATH)
+        path = Path(sqlite_path)
         return Target("sqlite", f"sqlite+aiosqlite:///{path}", None, path)
     return Target("postgresql", POSTGRES_URL, DEFAULT_SCHEMA, None)
 
 
 async def run_pages(args: argparse.Namespace, requests: int) -> None:
     """WARMUP pages, then `requests` more (under cProfile with `--profile`)."""
-    bench = target(args.database)
+    bench = target(args.database, args.path)
     if bench.path is not None and not bench.path.exists():
         sys.exit(f"{bench.path} is missing: run `python -m bench.feed_bench --build-only` first")
     o = build_org(2_000, random.Random(SEED), datetime.now(UTC))
@@ -143,6 +144,8 @@ def instructions(args: argparse.Namespace, requests: int) -> int:
             args.viewer,
             "--database",
             args.database,
+            "--path",
+            args.path,
             "--run",
             str(requests),
         ]
