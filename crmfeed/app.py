@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
-from cross_web import HTTPException
+from cross_web import HTTPException, StarletteRequestAdapter
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,12 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from crmfeed import idempotency
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
-from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
+from crmfeed.request_guard import IDEMPOTENCY_HEADER, PAYLOAD_KEY, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
@@ -108,6 +109,14 @@ def is_request_error(body: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> b
     )
 
 
+class GuardedRequestAdapter(StarletteRequestAdapter):
+    """Strawberry's view of a Starlette request, with the operation RequestGuard parsed."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.payload: dict[str, Any] | None = request.scope.get(PAYLOAD_KEY)
+
+
 def encode_body(data: object) -> bytes:
     """The HTTP answer's JSON, by orjson (about 10x faster than the standard library's); a
     text holding a lone surrogate (a message may quote the client's own text), which UTF-8
@@ -123,6 +132,7 @@ class CrmGraphQL(GraphQL):
     refusals are GraphQL-shaped (crmfeed/request_guard.py refuses malformed requests first)."""
 
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
+    request_adapter_class = GuardedRequestAdapter
 
     def __init__(self, services: Services) -> None:
         super().__init__(build_schema(services.settings), graphql_ide="graphiql")
@@ -172,6 +182,20 @@ class CrmGraphQL(GraphQL):
             return await idempotency.answer(context, request, run)
         finally:
             await context.close()
+
+    async def parse_http_body(
+        self, request: GuardedRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """A POST's operation as RequestGuard parsed and checked it; else as strawberry does."""
+        payload = request.payload
+        if payload is None:
+            return await super().parse_http_body(request)
+        return GraphQLRequestData(
+            query=payload.get("query"),
+            variables=payload.get("variables"),
+            operation_name=payload.get("operationName"),
+            extensions=payload.get("extensions"),
+        )
 
     def create_response(
         self,

@@ -47,7 +47,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
-from crmfeed.request_guard import IDEMPOTENCY_HEADER, error_response
+from crmfeed.request_guard import IDEMPOTENCY_HEADER, PAYLOAD_KEY, error_response
 from resolvers.errors import Conflict
 from store import idempotency
 from store.types import utcnow
@@ -177,7 +177,8 @@ async def answer(
     """Answer a POST that carries the header (already checked): the stored answer, a refusal,
     or `run(context)`, storing its answer when it committed something."""
     key = request.headers[IDEMPOTENCY_HEADER]
-    payload = json.loads(await request.body())  # the guard checked it is an operation object
+    # The guard parsed the body and checked it is an operation object.
+    payload = request.scope.get(PAYLOAD_KEY) or json.loads(await request.body())
     if not is_keyed_mutation(payload, context.settings.max_tokens):
         return await run(context)
     viewer = await context.optional_viewer()

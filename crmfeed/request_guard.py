@@ -8,7 +8,8 @@ arrives), checks that it is JSON (415 otherwise), UTF-8, nested at most `MAX_JSO
 and one object whose members have the types GraphQL over HTTP gives them (a list is a batch,
 which is not supported); it checks GET's parameters the same way, refuses other methods (405)
 and a malformed `Idempotency-Key` header (crmfeed/idempotency.py), and then hands the request
-on unchanged. GraphiQL (a GET from a browser) and websockets pass
+on unchanged, with the operation it parsed from a POST body in the scope (`PAYLOAD_KEY`), so
+the view does not parse the body a second time. GraphiQL (a GET from a browser) and websockets pass
 straight through.
 
     app = RequestGuard(graphql_view, max_body_size=1024 * 1024)
@@ -34,6 +35,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
 MEMBERS = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
 KINDS = {str: "a string", dict: "a JSON object"}
+PAYLOAD_KEY = "crmfeed.operation"  # the scope key of a POST body's parsed operation
 
 
 class Refusal(Exception):
@@ -172,9 +174,10 @@ class RequestGuard:
         try:
             check_idempotency_key(scope)
             if scope["method"] == "POST":
-                body = await self._read_json_body(scope, receive)
-                if body is None:  # the client left while sending
+                read = await self._read_json_body(scope, receive)
+                if read is None:  # the client left while sending
                     return
+                body, scope[PAYLOAD_KEY] = read
                 receive = _replay(body, receive)
             elif scope["method"] == "GET":
                 check_query_string(scope)
@@ -190,7 +193,10 @@ class RequestGuard:
             return
         await self.app(scope, receive, send)
 
-    async def _read_json_body(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def _read_json_body(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[bytes, dict[str, Any]] | None:
+        """The body and the operation it holds; None if the client left while sending."""
         headers = Headers(scope=scope)
         content_type = headers.get("content-type")
         if content_type is None or content_type.split(";")[0].strip().lower() != (
@@ -223,8 +229,9 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        check_operation(parse_json(body, "The request body"), "in the request body")
-        return body
+        payload = parse_json(body, "The request body")
+        check_operation(payload, "in the request body")
+        return body, payload
 
 
 def check_idempotency_key(scope: Scope) -> None:
