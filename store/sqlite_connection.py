@@ -4,7 +4,8 @@ aiosqlite runs every sqlite3 call on the connection's own thread, and SQLAlchemy
 makes four calls per statement (open a cursor, execute, fetch, close): four thread hand-offs
 of ~0.1 ms each, ~2 ms for a feed page of five statements. Here a cursor opens without a call,
 and `execute` runs the statement, fetches its rows and closes the sqlite3 cursor in one call;
-fetches and `close` then read what that call kept. Plugged in through SQLAlchemy's
+fetches and `close` then read what that call kept; a commit or rollback outside a transaction
+costs no call. Plugged in through SQLAlchemy's
 `do_connect` event (`create_one_hop_engine`), with the arguments SQLAlchemy computed.
 """
 
@@ -89,10 +90,20 @@ class OneHopCursor:
 
 
 class OneHopConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose cursors are `OneHopCursor`s."""
+    """An aiosqlite connection whose cursors are `OneHopCursor`s, and whose commit and
+    rollback cost no hand-off when no transaction is open (a request that only read: its
+    session's close would otherwise wait on the thread for a ROLLBACK that undoes nothing)."""
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
+
+    async def commit(self) -> None:
+        if self._conn.in_transaction:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self._conn.in_transaction:
+            await super().rollback()
 
 
 def _connect(database: str, **kwargs: Any) -> OneHopConnection:
