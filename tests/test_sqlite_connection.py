@@ -100,13 +100,28 @@ async def test_one_thread_hand_off_per_statement(engine: AsyncEngine) -> None:
         assert (len(seen), calls[0]) == (3, 3)  # with aiosqlite's own cursors: (3, 12)
 
 
-async def test_a_closed_session_costs_one_rollback(engine: AsyncEngine) -> None:
+async def test_a_read_only_session_closes_without_a_rollback(engine: AsyncEngine) -> None:
     session = AsyncSession(engine)
     connection = await session.connection()
     calls = count_hand_offs((await connection.get_raw_connection()).driver_connection)
     await session.execute(select(NOTES.c.id))
+    await session.commit()
+    await session.execute(select(NOTES.c.id))
     await session.close()
-    assert calls[0] == 2  # the statement and the session's ROLLBACK; the pool adds none
+    assert calls[0] == 2  # the statements; no transaction was open to commit or roll back
+
+
+async def test_a_closed_session_rolls_back_what_it_wrote(engine: AsyncEngine) -> None:
+    session = AsyncSession(engine)
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    await session.execute(insert(NOTES).values(text="undone"))
+    await session.close()
+    assert calls[0] == 2  # the INSERT and the session's ROLLBACK; the pool adds none
+    assert not raw.in_transaction
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(NOTES.c.text))).all() == []
 
 
 async def test_the_pool_rolls_back_a_connection_returned_in_a_transaction(
