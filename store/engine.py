@@ -25,7 +25,9 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
     schema = schema or settings.database_schema
     kwargs: dict[str, Any] = {"echo": settings.echo_sql}
     if settings.is_sqlite:
-        engine = create_one_hop_engine(settings.database_url, **kwargs)
+        engine = create_one_hop_engine(
+            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, **kwargs
+        )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     server_settings = {"jit": "off"}

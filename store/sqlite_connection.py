@@ -7,12 +7,24 @@ and `execute` runs the statement, fetches its rows and closes the sqlite3 cursor
 fetches and `close` then read what that call kept; a commit or rollback outside a transaction
 costs no call. Plugged in through SQLAlchemy's
 `do_connect` event (`create_one_hop_engine`), with the arguments SQLAlchemy computed.
+
+SQLite has one writer per file. A connection that waits for the write lock inside SQLite
+polls for it from its thread, sleeping up to 100 ms between tries, so under many writers the
+lock sits idle between holders while waiters sleep. Here the connections of one process (per
+event loop) queue for the write lock on an asyncio lock (`WriterGate`) first: a statement that
+starts a write transaction (INSERT, UPDATE, DELETE, REPLACE, BEGIN outside a transaction) waits
+its turn in order, and the connection passes the turn on as soon as its transaction ends.
+Other processes still meet SQLite's own lock and busy timeout; a connection that waits longer
+than the busy timeout at the gate goes on without it (and meets SQLite's lock, as before).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -26,6 +38,26 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import PoolResetState
 
 Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
+
+# Statements after which the sqlite3 driver holds a write transaction (it opens one before
+# the first INSERT, UPDATE, DELETE or REPLACE; BEGIN opens one explicitly).
+_WRITE_STARTS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN")
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def starts_write(sql: str) -> bool:
+    return sql.lstrip()[:7].upper().startswith(_WRITE_STARTS)
+
+
+def writer_gate(database: str) -> asyncio.Lock | None:
+    """The asyncio lock this event loop's connections to `database` take before writing
+    (None for an in-memory database: each connection has its own)."""
+    if database == ":memory:" or "mode=memory" in database:
+        return None
+    per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault(database, asyncio.Lock())
 
 
 class OneHopCursor:
@@ -47,16 +79,17 @@ class OneHopCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> OneHopCursor:
         given = () if parameters is None else parameters
-        await self._run(lambda cursor: cursor.execute(sql, given))
+        await self._run(sql, lambda cursor: cursor.execute(sql, given))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> OneHopCursor:
-        await self._run(lambda cursor: cursor.executemany(sql, parameters))
+        await self._run(sql, lambda cursor: cursor.executemany(sql, parameters))
         return self
 
-    async def _run(self, call: Callable[[sqlite3.Cursor], object]) -> None:
+    async def _run(self, sql: str, call: Callable[[sqlite3.Cursor], object]) -> None:
         """`call` on a new sqlite3 cursor, its rows fetched and the cursor closed: one call on
-        the connection's thread."""
+        the connection's thread (after the connection's turn at the writer gate, when `sql`
+        starts a write transaction)."""
 
         def run(raw: sqlite3.Connection) -> tuple[list[Any], Description, int, int | None]:
             cursor = raw.cursor()
@@ -68,9 +101,14 @@ class OneHopCursor:
                 cursor.close()
 
         connection = self._connection
-        rows, self.description, self.rowcount, self.lastrowid = await connection._execute(
-            run, connection._conn
-        )
+        if not connection.holds_gate and starts_write(sql):
+            await connection.take_gate()
+        try:
+            rows, self.description, self.rowcount, self.lastrowid = await connection._execute(
+                run, connection._conn
+            )
+        finally:
+            connection.release_gate_unless_writing()
         self._rows = deque(rows)
 
     async def fetchone(self) -> Any:
@@ -94,34 +132,80 @@ class OneHopConnection(aiosqlite.Connection):
     rollback cost no hand-off when no transaction is open (a request that only read: its
     session's close would otherwise wait on the thread for a ROLLBACK that undoes nothing)."""
 
+    def __init__(self, connector: Callable[[], sqlite3.Connection], database: str) -> None:
+        super().__init__(connector, 64)
+        self._database = database
+        self._gate_timeout = 5.0
+        self._held: asyncio.Lock | None = None  # the writer gate, while this connection writes
+
+    @property
+    def holds_gate(self) -> bool:
+        return self._held is not None
+
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
 
+    async def take_gate(self) -> None:
+        """Wait for this process's turn to write (at most the busy timeout; then go on and
+        let SQLite's own lock decide)."""
+        gate = writer_gate(self._database)
+        if gate is None or self.in_transaction:
+            return
+        try:
+            await asyncio.wait_for(gate.acquire(), self._gate_timeout)
+        except TimeoutError:
+            return
+        self._held = gate
+
+    def release_gate_unless_writing(self) -> None:
+        if self._held is not None and not self._conn.in_transaction:
+            self._release_gate()
+
+    def _release_gate(self) -> None:
+        gate, self._held = self._held, None
+        if gate is not None:
+            gate.release()
+
     async def commit(self) -> None:
         if self._conn.in_transaction:
-            await super().commit()
+            try:
+                await super().commit()
+            finally:
+                self.release_gate_unless_writing()
 
     async def rollback(self) -> None:
         if self._conn.in_transaction:
-            await super().rollback()
+            try:
+                await super().rollback()
+            finally:
+                self.release_gate_unless_writing()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._release_gate()
 
 
-def _connect(database: str, **kwargs: Any) -> OneHopConnection:
+def _connect(database: str, *, gate_timeout: float, **kwargs: Any) -> OneHopConnection:
     """As `aiosqlite.connect`, with a daemon thread (as SQLAlchemy makes aiosqlite's)."""
-    connection = OneHopConnection(lambda: sqlite3.connect(database, **kwargs), 64)
+    connection = OneHopConnection(lambda: sqlite3.connect(database, **kwargs), database)
+    connection._gate_timeout = gate_timeout
     connection._thread.daemon = True
     return connection
 
 
-def create_one_hop_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_one_hop_engine(url: str, *, busy_timeout_ms: int = 5000, **kwargs: Any) -> AsyncEngine:
     """A SQLite engine whose connections are `OneHopConnection`s, and whose pool rolls a
     returned connection back only when it is still in a transaction. (A session's close has
-    rolled back already; the pool's own ROLLBACK would cost a second hand-off per request.)"""
+    rolled back already; the pool's own ROLLBACK would cost a second hand-off per request.)
+    A connection waits at most `busy_timeout_ms` at the writer gate."""
     engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
+    connect = partial(_connect, gate_timeout=busy_timeout_ms / 1000)
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def _do_connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
-        return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=_connect, **cparams)
+        return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=connect, **cparams)
 
     @event.listens_for(engine.sync_engine, "reset")
     def _reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:

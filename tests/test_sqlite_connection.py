@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import create_engine
@@ -134,3 +135,47 @@ async def test_the_pool_rolls_back_a_connection_returned_in_a_transaction(
     assert not raw.in_transaction
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).all() == []
+
+
+async def test_writers_of_one_process_queue_at_the_gate_not_in_sqlite(
+    engine: AsyncEngine,
+) -> None:
+    first, second = AsyncSession(engine), AsyncSession(engine)
+    second_raw = (await (await second.connection()).get_raw_connection()).driver_connection
+    await first.execute(insert(NOTES).values(text="first"))  # holds the write lock
+    calls = count_hand_offs(second_raw)
+    read = await second.execute(select(NOTES.c.text))  # reads go on meanwhile
+    assert read.all() == []
+    waiting = asyncio.create_task(second.execute(insert(NOTES).values(text="second")))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert (calls[0], waiting.done()) == (1, False)  # the read only: the insert waits its turn
+    await first.commit()
+    await waiting
+    await second.commit()
+    assert calls[0] == 3  # the read, the insert, the commit
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == ["first", "second"]
+    await first.close()
+    await second.close()
+
+
+async def test_a_writer_that_outwaits_the_gate_meets_sqlites_lock(tmp_path: Path) -> None:
+    settings = conftest.test_settings(f"sqlite+aiosqlite:///{tmp_path / 'gate.db'}")
+    engine = create_engine(settings.model_copy(update={"sqlite_busy_timeout_ms": 50}))
+    async with engine.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+    first, second = AsyncSession(engine), AsyncSession(engine)
+    try:
+        await first.execute(insert(NOTES).values(text="first"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            await second.execute(insert(NOTES).values(text="second"))
+        await second.rollback()
+        await first.commit()
+        await second.execute(insert(NOTES).values(text="second"))  # the gate is free again
+        await second.commit()
+    finally:
+        await first.close()
+        await second.close()
+        await engine.dispose()
