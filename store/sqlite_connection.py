@@ -16,6 +16,9 @@ starts a write transaction (INSERT, UPDATE, DELETE, REPLACE, BEGIN outside a tra
 its turn in order, and the connection passes the turn on as soon as its transaction ends.
 Other processes still meet SQLite's own lock and busy timeout; a connection that waits longer
 than the busy timeout at the gate goes on without it (and meets SQLite's lock, as before).
+Once its first write holds the lock, the rest of the transaction runs on the event loop's
+thread (`OneHopConnection.writes_here`): the lock is held for the transaction's own work,
+not for as long as the event loop takes to come back to it after each statement.
 """
 
 from __future__ import annotations
@@ -101,6 +104,10 @@ class OneHopCursor:
                 cursor.close()
 
         connection = self._connection
+        if connection.writes_here():
+            rows, self.description, self.rowcount, self.lastrowid = run(connection._conn)
+            self._rows = deque(rows)
+            return
         if not connection.holds_gate and starts_write(sql):
             await connection.take_gate()
         try:
@@ -137,10 +144,24 @@ class OneHopConnection(aiosqlite.Connection):
         self._database = database
         self._gate_timeout = 5.0
         self._held: asyncio.Lock | None = None  # the writer gate, while this connection writes
+        self._wal: bool | None = None  # whether the file is in WAL mode, once known
 
     @property
     def holds_gate(self) -> bool:
         return self._held is not None
+
+    def writes_here(self) -> bool:
+        """Whether statements run here, on the event loop's thread: while this connection
+        holds the gate and SQLite's write lock on a WAL file, no statement waits for a lock
+        (readers never block a WAL writer, and its commit needs no other lock), so the rest
+        of the transaction costs no hand-off, and the lock is not held across the event
+        loop's other work."""
+        if self._held is None or not self._conn.in_transaction:
+            return False
+        if self._wal is None:
+            (mode,) = self._conn.execute("PRAGMA journal_mode").fetchone()
+            self._wal = str(mode).lower() == "wal"
+        return self._wal
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
@@ -169,14 +190,20 @@ class OneHopConnection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._conn.in_transaction:
             try:
-                await super().commit()
+                if self.writes_here():
+                    self._conn.commit()
+                else:
+                    await super().commit()
             finally:
                 self.release_gate_unless_writing()
 
     async def rollback(self) -> None:
         if self._conn.in_transaction:
             try:
-                await super().rollback()
+                if self.writes_here():
+                    self._conn.rollback()
+                else:
+                    await super().rollback()
             finally:
                 self.release_gate_unless_writing()
 
@@ -189,6 +216,9 @@ class OneHopConnection(aiosqlite.Connection):
 
 def _connect(database: str, *, gate_timeout: float, **kwargs: Any) -> OneHopConnection:
     """As `aiosqlite.connect`, with a daemon thread (as SQLAlchemy makes aiosqlite's)."""
+    # Used from the event loop's thread too, while it writes (never at once: one statement at
+    # a time per connection).
+    kwargs["check_same_thread"] = False
     connection = OneHopConnection(lambda: sqlite3.connect(database, **kwargs), database)
     connection._gate_timeout = gate_timeout
     connection._thread.daemon = True

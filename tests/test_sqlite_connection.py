@@ -119,7 +119,7 @@ async def test_a_closed_session_rolls_back_what_it_wrote(engine: AsyncEngine) ->
     calls = count_hand_offs(raw)
     await session.execute(insert(NOTES).values(text="undone"))
     await session.close()
-    assert calls[0] == 2  # the INSERT and the session's ROLLBACK; the pool adds none
+    assert calls[0] == 1  # the INSERT; the ROLLBACK runs without one, the pool adds none
     assert not raw.in_transaction
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).all() == []
@@ -153,7 +153,7 @@ async def test_writers_of_one_process_queue_at_the_gate_not_in_sqlite(
     await first.commit()
     await waiting
     await second.commit()
-    assert calls[0] == 3  # the read, the insert, the commit
+    assert calls[0] == 2  # the read and the insert (the commit runs without a hand-off)
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
     assert [text for (text,) in rows] == ["first", "second"]
@@ -179,3 +179,21 @@ async def test_a_writer_that_outwaits_the_gate_meets_sqlites_lock(tmp_path: Path
         await first.close()
         await second.close()
         await engine.dispose()
+
+
+async def test_a_write_transaction_hands_off_only_its_first_write(engine: AsyncEngine) -> None:
+    session = AsyncSession(engine)
+    connection = await session.connection()
+    calls = count_hand_offs((await connection.get_raw_connection()).driver_connection)
+    await session.execute(select(NOTES.c.id))
+    await session.execute(insert(NOTES).values(text="a"))  # takes the write lock: one hand-off
+    await session.execute(insert(NOTES), [{"text": "b"}, {"text": "c"}])
+    await session.execute(NOTES.update().where(NOTES.c.text == "c").values(text="d"))
+    written = (await session.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    await session.commit()
+    await session.close()
+    assert [text for (text,) in written] == ["a", "b", "d"]
+    assert calls[0] == 2  # the first read and the first write; the rest ran in place
+    async with engine.connect() as other:
+        rows = (await other.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == ["a", "b", "d"]
