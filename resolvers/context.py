@@ -42,7 +42,11 @@ class Context:
     """Created once per GraphQL operation; `close()` ends its session (rolling back leftovers).
 
     Strawberry resolves sibling fields concurrently while an AsyncSession allows one statement
-    at a time, so every use of the session goes through `db()`, which serialises them.
+    at a time, so every use of the session goes through `db()`, which serialises them. On
+    SQLite, a `db()` block that leaves no write transaction open hands the pooled connection
+    back at its end (the session keeps what it loaded): a request holds a connection while it
+    reads or writes, not while it resolves fields, waits for a password hash or for a turn to
+    write.
     """
 
     def __init__(
@@ -82,6 +86,28 @@ class Context:
                 if self._claim is not None:
                     self._claim.watch(self._session)
             yield self._session
+            await self._release_connection()
+
+    async def _release_connection(self) -> None:
+        """Give the session's SQLite connection back to the pool when no transaction is open
+        on it and nothing waits to be flushed: a commit that writes nothing (and costs no
+        hand-off: store/sqlite_connection.py). Not while an Idempotency-Key waits for the
+        request's first commit, and not on PostgreSQL, where every statement opens a
+        transaction."""
+        session = self._session
+        if (
+            session is None
+            or self._claim is not None
+            or not session.in_transaction()
+            or not session.sync_session._is_clean()  # nothing added, changed or deleted
+        ):
+            return
+        connection = await session.connection()
+        if connection.dialect.name != "sqlite":
+            return
+        raw = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        if not raw.in_transaction:
+            await session.commit()
 
     def claim_idempotency(self, claim: Claim) -> None:
         """Write `claim`'s Idempotency-Key row in the first transaction this request commits,
