@@ -43,10 +43,10 @@ class Context:
 
     Strawberry resolves sibling fields concurrently while an AsyncSession allows one statement
     at a time, so every use of the session goes through `db()`, which serialises them. On
-    SQLite, a `db()` block that leaves no write transaction open hands the pooled connection
-    back at its end (the session keeps what it loaded): a request holds a connection while it
-    reads or writes, not while it resolves fields, waits for a password hash or for a turn to
-    write.
+    SQLite, when every pooled connection is in use, a `db()` block that leaves no write
+    transaction open hands its connection back at its end (the session keeps what it loaded):
+    under load a request holds a connection while it reads or writes, not while it resolves
+    fields, waits for a password hash or for its turn to write.
     """
 
     def __init__(
@@ -89,14 +89,17 @@ class Context:
             await self._release_connection()
 
     async def _release_connection(self) -> None:
-        """Give the session's SQLite connection back to the pool when no transaction is open
-        on it and nothing waits to be flushed: a commit that writes nothing (and costs no
-        hand-off: store/sqlite_connection.py). Not while an Idempotency-Key waits for the
-        request's first commit, and not on PostgreSQL, where every statement opens a
-        transaction."""
+        """Give the session's SQLite connection back to the pool when the pool has none to
+        spare, no transaction is open on it and nothing waits to be flushed: a commit that
+        writes nothing (and costs no hand-off: store/sqlite_connection.py). Not while an
+        Idempotency-Key waits for the request's first commit, and not on PostgreSQL, where
+        every statement opens a transaction."""
         session = self._session
+        pool = getattr(session.bind, "pool", None) if session is not None else None
         if (
             session is None
+            or pool is None
+            or pool.checkedout() < pool.size()  # connections to spare: keeping it is cheaper
             or self._claim is not None
             or not session.in_transaction()
             or not session.sync_session._is_clean()  # nothing added, changed or deleted

@@ -1,7 +1,9 @@
-"""A request's context holds a pooled SQLite connection only while it reads or writes."""
+"""Under load, a request's context holds a pooled SQLite connection only while it reads or
+writes."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
@@ -27,16 +29,21 @@ async def test_reads_give_the_connection_back_and_a_write_keeps_it(tmp_path: Pat
     try:
         async with context.db() as session:
             await session.execute(select(NOTES.c.id))
-            assert pool.checkedout() == 1
-        assert pool.checkedout() == 0  # between reads the request holds no connection
-        async with context.db() as session:
-            await session.execute(insert(NOTES).values(id=1))
-        assert pool.checkedout() == 1  # a write transaction is open: kept until its commit
-        async with context.db() as session:
-            await session.commit()
-        assert pool.checkedout() == 0
-        async with context.db() as session:
-            assert (await session.execute(select(NOTES.c.id))).all() == [(1,)]
+        assert pool.checkedout() == 1  # connections to spare: the request keeps its own
+        async with AsyncExitStack() as others:
+            for _ in range(pool.size() - 1):  # the rest of the pool is in use elsewhere
+                await others.enter_async_context(engine.connect())
+            async with context.db() as session:
+                await session.execute(select(NOTES.c.id))
+            assert pool.checkedout() == pool.size() - 1  # between reads it holds none
+            async with context.db() as session:
+                await session.execute(insert(NOTES).values(id=1))
+            assert pool.checkedout() == pool.size()  # a write is open: kept until its commit
+            async with context.db() as session:
+                await session.commit()
+            assert pool.checkedout() == pool.size() - 1
+            async with context.db() as session:
+                assert (await session.execute(select(NOTES.c.id))).all() == [(1,)]
     finally:
         await context.close()
         await engine.dispose()
