@@ -181,10 +181,10 @@ class OneHopConnection(aiosqlite.Connection):
     def writes_here(self) -> bool:
         """Whether statements run here, on the event loop's thread: while this connection
         holds the gate and SQLite's write lock on a WAL file and other writers wait for their
-        turn. No statement then waits for a lock (readers never block a WAL writer, and its
-        commit needs no other lock), so the rest of the transaction costs no hand-off, and
-        the lock is not held across the event loop's other work. With nobody waiting,
-        statements stay on the connection's thread (a long write does not stall the loop)."""
+        turn. No statement then waits for a lock (readers never block a WAL writer), so the
+        rest of the transaction costs no hand-off but its commit, and the lock is not held
+        across the event loop's other work. With nobody waiting, statements stay on the
+        connection's thread (a long write does not stall the loop)."""
         held = self._held
         if held is None or not held.waiting or not self._conn.in_transaction:
             return False
@@ -215,12 +215,11 @@ class OneHopConnection(aiosqlite.Connection):
             gate.release()
 
     async def commit(self) -> None:
+        # Always on the connection's thread: a commit may checkpoint the WAL into the file
+        # (and sync it), which must not stall the event loop.
         if self._conn.in_transaction:
             try:
-                if self.writes_here():
-                    self._conn.commit()
-                else:
-                    await super().commit()
+                await super().commit()
             finally:
                 self.release_gate_unless_writing()
 
