@@ -18,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from crmfeed import idempotency
+from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
@@ -116,6 +117,12 @@ class CrmGraphQL(GraphQL):
     def __init__(self, services: Services) -> None:
         super().__init__(build_schema(services.settings), graphql_ide="graphiql")
         self.services = services
+        self.graphiql = GraphiQLPage(services.settings)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """crmfeed's GraphiQL page (crmfeed/graphiql.py): its example, its assets."""
+        return self.graphiql.html()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's: an HTTPException is answered as a GraphQL error; a websocket's
@@ -273,6 +280,7 @@ def create_app(services: Services | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
             WebSocketRoute("/graphql", graphql),
+            *asset_routes(services.settings),
         ],
         lifespan=lifespan,
     )

@@ -486,6 +486,58 @@ def create_enterprise(
     say(f"Created enterprise {name!r} with CRM administrator {auth.user.name} <{auth.user.email}>.")
 
 
+# -- GraphiQL's assets and the SDL ---------------------------------------------------------------
+
+
+@app.command("graphiql-assets")
+def graphiql_assets(
+    directory: Annotated[
+        str | None,
+        typer.Option(
+            "--dir",
+            help="Folder to fetch into. Default: GRAPHIQL_ASSETS_DIR (./graphiql-assets).",
+            show_default=False,
+        ),
+    ] = None,
+    registry: Annotated[
+        str, typer.Option(help="npm registry (or a mirror of it) to fetch from.")
+    ] = "https://registry.npmjs.org/",
+) -> None:
+    """Fetch GraphiQL's scripts and styles for GRAPHIQL_ASSETS=local.
+
+    Fetches the exact versions the GraphiQL page pins from the npm registry, checks each
+    tarball against the registry's integrity hash and each file against the page's own, and
+    writes them to the folder; serve with GRAPHIQL_ASSETS=local (and GRAPHIQL_ASSETS_DIR
+    naming that folder, if not the default) to need no CDN.
+    """
+    from pathlib import Path
+
+    from crmfeed.graphiql import FetchError, fetch_assets
+
+    target = Path(directory or load_settings().graphiql_assets_dir)
+    try:
+        written = fetch_assets(target, registry=registry, report=say)
+    except FetchError as error:
+        say(str(error), prefix="Not fetched: ", style="red", err=True)
+        raise typer.Exit(1) from None
+    say(f"{len(written)} files in {target.resolve()}.")
+    say(
+        "Serve them with: GRAPHIQL_ASSETS=local "
+        f"GRAPHIQL_ASSETS_DIR={target.resolve()} crmfeed serve"
+    )
+
+
+@app.command("schema")
+def print_schema() -> None:
+    """Print the GraphQL schema (SDL), as `schema.graphql` at the repository's root holds it.
+
+    After changing the schema: crmfeed schema > schema.graphql
+    """
+    from schema.build import build_schema
+
+    typer.echo(build_schema(load_settings()).as_str())
+
+
 def version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version

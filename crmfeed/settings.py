@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import warnings
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     transaction_attempts: int = Field(default=5, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     echo_sql: bool = False
+    # GraphiQL's scripts: from the CDN, or from GRAPHIQL_ASSETS_DIR (`crmfeed graphiql-assets`).
+    graphiql_assets: Literal["cdn", "local"] = "cdn"
+    graphiql_assets_dir: str = "graphiql-assets"
 
     @field_validator("secret_key_previous")
     @classmethod
