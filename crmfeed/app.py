@@ -18,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from crmfeed import idempotency
+from crmfeed.cors import cors_middleware, refuse_websocket
 from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
@@ -115,7 +116,11 @@ class CrmGraphQL(GraphQL):
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, services: Services) -> None:
-        super().__init__(build_schema(services.settings), graphql_ide="graphiql")
+        super().__init__(
+            build_schema(services.settings),
+            graphql_ide="graphiql",
+            allowed_origins=services.settings.cors_origin_list,
+        )
         self.services = services
         self.graphiql = GraphiQLPage(services.settings)
 
@@ -230,6 +235,11 @@ class CrmGraphQL(GraphQL):
             )
             setattr(websocket.state, SOCKET_STATE, opened)
 
+    async def reject_websocket(self, request: WebSocket) -> WebSocket:  # type: ignore[override]
+        """A websocket from a page on an origin CORS_ORIGINS does not list: 403, saying so."""
+        await refuse_websocket(request)
+        return request
+
     @staticmethod
     def _reject(context: Context, code: int, reason: str) -> NoReturn:
         if context.request is not None:
@@ -283,6 +293,7 @@ def create_app(services: Services | None = None) -> Starlette:
             *asset_routes(services.settings),
         ],
         lifespan=lifespan,
+        middleware=cors_middleware(services.settings),
     )
     app.state.services = services
     return app

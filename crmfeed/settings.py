@@ -9,6 +9,7 @@ where nobody else can reach the server: one process, on SQLite, listening on a l
 from __future__ import annotations
 
 import ipaddress
+import re
 import warnings
 from functools import lru_cache
 from typing import Literal
@@ -80,6 +81,8 @@ class Settings(BaseSettings):
     # GraphiQL's scripts: from the CDN, or from GRAPHIQL_ASSETS_DIR (`crmfeed graphiql-assets`).
     graphiql_assets: Literal["cdn", "local"] = "cdn"
     graphiql_assets_dir: str = "graphiql-assets"
+    # Origins whose pages may call the API from a browser (crmfeed/cors.py), comma-separated.
+    cors_origins: str = ""
 
     @field_validator("secret_key_previous")
     @classmethod
@@ -91,6 +94,22 @@ class Settings(BaseSettings):
                 "log in again)."
             )
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_without_paths(cls, value: str) -> str:
+        for origin in _split_keys(value):
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+/?", origin):
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                    "without a path, e.g. https://app.example.com"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """CORS_ORIGINS as a list (trailing slashes dropped)."""
+        return tuple(origin.rstrip("/") for origin in _split_keys(self.cors_origins))
 
     @property
     def is_sqlite(self) -> bool:
