@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
@@ -17,11 +18,12 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from crmfeed import idempotency
+from crmfeed import idempotency, logs
 from crmfeed.cors import cors_middleware, refuse_websocket
 from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
+from crmfeed.metrics import metrics_routes
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
@@ -255,6 +257,7 @@ def create_app(services: Services | None = None) -> Starlette:
     services = services or Services.create(get_settings())
     services.settings.refuse_if_insecure()
     services.settings.warn_if_insecure()
+    logs.configure(services.settings)
     graphql = CrmGraphQL(services)
 
     async def healthz(_: Request) -> JSONResponse:
@@ -291,9 +294,10 @@ def create_app(services: Services | None = None) -> Starlette:
             Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
             WebSocketRoute("/graphql", graphql),
             *asset_routes(services.settings),
+            *metrics_routes(services),
         ],
         lifespan=lifespan,
-        middleware=cors_middleware(services.settings),
+        middleware=[Middleware(logs.RequestIdMiddleware), *cors_middleware(services.settings)],
     )
     app.state.services = services
     return app

@@ -13,7 +13,9 @@ SECRET_KEY, ...), see `crmfeed check`.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -268,6 +270,9 @@ def serve(
             "mutation, or run `crmfeed demo`."
         )
     say(f"GraphiQL: {public_url(host, port)}   (health check: /healthz)")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics then answers the sum of every worker's figures (crmfeed/metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crmfeed-metrics-")
     # The app repeats the SECRET_KEY warning at import; it was just shown, once is enough.
     warnings.filterwarnings("ignore", message="SECRET_KEY is the development default")
     uvicorn.run(

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     graphiql_assets_dir: str = "graphiql-assets"
     # Origins whose pages may call the API from a browser (crmfeed/cors.py), comma-separated.
     cors_origins: str = ""
+    # GET /metrics: with a token, for requests bearing it; without, for loopback clients only.
+    metrics_token: str = ""
+    # Log lines as text, or as one JSON object each (with the request id) for log collectors.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("secret_key_previous")
     @classmethod

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from crmfeed.metrics import OperationMetrics
 from schema.extensions import extensions, is_unexpected
 from schema.mutation import Mutation
 from schema.notifications import Subscription
@@ -36,6 +37,6 @@ def build_schema(settings: Settings, **kwargs: Any) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=list(RECORD_TYPES.values()),
-        extensions=extensions(settings),
+        extensions=[OperationMetrics, *extensions(settings)],
         **kwargs,
     )

@@ -35,6 +35,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from crmfeed import metrics
 from crmfeed.live.hub import RESYNC, LocalSubscription
 from store import notifications, org
 
@@ -188,6 +189,7 @@ class Deliverer:
         if self._stopping:
             return
         self._pending[stream] = None
+        metrics.DELIVERY_BACKLOG.set(len(self._pending))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="crmfeed-deliverer")
         self._ready.set()
@@ -214,6 +216,7 @@ class Deliverer:
             self._ready.clear()
             while self._pending and not self._stopping:
                 batch = self._take()
+                metrics.DELIVERY_BACKLOG.set(len(self._pending))
                 try:
                     await self.deliver(batch)
                     failures = 0
@@ -294,6 +297,8 @@ class Deliverer:
                 delivered = found.get((stream.user_id, seq))
                 if delivered is not None:
                     stream.put(Delivery(delivered, viewer))
+                    if stream.live:  # not a replay: how long it took to reach its reader
+                        metrics.delivered_live(delivered.row.created_at)
             stream.cursor = end
         self._settle(batch)
 
