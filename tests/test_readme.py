@@ -1,5 +1,5 @@
-"""Every ```graphql example of README.md runs, in the README's order, against a server with the
-demo loaded (SQLite), and answers without errors.
+"""Every ```graphql example of README.md and of docs/*.md runs, in each file's order, against a
+server with the demo loaded (SQLite), and answers without errors.
 
 Who runs a block: the person of a `# as EMAIL` comment in it (`# as nobody`: no token);
 otherwise whoever the nearest earlier block logged in (`login(email: "...")`) or named with
@@ -28,7 +28,9 @@ from tests.processes import HttpApi
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```graphql\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _AS = re.compile(r"^\s*#\s*as\s+(\S+)\s*$", re.MULTILINE)
 _LOGIN = re.compile(r'login\(\s*email:\s*"([^"]+)"')
@@ -38,20 +40,21 @@ LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { t
 
 @dataclass(frozen=True)
 class Example:
-    line: int  # where the block starts in README.md
+    line: int  # where the block starts in its file
     document: str
     person: str | None  # the email to sign in as; None: no token
+    source: str = "README.md"
 
     @property
     def is_subscription(self) -> bool:
         return re.sub(r"#.*", "", self.document).lstrip().startswith("subscription")
 
     def __str__(self) -> str:
-        return f"README.md line {self.line}"
+        return f"{self.source} line {self.line}"
 
 
-def examples(text: str) -> list[Example]:
-    """The README's graphql blocks, each with whom it runs as."""
+def examples(text: str, source: str = "README.md") -> list[Example]:
+    """A file's graphql blocks, each with whom it runs as."""
     found: list[Example] = []
     current: str | None = None
     for block in _BLOCK.finditer(text):
@@ -64,15 +67,20 @@ def examples(text: str) -> list[Example]:
         person = None if logs_in and named is None else current
         if logs_in is not None:
             current = logs_in.group(1)
-        found.append(Example(line, document, person))
+        found.append(Example(line, document, person, source))
     return found
 
 
-EXAMPLES = examples(README.read_text(encoding="utf-8"))
+EXAMPLES = [
+    example
+    for path in DOCUMENTS
+    for example in examples(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+]
 
 
-def test_the_readme_has_graphql_examples() -> None:
-    assert len(EXAMPLES) >= 5
+def test_the_readme_and_the_docs_have_graphql_examples() -> None:
+    assert len([e for e in EXAMPLES if e.source == "README.md"]) >= 5
+    assert any(e.source.startswith("docs/") for e in EXAMPLES)
     assert any(example.is_subscription for example in EXAMPLES)
 
 
@@ -155,6 +163,6 @@ async def outcome(server: DemoServer, example: Example) -> str | None:
 
 
 async def test_every_readme_example_runs_on_the_demo(demo_server: DemoServer) -> None:
-    """In the README's order (later examples may rely on earlier ones), all reported at once."""
+    """In each file's order (later examples may rely on earlier ones), all reported at once."""
     failures = [failure for example in EXAMPLES if (failure := await outcome(demo_server, example))]
-    assert not failures, "README examples that fail on the demo:\n" + "\n".join(failures)
+    assert not failures, "Examples that fail on the demo:\n" + "\n".join(failures)
