@@ -95,12 +95,16 @@ def sri_of(data: bytes, like: str) -> str:
 EXAMPLE_DOCUMENT = """\
 # crmfeed: GraphQL for a CRM's follow-up activity.
 #
-# 1. Run "Login" (the play button, or Ctrl-Enter) with a demo login, and copy the token.
-# 2. Open "Headers" below and send it with every request:
+# 1. Run "Login" (the play button, or Ctrl-Enter)
+#    with a demo login, and copy the token.
+# 2. In "Headers" below, send it with every request:
 #      {"Authorization": "Bearer <the token>"}
-#    (the subscription sends the same headers as its connection_init payload).
-# 3. Run "WorkFeed" (newest first; pass pageInfo.endCursor as `after` for the next page),
-#    then "Notifications": it replays the inbox, then streams new notifications live.
+#    (the subscription sends these headers as its
+#    connection_init payload).
+# 3. Run "WorkFeed": newest first; pass
+#    pageInfo.endCursor as `after` for the next page.
+# 4. Run "Notifications": it replays the inbox,
+#    then streams new notifications live.
 #
 # The "Docs" pane lists every query, mutation and type.
 
@@ -162,14 +166,31 @@ def _fallback_script(mode: str) -> str:
     )
     return f"""<script>
       (function () {{
-        var shown = false;
+        var failure = null;
+        var overlay = null;
+        function show() {{
+          var target = document.body;
+          if (!target) {{
+            // The page is still waiting for a script in <head>: no body yet.
+            overlay = overlay || document.createElement("div");
+            document.documentElement.appendChild(overlay);
+            target = overlay;
+          }}
+          target.innerHTML = {json.dumps(message)};
+          target.style.overflow = "auto";
+          target.querySelector("#graphiql-failed-asset").textContent = failure;
+        }}
         window.crmfeedGraphiQLFailed = function (what) {{
-          if (shown) return;
-          shown = true;
-          document.body.innerHTML = {json.dumps(message)};
-          document.body.style.overflow = "auto";
-          document.getElementById("graphiql-failed-asset").textContent = what;
+          if (failure !== null) return;
+          failure = what;
+          show();
         }};
+        document.addEventListener("DOMContentLoaded", function () {{
+          if (failure === null) return;
+          if (overlay) overlay.remove();
+          overlay = null;
+          show();
+        }});
         window.addEventListener("error", function (event) {{
           var target = event.target;
           if (target && (target.tagName === "SCRIPT" || target.tagName === "LINK")) {{
