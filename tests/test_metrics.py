@@ -8,21 +8,27 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
+from typer.testing import CliRunner
 
 from crmfeed import metrics
 from crmfeed.app import Services, create_app
+from crmfeed.cli import app as cli_app
 from crmfeed.logs import RequestIdFilter
 from crmfeed.metrics import MAX_OPERATION_NAMES, operation_label
+from crmfeed.metrics import MULTIPROCESS_ENV as MULTIPROC
 from tests.feed_helpers import post
 from tests.live_helpers import running_server, subscribed
 from tests.processes import HttpApi
@@ -308,3 +314,25 @@ def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Any) -> None:
     ).stdout
     samples = parse(shown)
     assert value(samples, "crmfeed_graphql_operations_total", operation="Shared", type="query") == 2
+
+
+def test_serve_with_several_workers_gives_them_a_metrics_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str | None] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: seen.append(os.environ.get(MULTIPROC)))
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}",
+        "SECRET_KEY": "metrics-test-secret-key-0123456789abcdef",
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_COST_KIB": "64",
+        MULTIPROC: "",
+    }
+    for workers in ("1", "2"):
+        result = CliRunner().invoke(cli_app, ["serve", "--no-demo", "--workers", workers], env=env)
+        assert result.exit_code == 0, result.output
+    one, several = seen
+    assert not one
+    assert several is not None and Path(several).is_dir()
+    assert list(Path(several).iterdir()) == []
+    Path(several).rmdir()
