@@ -71,7 +71,7 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "crmfeed_graphql_operation_seconds",
-    "Time to parse, validate and execute a GraphQL operation, by operation name.",
+    "Time to parse, validate and execute a query or mutation, by operation name.",
     ["operation", "type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
@@ -82,7 +82,7 @@ ERRORS = Counter(
 )
 STATEMENTS = Histogram(
     "crmfeed_sql_statements_per_operation",
-    "SQL statements one GraphQL operation sent to the database.",
+    "SQL statements one query or mutation sent to the database.",
     ["type"],
     buckets=(0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100),
 )
@@ -179,8 +179,9 @@ class OperationMetrics(SchemaExtension):
             kind = "unknown"
         name = operation_label(context.operation_name)
         REQUESTS.labels(name, kind).inc()
-        LATENCY.labels(name, kind).observe(seconds)
-        STATEMENTS.labels(kind).observe(count.statements)
+        if kind != "subscription":  # a subscription's time is how long the client listened
+            LATENCY.labels(name, kind).observe(seconds)
+            STATEMENTS.labels(kind).observe(count.statements)
         result = context.result
         errors = getattr(result, "errors", None) or context.pre_execution_errors or []
         codes = [(error.extensions or {}).get("code") or "INTERNAL" for error in errors]

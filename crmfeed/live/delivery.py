@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -191,7 +192,11 @@ class Deliverer:
         self._pending[stream] = None
         metrics.DELIVERY_BACKLOG.set(len(self._pending))
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="crmfeed-deliverer")
+            # A context of its own: not the request's that happened to start it (its request
+            # id in the logs, its statement count in the metrics).
+            self._task = asyncio.create_task(
+                self._run(), name="crmfeed-deliverer", context=contextvars.Context()
+            )
         self._ready.set()
 
     async def stop(self, grace: float = 5.0) -> None:
