@@ -377,6 +377,8 @@ def check(
         elif name == "secret_key_previous":
             count = len(settings.previous_secret_keys)
             shown = f"{count} key{'s' if count != 1 else ''} (hidden)" if count else "none"
+        elif name == "metrics_token":
+            shown = f"set ({len(value)} characters, hidden)" if value else "none (loopback only)"
         elif name.endswith("_url"):
             shown = mask_url(value)
         else:

@@ -336,3 +336,16 @@ def test_serve_with_several_workers_gives_them_a_metrics_folder(
     assert several is not None and Path(several).is_dir()
     assert list(Path(several).iterdir()) == []
     Path(several).rmdir()
+
+
+def test_crmfeed_check_hides_the_metrics_token(tmp_path: Path) -> None:
+    token = "do-not-print-this-token-0123456789"
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}",
+        "SECRET_KEY": "metrics-test-secret-key-0123456789abcdef",
+        "METRICS_TOKEN": token,
+    }
+    result = CliRunner().invoke(cli_app, ["check"], env=env)
+    assert "METRICS_TOKEN" in result.output
+    assert token not in result.output
+    assert f"set ({len(token)} characters, hidden)" in result.output
