@@ -3,10 +3,12 @@ message when they cannot be loaded, and `crmfeed graphiql-assets`."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 import threading
 from contextlib import asynccontextmanager, contextmanager
@@ -28,6 +30,7 @@ from crmfeed.graphiql import (
     sri_of,
 )
 from tests.conftest import test_settings as settings_for_tests
+from tests.live_helpers import running_server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -253,3 +256,74 @@ def test_the_command_says_what_failed_when_the_registry_lacks_a_package(tmp_path
     assert result.exit_code == 1
     assert "Not fetched" in result.output
     assert "404" in result.output
+
+
+# -- in a real browser (headless Chromium) --------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+async def rendered(url: str, profile: Path) -> str:
+    """The page's DOM once its scripts ran (and up to 30 s of its timers, in virtual time)."""
+    assert CHROMIUM is not None, "Chromium is needed: apt-get install chromium"
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=30000",
+        "--dump-dom",
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    return out.decode()
+
+
+@asynccontextmanager
+async def served(tmp_path: Path, folder: Path) -> AsyncIterator[str]:
+    base = settings_for_tests(f"sqlite+aiosqlite:///{tmp_path / 'crmfeed.db'}")
+    settings = base.model_copy(
+        update={
+            "graphiql_assets": "local",
+            "graphiql_assets_dir": str(folder),
+            "run_reminders": False,
+        }
+    )
+    services = Services.create(settings)
+    try:
+        async with running_server(services) as ws_url:
+            yield ws_url.replace("ws://", "http://")
+    finally:
+        await services.engine.dispose()
+
+
+async def test_in_a_browser_local_graphiql_opens_on_the_example(
+    tmp_path: Path, fetched: Path
+) -> None:
+    async with served(tmp_path, fetched) as url:
+        dom = await rendered(url, tmp_path / "profile")
+    assert "graphiql-editor" in dom  # GraphiQL rendered its editors
+    assert "Login" in dom and "WorkFeed" in dom
+    assert 'id="graphiql-failed-asset"' not in dom  # (the script holds it, escaped)
+
+
+async def test_in_a_browser_a_script_that_fails_to_load_shows_how_to_fix_it(
+    tmp_path: Path, fetched: Path
+) -> None:
+    folder = tmp_path / "assets"
+    shutil.copytree(fetched, folder)
+    async with served(tmp_path, folder) as url:
+        # The server has built its page; now one file changes under it: the browser's
+        # integrity check refuses it, as it would a file a proxy mangled.
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(url, headers=BROWSER)).status_code == 200
+        react = next(a for a in pinned_assets() if a.package == "react")
+        (folder / react.path).write_bytes(b"window.React = null;\n")
+        dom = await rendered(url, tmp_path / "profile")
+    assert 'id="graphiql-failed-asset">Could not load' in dom
+    assert f"Could not load {url.removesuffix('/graphql')}{LOCAL_PREFIX}{react.path}" in dom
+    assert "crmfeed graphiql-assets" in dom
+    assert "graphiql-editor" not in dom
