@@ -16,10 +16,12 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from crmfeed import idempotency
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
+from crmfeed.persisted_queries import PersistedQueries
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
     from starlette.websockets import WebSocket
-    from strawberry.http import GraphQLHTTPResponse
+    from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
     from crmfeed.live.sessions import OpenSocket
 
@@ -53,6 +55,7 @@ class Services:
     reminders: ReminderRunner
     passwords: Passwords
     throttle: LoginThrottle
+    persisted_queries: PersistedQueries
 
     @classmethod
     def create(cls, settings: Settings, *, schema: str | None = None) -> Services:
@@ -76,6 +79,7 @@ class Services:
             ),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
+            persisted_queries=PersistedQueries.from_settings(settings),
         )
 
 
@@ -114,8 +118,25 @@ class CrmGraphQL(GraphQL):
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, services: Services) -> None:
-        super().__init__(build_schema(services.settings), graphql_ide="graphiql")
+        schema = build_schema(services.settings, persisted_queries=services.persisted_queries)
+        super().__init__(schema, graphql_ide="graphiql")
         self.services = services
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a persisted query's GET, which sends `extensions` instead of `query`."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self, *, request_data: GraphQLRequestData, **kwargs: Any
+    ) -> ExecutionResult:
+        """As strawberry's, once a persisted query's hash is checked or its text filled in
+        (crmfeed/persisted_queries.py); an unknown hash answers PersistedQueryNotFound."""
+        refusal = await self.services.persisted_queries.prepare(request_data)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        return await super().execute_single(request_data=request_data, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's: an HTTPException is answered as a GraphQL error; a websocket's
@@ -266,6 +287,7 @@ def create_app(services: Services | None = None) -> Starlette:
             await services.reminders.stop()
             await services.hub.stop()
             await services.throttle.close()
+            await services.persisted_queries.close()
             await services.engine.dispose()
 
     app = Starlette(

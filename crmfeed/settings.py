@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     transaction_attempts: int = Field(default=5, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     echo_sql: bool = False
+    # Automatic persisted queries (crmfeed/persisted_queries.py)
+    persisted_query_cache_size: int = Field(default=1000, gt=0)
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     @field_validator("secret_key_previous")
     @classmethod
