@@ -1,5 +1,6 @@
 """The ASGI app: GraphQL (and GraphiQL, and subscriptions over websockets) at /graphql,
-/healthz, and a lifespan that owns the engine, the live-push hub and the reminder runner."""
+/healthz, the reference single-page app at /app/, and a lifespan that owns the engine, the
+live-push hub and the reminder runner."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -295,6 +297,8 @@ def create_app(services: Services | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
             WebSocketRoute("/graphql", graphql),
+            # The reference single-page app (crmfeed/webapp/: plain JavaScript modules).
+            Mount("/app", StaticFiles(packages=[("crmfeed", "webapp")], html=True), name="app"),
         ],
         lifespan=lifespan,
     )
