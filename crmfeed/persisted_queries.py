@@ -9,7 +9,8 @@ requests send the hash alone (over POST, or GET with `extensions` in the query s
 the document parsed then, so they skip parsing; validation is found by ValidationCache (keyed by
 the document). Only documents that validated are kept, so a hash always names a runnable one.
 
-The store is a bounded LRU per process (`PERSISTED_QUERY_CACHE_SIZE` entries). When
+The store is a bounded LRU per process (`PERSISTED_QUERY_CACHE_SIZE` entries, and texts of
+MAX_TEXT_CHARS at most adding up to MAX_TOTAL_CHARS). When
 BROADCAST_URL is Redis, texts are also kept there (for `PERSISTED_QUERY_TTL_SECONDS`), so a hash
 registered on one process is known to the others; the text read back is checked against its hash
 again. Redis being unreachable only costs a `PersistedQueryNotFound` (the client resends the text).
@@ -45,6 +46,10 @@ NOT_FOUND = "PersistedQueryNotFound"
 NOT_FOUND_CODE = "PERSISTED_QUERY_NOT_FOUND"
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 REDIS_PREFIX = "crmfeed:apq:"
+# Bounds on what an anonymous client can make a process keep (documents take several times
+# their text's size): a longer text runs but is not kept; the texts kept add up to at most this.
+MAX_TEXT_CHARS = 64 * 1024
+MAX_TOTAL_CHARS = 4 * 1024 * 1024
 
 
 def sha256_hex(text: str) -> str:
@@ -91,11 +96,18 @@ class PersistedQueries:
     """The per-process store of persisted queries (see the module docstring)."""
 
     def __init__(
-        self, *, max_entries: int, redis_url: str | None = None, ttl_seconds: int = 86400
+        self,
+        *,
+        max_entries: int,
+        redis_url: str | None = None,
+        ttl_seconds: int = 86400,
+        max_total_chars: int = MAX_TOTAL_CHARS,
     ) -> None:
         self.max_entries = max_entries
+        self.max_total_chars = max_total_chars
         self.ttl_seconds = ttl_seconds
         self._entries: OrderedDict[str, Persisted] = OrderedDict()
+        self._chars = 0
         self._redis_url = redis_url
         self._redis: Any = None
 
@@ -119,10 +131,14 @@ class PersistedQueries:
         return entry
 
     def _keep(self, sha256: str, entry: Persisted) -> None:
+        old = self._entries.pop(sha256, None)
+        if old is not None:
+            self._chars -= len(old.text)
         self._entries[sha256] = entry
-        self._entries.move_to_end(sha256)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._chars += len(entry.text)
+        while len(self._entries) > self.max_entries or self._chars > self.max_total_chars:
+            _, dropped = self._entries.popitem(last=False)
+            self._chars -= len(dropped.text)
 
     async def prepare(self, request: GraphQLRequestData) -> GraphQLError | None:
         """Check a request's `persistedQuery` and, when it sends the hash alone, fill in the
@@ -171,7 +187,7 @@ class PersistedQueries:
         if entry is not None and entry.text == text:
             entry.document = entry.document or document
             return
-        if sha256_hex(text) != sha256:
+        if len(text) > MAX_TEXT_CHARS or sha256_hex(text) != sha256:
             return
         self._keep(sha256, Persisted(text, document))
         if self._redis_url is None:

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from graphql.language.parser import Parser
 from strawberry.http import GraphQLRequestData
 
-from crmfeed.persisted_queries import NOT_FOUND, NOT_FOUND_CODE, PersistedQueries, sha256_hex
+from crmfeed.persisted_queries import (
+    MAX_TEXT_CHARS,
+    NOT_FOUND,
+    NOT_FOUND_CODE,
+    PersistedQueries,
+    sha256_hex,
+)
 from schema import extensions as schema_extensions
 from tests.helpers import register
 from tests.processes import REDIS_URL, require_redis
@@ -170,6 +176,26 @@ async def test_the_store_keeps_the_most_recently_used_hashes(api: Api) -> None:
         assert "errors" not in last.json()
     finally:
         store.max_entries = bound
+
+
+async def test_a_very_long_text_runs_but_is_not_kept(api: Api) -> None:
+    token, _ = await register(api)
+    text = f"query {{ me {{ id }} }} # {'x' * MAX_TEXT_CHARS}"
+    response = await post(api, token, query=text, extensions=persisted(text))
+    assert "errors" not in response.json()
+    error = only_error(await post(api, token, query=None, extensions=persisted(text)))
+    assert error["message"] == NOT_FOUND
+
+
+async def test_the_store_bounds_the_characters_it_keeps() -> None:
+    from graphql import parse
+
+    store = PersistedQueries(max_entries=100, max_total_chars=100)
+    texts = [f"{{ me {{ id }} }} # {n:040}" for n in range(4)]  # 58 characters each
+    for text in texts:
+        await store.remember(sha256_hex(text), text, parse(text))
+    assert len(store) == 1
+    assert store.entry(sha256_hex(texts[-1])) is not None
 
 
 async def test_with_redis_a_hash_registered_on_one_process_is_known_to_another() -> None:
