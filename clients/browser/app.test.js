@@ -51,10 +51,15 @@ async function api(query, variables = {}, token = null) {
   return body.data;
 }
 
-/** A new browser context (its own storage) with `name` logged in through the form. */
-async function logIn(name) {
+/**
+ * A new browser context (its own storage) with `name` logged in through the form; `prepare`
+ * (page, sockets) runs before the app loads.
+ */
+async function logIn(name, prepare) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  const sockets = [];
+  await prepare?.(page, sockets);
   const problems = [];
   page.on("pageerror", (error) => problems.push(error.message));
   page.on("console", (message) => message.type() === "error" && problems.push(message.text()));
@@ -64,7 +69,7 @@ async function logIn(name) {
   await page.click("#login-form button[type=submit]");
   await page.waitForSelector("#feed .item");
   await page.waitForFunction(() => document.querySelector("#live-status").textContent === "live");
-  return { context, page, problems };
+  return { context, page, problems, sockets };
 }
 
 test("a reply by one person reaches the other's badge and list within a second", async () => {
@@ -163,4 +168,70 @@ test("the scenes page with infinite scroll; like and follow", async () => {
   await liam.page.screenshot({ path: join(SCREENSHOTS, "4-liam-scene.png") });
   assert.deepEqual(liam.problems, []);
   await liam.context.close();
+});
+
+test("after a dropped websocket the app resumes from its last cursor: the missed reply, once", async () => {
+  const ava = await logIn("Ava Thompson", async (page, sockets) => {
+    // Every websocket of the page goes through the test, which can drop it and sees its frames.
+    await page.routeWebSocket(/\/graphql$/, (route) => {
+      const socket = { route, sent: [], received: [] };
+      sockets.push(socket);
+      const server = route.connectToServer();
+      route.onMessage((message) => {
+        socket.sent.push(JSON.parse(message));
+        server.send(message);
+      });
+      server.onMessage((message) => {
+        socket.received.push(JSON.parse(message));
+        route.send(message);
+      });
+    });
+  });
+  const { login } = await api(
+    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id } } }",
+    { e: demoEmail("Ava Thompson"), p: DEMO_PASSWORD },
+  );
+  const liam = await api(
+    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+    { e: demoEmail("Liam Carter"), p: DEMO_PASSWORD },
+  );
+  const { records } = await api(
+    "query($me: ID!) { records(objectType: ACCOUNT, filter: {ownerId: $me}, first: 1) { edges { node { id } } } }",
+    { me: login.user.id },
+    login.token,
+  );
+  const { postSalesRecord: item } = await api(
+    "mutation($input: PostSalesRecordInput!) { postSalesRecord(input: $input) { id } }",
+    { input: { content: "Asked for the signed order", accountId: records.edges[0].node.id } },
+    login.token,
+  );
+  const reply = (content) =>
+    api("mutation($id: ID!, $c: String!) { reply(itemId: $id, content: $c) { id } }", { id: item.id, c: content }, liam.login.token);
+
+  await reply("First, while she is connected");
+  await ava.page.waitForSelector("#notification-list li >> text=First, while she is connected", { state: "attached" });
+  const [first] = ava.sockets;
+  const nexts = (socket) => socket.received.filter((message) => message.type === "next");
+  const lastCursor = nexts(first).at(-1).payload.data.notifications.cursor;
+  const listed = await ava.page.locator("#notification-list li").count();
+
+  // The connection drops; a reply comes while the app waits to reconnect (1 s).
+  await first.route.close({ code: 4000, reason: "dropped by the test" });
+  await reply("Second, while she is away");
+  await ava.page.waitForFunction(() => document.querySelector("#live-status").textContent === "live");
+  await ava.page.waitForSelector("#notification-list li >> text=Second, while she is away", { state: "attached" });
+  await new Promise((ok) => setTimeout(ok, 300)); // anything more would come now
+
+  assert.equal(ava.sockets.length, 2);
+  const second = ava.sockets[1];
+  const subscribe = second.sent.find((message) => message.type === "subscribe");
+  assert.equal(subscribe.payload.variables.after, lastCursor, "resubscribed from the last cursor seen");
+  assert.deepEqual(
+    nexts(second).map((message) => message.payload.data.notifications.message),
+    ["Liam Carter replied: Second, while she is away"],
+    "the missed notification, and nothing already seen",
+  );
+  assert.equal(await ava.page.locator("#notification-list li").count(), listed + 1);
+  assert.deepEqual(ava.problems, []);
+  await ava.context.close();
 });

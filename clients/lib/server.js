@@ -28,65 +28,77 @@ export function freePort() {
 
 /**
  * Serve the demo on 127.0.0.1; resolves once /healthz answers. `env` adds settings.
- * Returns { url, wsUrl, log(), stop() }.
+ * Returns { url, graphqlUrl, wsUrl, log(), stop() }.
  */
 export async function startServer({ env = {}, within = 90_000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "crmfeed-clients-"));
   const port = await freePort();
-  let output = "";
-  const child = spawn(CRMFEED_BIN, ["serve", "--port", String(port), "--demo", "--log-level", "warning"], {
-    cwd: dir, // no .env of the repository's
-    env: {
-      ...process.env,
-      DATABASE_URL: `sqlite+aiosqlite:///${join(dir, "crmfeed.db")}`,
-      SECRET_KEY: randomBytes(32).toString("hex"),
-      // Cheap password hashing: the demo hashes 20 passwords at start.
-      ARGON2_TIME_COST: "1",
-      ARGON2_MEMORY_COST_KIB: "64",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout.on("data", (chunk) => (output += chunk));
-  child.stderr.on("data", (chunk) => (output += chunk));
-  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
+  const settings = {
+    ...process.env,
+    DATABASE_URL: `sqlite+aiosqlite:///${join(dir, "crmfeed.db")}`,
+    SECRET_KEY: randomBytes(32).toString("hex"),
+    // Cheap password hashing: the demo hashes 20 passwords at start.
+    ARGON2_TIME_COST: "1",
+    ARGON2_MEMORY_COST_KIB: "64",
+    ...env,
+  };
+  let output = "";
+  let child = null;
+  let exited = null;
+
+  const spawnServer = () => {
+    const args = ["serve", "--port", String(port), "--demo", "--log-level", "warning"];
+    child = spawn(CRMFEED_BIN, args, { cwd: dir, env: settings, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
+  };
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const halt = async () => {
+    if (running()) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
   const server = {
     url,
     graphqlUrl: `${url}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     log: () => output,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  const deadline = Date.now() + within;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await server.stop();
-      throw new Error(`${CRMFEED_BIN} serve exited before it answered:\n${output}`);
+  const healthy = async () => {
+    const deadline = Date.now() + within;
+    for (;;) {
+      if (!running()) {
+        await server.stop();
+        throw new Error(`${CRMFEED_BIN} serve exited before it answered:\n${output}`);
+      }
+      try {
+        const response = await fetch(`${url}/healthz`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await server.stop();
+        throw new Error(`${CRMFEED_BIN} serve did not answer /healthz within ${within} ms:\n${output}`);
+      }
+      await new Promise((ok) => setTimeout(ok, 200));
     }
-    try {
-      const response = await fetch(`${url}/healthz`);
-      if (response.ok) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(`${CRMFEED_BIN} serve did not answer /healthz within ${within} ms:\n${output}`);
-    }
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
+  };
+  spawnServer();
+  await healthy();
+  return server;
 }
 
-/** Demo people by their first name (see `crmfeed demo`): their login email. */
+/** A demo person's login email, from their name ("Ava Thompson"; `crmfeed demo` lists them). */
 export function demoEmail(fullName) {
   return `${fullName.toLowerCase().replace(" ", ".")}@demo.example`;
 }
