@@ -23,7 +23,7 @@ from strawberry.types import ExecutionResult
 from crmfeed import idempotency
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
-from crmfeed.persisted_queries import PersistedQueries
+from crmfeed.persisted_queries import PersistedQueries, PersistedQueryTransportWS
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
@@ -118,11 +118,13 @@ class CrmGraphQL(GraphQL):
     refusals are GraphQL-shaped (crmfeed/request_guard.py refuses malformed requests first)."""
 
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = PersistedQueryTransportWS
 
     def __init__(self, services: Services) -> None:
         schema = build_schema(services.settings, persisted_queries=services.persisted_queries)
         super().__init__(schema, graphql_ide="graphiql")
         self.services = services
+        self.persisted_queries = services.persisted_queries
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Not for a persisted query's GET, which sends `extensions` instead of `query`."""

@@ -7,7 +7,7 @@ the operation again with its text and the hash. The server checks that the hash 
 that text (else BAD_REQUEST) and, once the document has parsed and validated, keeps it: later
 requests send the hash alone (over POST, or GET with `extensions` in the query string), and run
 the document parsed then, so they skip parsing; validation is found by ValidationCache (keyed by
-the document). Only documents that validated are kept, so a hash always names a runnable one.
+the document). Over HTTP only documents that validated are kept.
 
 The store is a bounded LRU per process (`PERSISTED_QUERY_CACHE_SIZE` entries, and texts of
 MAX_TEXT_CHARS at most adding up to MAX_TOTAL_CHARS). When
@@ -15,8 +15,11 @@ BROADCAST_URL is Redis, texts are also kept there (for `PERSISTED_QUERY_TTL_SECO
 registered on one process is known to the others; the text read back is checked against its hash
 again. Redis being unreachable only costs a `PersistedQueryNotFound` (the client resends the text).
 
-Two pieces: `PersistedQueries.prepare` fills in the text of an HTTP request before it runs (the
-view calls it), and the schema extension `PersistedDocuments` uses and remembers the documents.
+Three pieces: `PersistedQueries.prepare` fills in the text of an HTTP request before it runs (the
+view calls it), the schema extension `PersistedDocuments` uses and remembers the documents, and
+`PersistedQueryTransportWS` does the same for a graphql-transport-ws `subscribe` (subscriptions
+come only that way): there a text sent with its hash is checked and kept as text, its document
+parsed and validated (through the schema's caches) when it runs.
 """
 
 from __future__ import annotations
@@ -31,12 +34,16 @@ from urllib.parse import urlparse
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
     from graphql import DocumentNode
-    from strawberry.http import GraphQLRequestData
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
     from crmfeed.settings import Settings
 
@@ -181,8 +188,9 @@ class PersistedQueries:
         self._keep(sha256, Persisted(text))
         return text
 
-    async def remember(self, sha256: str, text: str, document: DocumentNode) -> None:
-        """Keep a document that has validated, under its hash (checked again here)."""
+    async def remember(self, sha256: str, text: str, document: DocumentNode | None) -> None:
+        """Keep a text under its hash (checked again here), with its document once it has
+        validated (None: the text alone, parsed and validated when it runs)."""
         entry = self.entry(sha256)
         if entry is not None and entry.text == text:
             entry.document = entry.document or document
@@ -247,3 +255,39 @@ class PersistedDocuments(SchemaExtension):
             and not context.pre_execution_errors
         ):
             await self.store.remember(sha256, context.query, context.graphql_document)
+
+
+class PersistedQueryTransportWS(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws whose `subscribe` payload may carry `extensions.persistedQuery`:
+    a known hash alone runs its text; an unknown one, or a text that does not match its hash,
+    is answered with an `error` message for that operation (the socket stays open). The view
+    must have a `persisted_queries` store."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        extensions = payload.get("extensions") if isinstance(payload, dict) else None
+        if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
+            await super().handle_subscribe(message)
+            return
+        query = payload.get("query")
+        request = GraphQLRequestData(
+            query=query if isinstance(query, str) else None,
+            variables=payload.get("variables"),
+            operation_name=payload.get("operationName"),
+            extensions=extensions,
+        )
+        store: PersistedQueries = self.view.persisted_queries  # type: ignore[attr-defined]
+        refusal = await store.prepare(request)
+        if refusal is not None:
+            if self.connection_acknowledged and message["id"] not in self.operations:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
+                )
+                return
+            await super().handle_subscribe(message)  # it refuses the message as it would
+            return
+        if isinstance(query, str):
+            # The schema extension does not see a websocket's extensions: keep the text as it
+            # came (its hash checked), to be parsed and validated when it runs.
+            await store.remember(requested_hash(extensions), query, None)  # type: ignore[arg-type]
+        await super().handle_subscribe({**message, "payload": {**payload, "query": request.query}})

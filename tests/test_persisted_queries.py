@@ -18,7 +18,8 @@ from crmfeed.persisted_queries import (
     sha256_hex,
 )
 from schema import extensions as schema_extensions
-from tests.helpers import register
+from tests.helpers import create_record, create_user_with_token, register
+from tests.live_helpers import SUBSCRIBE, WsClient, running_server
 from tests.processes import REDIS_URL, require_redis
 
 if TYPE_CHECKING:
@@ -221,3 +222,48 @@ async def test_with_redis_a_hash_registered_on_one_process_is_known_to_another()
     finally:
         await one.close()
         await other.close()
+
+
+async def test_a_subscription_over_the_websocket_may_send_its_hash_alone(api: Api) -> None:
+    admin, admin_id = await register(api)
+    sam, _ = await create_user_with_token(api, admin, superiorId=admin_id)
+    account = await create_record(api, sam, "Sam's account")
+    posted = await api.ok(
+        "mutation($input: PostSalesRecordInput!) { postSalesRecord(input: $input) { id } }",
+        {"input": {"content": "Visited them", "accountId": account}},
+        token=sam,
+    )
+    text = f"{SUBSCRIBE} # {uuid.uuid4().hex}"
+    extensions = persisted(text)
+    async with running_server(api.services) as url, WsClient.connect(url, sam) as client:
+        await client.acknowledged()
+        await client.send({"id": "1", "type": "subscribe", "payload": {"extensions": extensions}})
+        refused = await client.receive()
+        assert refused["type"] == "error" and refused["id"] == "1", refused
+        assert refused["payload"][0]["message"] == NOT_FOUND
+        assert refused["payload"][0]["extensions"]["code"] == NOT_FOUND_CODE
+
+        mismatch = {"query": text + " ", "extensions": extensions}
+        await client.send({"id": "2", "type": "subscribe", "payload": mismatch})
+        refused = await client.receive()
+        assert refused["type"] == "error" and refused["id"] == "2", refused
+        assert refused["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+        # The text with its hash runs and is kept; then the hash alone runs it too.
+        for op_id, payload in (
+            ("3", {"query": text, "extensions": extensions}),
+            ("4", {"extensions": extensions}),
+        ):
+            await client.send({"id": op_id, "type": "subscribe", "payload": payload})
+        assert await client.nothing_within(0.3)
+        await api.ok(
+            'mutation($id: ID!) { reply(itemId: $id, content: "Good") { id } }',
+            {"id": posted["postSalesRecord"]["id"]},
+            token=admin,
+        )
+        delivered = {}
+        while len(delivered) < 2:
+            message = await client.receive()
+            assert message["type"] == "next", message
+            delivered[message["id"]] = message["payload"]["data"]["notifications"]["kind"]
+        assert delivered == {"3": "REPLY", "4": "REPLY"}
