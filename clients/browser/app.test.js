@@ -66,6 +66,7 @@ async function logIn(name, prepare) {
   await page.goto(`${server.url}/app/`);
   await page.fill("input[name=email]", demoEmail(name));
   await page.fill("input[name=password]", DEMO_PASSWORD);
+  await page.screenshot({ path: join(SCREENSHOTS, "0-login.png") });
   await page.click("#login-form button[type=submit]");
   await page.waitForSelector("#feed .item");
   await page.waitForFunction(() => document.querySelector("#live-status").textContent === "live");
