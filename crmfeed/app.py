@@ -1,5 +1,6 @@
 """The ASGI app: GraphQL (and GraphiQL, and subscriptions over websockets) at /graphql,
-/healthz, and a lifespan that owns the engine, the live-push hub and the reminder runner."""
+/healthz, the reference single-page app at /app/, and a lifespan that owns the engine, the
+live-push hub and the reminder runner."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from crmfeed import idempotency, logs
 from crmfeed.cors import cors_middleware, refuse_websocket
@@ -24,6 +27,7 @@ from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
 from crmfeed.metrics import metrics_routes
+from crmfeed.persisted_queries import PersistedQueries, PersistedQueryTransportWS
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
     from starlette.websockets import WebSocket
-    from strawberry.http import GraphQLHTTPResponse
+    from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
     from crmfeed.live.sessions import OpenSocket
 
@@ -57,6 +61,7 @@ class Services:
     reminders: ReminderRunner
     passwords: Passwords
     throttle: LoginThrottle
+    persisted_queries: PersistedQueries
 
     @classmethod
     def create(cls, settings: Settings, *, schema: str | None = None) -> Services:
@@ -80,6 +85,7 @@ class Services:
             ),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
+            persisted_queries=PersistedQueries.from_settings(settings),
         )
 
 
@@ -116,20 +122,39 @@ class CrmGraphQL(GraphQL):
     refusals are GraphQL-shaped (crmfeed/request_guard.py refuses malformed requests first)."""
 
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = PersistedQueryTransportWS
 
     def __init__(self, services: Services) -> None:
+        schema = build_schema(services.settings, persisted_queries=services.persisted_queries)
         super().__init__(
-            build_schema(services.settings),
+            schema,
             graphql_ide="graphiql",
             allowed_origins=services.settings.cors_origin_list,
         )
         self.services = services
+        self.persisted_queries = services.persisted_queries
         self.graphiql = GraphiQLPage(services.settings)
 
     @property
     def graphql_ide_html(self) -> str:
         """crmfeed's GraphiQL page (crmfeed/graphiql.py): its example, its assets."""
         return self.graphiql.html()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a persisted query's GET, which sends `extensions` instead of `query`."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self, *, request_data: GraphQLRequestData, **kwargs: Any
+    ) -> ExecutionResult:
+        """As strawberry's, once a persisted query's hash is checked or its text filled in
+        (crmfeed/persisted_queries.py); an unknown hash answers PersistedQueryNotFound."""
+        refusal = await self.services.persisted_queries.prepare(request_data)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        return await super().execute_single(request_data=request_data, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's: an HTTPException is answered as a GraphQL error; a websocket's
@@ -286,6 +311,7 @@ def create_app(services: Services | None = None) -> Starlette:
             await services.reminders.stop()
             await services.hub.stop()
             await services.throttle.close()
+            await services.persisted_queries.close()
             await services.engine.dispose()
 
     app = Starlette(
@@ -295,6 +321,8 @@ def create_app(services: Services | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *asset_routes(services.settings),
             *metrics_routes(services),
+            # The reference single-page app (crmfeed/webapp/: plain JavaScript modules).
+            Mount("/app", StaticFiles(packages=[("crmfeed", "webapp")], html=True), name="app"),
         ],
         lifespan=lifespan,
         middleware=[Middleware(logs.RequestIdMiddleware), *cors_middleware(services.settings)],

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # Log lines as text, or as one JSON object each (with the request id) for log collectors.
     log_format: Literal["text", "json"] = "text"
+    # Automatic persisted queries (crmfeed/persisted_queries.py)
+    persisted_query_cache_size: int = Field(default=1000, gt=0)
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     @field_validator("secret_key_previous")
     @classmethod

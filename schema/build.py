@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from graphql import GraphQLError
     from strawberry.types import ExecutionContext
 
+    from crmfeed.persisted_queries import PersistedQueries
     from crmfeed.settings import Settings
 
 
@@ -31,12 +32,17 @@ class CrmSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(settings: Settings, **kwargs: Any) -> strawberry.Schema:
+def build_schema(
+    settings: Settings, *, persisted_queries: PersistedQueries | None = None, **kwargs: Any
+) -> strawberry.Schema:
+    """The schema; with `persisted_queries`, it runs and keeps their documents (before the
+    parse cache, so a persisted query skips parsing)."""
+    persisted = [persisted_queries.extension()] if persisted_queries is not None else []
     return CrmSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=list(RECORD_TYPES.values()),
-        extensions=[OperationMetrics, *extensions(settings)],
+        extensions=[OperationMetrics, *persisted, *extensions(settings)],
         **kwargs,
     )
