@@ -12,7 +12,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -20,6 +20,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from crmfeed import idempotency
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
+from crmfeed.page_files import page_files
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
@@ -273,6 +274,7 @@ def create_app(services: Services | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
             WebSocketRoute("/graphql", graphql),
+            Mount("", app=page_files(services)),  # record PDFs, calendar files
         ],
         lifespan=lifespan,
     )
