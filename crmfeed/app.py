@@ -19,6 +19,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 
 from crmfeed import idempotency
 from crmfeed.live.hub import Hub
+from crmfeed.live.mail_outbox import MailRunner
 from crmfeed.live.reminders import ReminderRunner
 from crmfeed.page_files import page_files
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
@@ -52,6 +53,7 @@ class Services:
     session_factory: async_sessionmaker[AsyncSession]
     hub: Hub
     reminders: ReminderRunner
+    mail: MailRunner
     passwords: Passwords
     throttle: LoginThrottle
 
@@ -75,6 +77,7 @@ class Services:
             reminders=ReminderRunner(
                 session_factory, hub, poll_seconds=settings.reminder_poll_seconds
             ),
+            mail=MailRunner(session_factory, hub, settings),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
         )
@@ -261,10 +264,13 @@ def create_app(services: Services | None = None) -> Starlette:
         await services.hub.start()
         if services.settings.run_reminders:
             services.reminders.start()
+        if services.settings.run_mail_sender:
+            services.mail.start()
         try:
             yield
         finally:
             await services.reminders.stop()
+            await services.mail.stop()
             await services.hub.stop()
             await services.throttle.close()
             await services.engine.dispose()

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     transaction_attempts: int = Field(default=5, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     echo_sql: bool = False
+    # Record page actions: mail goes out in the background (crmfeed/live/mail_outbox.py).
+    run_mail_sender: bool = True
+    mail_poll_seconds: float = Field(default=2.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("secret_key_previous")
     @classmethod
