@@ -4,6 +4,7 @@ recipient with its status; batches render a template per record, at most 50 reci
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from crmfeed import secrets_box
+from crmfeed.ids import Kind, to_global
+from crmfeed.live.mail_outbox import MailRunner
+from crmfeed.registry.record_page import MAIL_LEASE_SECONDS
+from store import mail
 from store.record_page_tables import Mailbox
 from store.types import utcnow
 from tests.feed_helpers import feed, new_org
@@ -303,3 +308,58 @@ async def test_a_server_down_for_good_fails_after_the_retries_with_the_draft_kep
     assert failed["status"] == "FAILED" and failed["attempts"] == 6
     assert failed["lastError"].startswith("gave up after 6 attempts")
     assert failed["body"] == "Kept"
+
+
+async def test_two_senders_at_once_send_each_mail_once(api: Api, server: MailServer) -> None:
+    org, ann = await bound(api, server)
+    leads = [
+        await org.record(ann, "SALES_LEAD", f"Lead {n}", email=f"lead{n}@x.example")
+        for n in range(6)
+    ]
+    request = {"objectType": "SALES_LEAD", "recordIds": leads, "subject": "S", "body": "B"}
+    await api.ok(SEND_BATCH, {"input": request}, ann.token)
+    other = MailRunner(api.services.session_factory, api.services.hub, api.services.settings)
+    counts = await asyncio.gather(api.services.mail.run_once(), other.run_once())
+    assert sum(counts) == 6
+    assert sorted(str(m["To"]) for m in server.received) == sorted(
+        f"lead{n}@x.example" for n in range(6)
+    )
+
+
+async def test_a_sender_that_died_leaves_its_mails_to_another_after_the_lease(
+    api: Api, server: MailServer
+) -> None:
+    org, ann = await bound(api, server)
+    lead = await org.record(ann, "SALES_LEAD", "Lead", email="lead@x.example")
+    data = await api.ok(SEND, {"id": lead, "subject": "S", "body": "B"}, ann.token)
+    async with api.services.session_factory() as session:  # a process claims it, then dies
+        claimed = await mail.claim_due(session, utcnow(), MAIL_LEASE_SECONDS, 100)
+        await session.commit()
+    assert [to_global(Kind.MAIL, m.id) for m in claimed] == [
+        m["id"] for m in data["sendMail"]["queued"]
+    ]
+    assert await api.services.mail.run_once() == 0  # leased
+    after_lease = utcnow() + timedelta(seconds=MAIL_LEASE_SECONDS + 1)
+    assert await api.services.mail.run_once(after_lease) == 1
+    assert list(server.bodies()) == ["lead@x.example"]
+
+
+async def test_the_background_sender_sends_without_being_asked(
+    api: Api, server: MailServer
+) -> None:
+    org, ann = await bound(api, server)
+    lead = await org.record(ann, "SALES_LEAD", "Lead", email="lead@x.example")
+    settings = api.services.settings.model_copy(update={"mail_poll_seconds": 0.05})
+    runner = MailRunner(api.services.session_factory, api.services.hub, settings)
+    data = await api.ok(SEND, {"id": lead, "subject": "S", "body": "B"}, ann.token)
+    runner.start()
+    try:
+        for _ in range(200):
+            (found,) = await messages(api, ann, data["sendMail"]["batchId"])
+            if found["status"] == "SENT":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.stop()
+    assert found["status"] == "SENT"
+    assert list(server.bodies()) == ["lead@x.example"]
