@@ -12,7 +12,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -280,7 +280,9 @@ def create_app(services: Services | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
             WebSocketRoute("/graphql", graphql),
-            Mount("", app=page_files(services)),  # record PDFs, calendar files
+            # Record PDFs, calendar files (their routes, not a Mount: a Mount at "" would match
+            # every path and turn a wrong method on /healthz into a 404).
+            *page_files(services).routes,
         ],
         lifespan=lifespan,
     )
