@@ -247,7 +247,7 @@ class SendBatchMailInput:
     body: str | None = None
 
 
-def _batch_request(info: strawberry.Info, given: SendBatchMailInput) -> mail.BatchRequest:
+def _batch_request(given: SendBatchMailInput) -> mail.BatchRequest:
     record_filter = None
     if given.filter is not None:
         record_filter = records.make_filter(
@@ -375,7 +375,7 @@ class RecordPageQuery:
         "sends nothing. LIMIT_EXCEEDED over 50 records.",
     )
     async def preview_mail(self, info: strawberry.Info, input: SendBatchMailInput) -> MailPreview:
-        batch = await mail.preview(info.context, _batch_request(info, input))
+        batch = await mail.preview(info.context, _batch_request(input))
         return MailPreview(
             recipients=[MailRecipient(recipient=r) for r in batch.recipients],
             problems=[MailProblem(problem=p) for p in batch.problems],
@@ -486,7 +486,7 @@ class RecordPageMutation:
     async def send_batch_mail(
         self, info: strawberry.Info, input: SendBatchMailInput
     ) -> MailSending:
-        return _sending(await mail.send_batch(info.context, _batch_request(info, input)))
+        return _sending(await mail.send_batch(info.context, _batch_request(input)))
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,

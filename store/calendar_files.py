@@ -36,8 +36,10 @@ async def visible_event(
     session: AsyncSession, viewer: Viewer, event_id: int
 ) -> CalendarEvent | None:
     """The event if the viewer made it, takes part in it, or may see its calendar feed item."""
-    item_seen = CalendarEvent.feed_item_id.in_(
-        select(FeedItem.id).where(visibility.visible_items(viewer))
+    item_seen = (
+        select(FeedItem.id)
+        .where(FeedItem.id == CalendarEvent.feed_item_id, visibility.visible_items(viewer))
+        .exists()
     )
     return await session.scalar(
         select(CalendarEvent).where(

@@ -11,6 +11,8 @@ from pypdf import PdfReader
 from tests.feed_helpers import new_org, post
 
 if TYPE_CHECKING:
+    import httpx
+
     from tests.conftest import Api
     from tests.records_helpers import Person
 
@@ -25,7 +27,9 @@ mutation($t: ObjectType!, $f: String!, $r: FunctionRole!, $a: FieldAccess!) {
   setFieldAccess(objectType: $t, field: $f, role: $r, access: $a) }"""
 
 
-async def fetch(api: Api, record: str, who: Person | None, template: str | None = None):  # type: ignore[no-untyped-def]
+async def fetch(
+    api: Api, record: str, who: Person | None, template: str | None = None
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {who.token}"} if who else {}
     params = {"template": template} if template else {}
     return await api.client.get(f"/files/records/{record}.pdf", headers=headers, params=params)
