@@ -16,6 +16,7 @@ from crmfeed import secrets_box
 from crmfeed.ids import Kind, to_global
 from crmfeed.live.mail_outbox import MailRunner
 from crmfeed.registry.record_page import MAIL_LEASE_SECONDS
+from crmfeed.settings import Settings
 from store import mail
 from store.record_page_tables import Mailbox
 from store.types import utcnow
@@ -64,6 +65,9 @@ query($batchId: String, $status: MailStatus) {{
 }}"""
 SAVE_TEMPLATE = """
 mutation($input: SaveMailTemplateInput!) { saveMailTemplate(input: $input) { id name } }"""
+SET_FIELD_ACCESS = """
+mutation($t: ObjectType!, $f: String!, $r: FunctionRole!, $a: FieldAccess!) {
+  setFieldAccess(objectType: $t, field: $f, role: $r, access: $a) }"""
 RESEND = f"mutation($ids: [ID!]!) {{ resendMail(ids: $ids) {{ {MESSAGE_FIELDS} }} }}"
 
 
@@ -363,3 +367,54 @@ async def test_the_background_sender_sends_without_being_asked(
         await runner.stop()
     assert found["status"] == "SENT"
     assert list(server.bodies()) == ["lead@x.example"]
+
+
+async def test_a_batch_by_filter_and_hidden_email_fields(api: Api, server: MailServer) -> None:
+    org, ann = await bound(api, server)
+    first = await org.record(ann, "SALES_LEAD", "Filtered A", email="a@x.example")
+    second = await org.record(ann, "SALES_LEAD", "Filtered B", email="b@x.example")
+    await org.record(ann, "SALES_LEAD", "Other", email="other@x.example")
+    request = {
+        "objectType": "SALES_LEAD",
+        "filter": {"nameContains": "Filtered"},
+        "subject": "Hello {{ name }}",
+        "body": "Hi",
+    }
+    preview = (await api.ok(PREVIEW, {"input": request}, ann.token))["previewMail"]
+    assert [r["record"]["id"] for r in preview["recipients"]] == [first, second]
+    assert [r["subject"] for r in preview["recipients"]] == ["Hello Filtered A", "Hello Filtered B"]
+    variables = {"t": "SALES_LEAD", "f": "email", "r": "SALES", "a": "HIDDEN"}
+    await api.ok(SET_FIELD_ACCESS, variables, org.admin.token)
+    hidden = (await api.ok(PREVIEW, {"input": request}, ann.token))["previewMail"]
+    assert hidden["recipients"] == []
+    assert {p["reason"] for p in hidden["problems"]} == {"it has no email address"}
+    refused = await api.error(SEND, {"id": first, "subject": "S", "body": "B"}, ann.token)
+    assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "recordId"}
+
+
+async def test_mail_templates_are_saved_by_administrators_and_must_compile(api: Api) -> None:
+    org = await new_org(api)
+    ann = await org.user("Ann")
+    given = {"name": "Intro", "subject": "Hi {{ name }}", "body": "Dear {{ name }}"}
+    refused = await api.error(SAVE_TEMPLATE, {"input": given}, ann.token)
+    assert refused["extensions"]["code"] == "FORBIDDEN"
+    saved = (await api.ok(SAVE_TEMPLATE, {"input": given}, org.admin.token))["saveMailTemplate"]
+    taken = await api.error(SAVE_TEMPLATE, {"input": given}, org.admin.token)
+    assert taken["extensions"]["code"] == "CONFLICT"
+    broken = {**given, "name": "Broken", "body": "{% if %}"}
+    error = await api.error(SAVE_TEMPLATE, {"input": broken}, org.admin.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "body"}
+    renamed = {**given, "id": saved["id"], "name": "Introduction"}
+    changed = (await api.ok(SAVE_TEMPLATE, {"input": renamed}, org.admin.token))["saveMailTemplate"]
+    assert changed == {"id": saved["id"], "name": "Introduction"}
+    listed = await api.ok("{ mailTemplates { id name } }", token=ann.token)
+    assert listed["mailTemplates"] == [changed]
+
+
+def test_a_password_sealed_before_a_key_rotation_still_opens() -> None:
+    old = Settings(secret_key="an-old-key-" + "x" * 40)
+    sealed = secrets_box.seal(old, "s3cret")
+    rotated = Settings(secret_key="a-new-key-" + "y" * 40, secret_key_previous=old.secret_key)
+    assert secrets_box.unseal(rotated, sealed) == "s3cret"
+    with pytest.raises(secrets_box.Undecryptable):
+        secrets_box.unseal(Settings(secret_key="another-key-" + "z" * 40), sealed)
