@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     run_mail_sender: bool = True
     mail_poll_seconds: float = Field(default=2.0, gt=0)
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    smtp_allow_private_hosts: bool = False  # mailboxes on loopback or private addresses
 
     @field_validator("secret_key_previous")
     @classmethod

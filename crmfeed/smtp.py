@@ -4,6 +4,8 @@ connection, and say of each failure whether it may pass (retry later) or not."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -45,6 +47,27 @@ class MailboxRefused(Exception):
     """The mailbox cannot be used: the reason, for the person binding it."""
 
 
+async def check_host(host: str, port: int, *, allow_private: bool) -> None:
+    """MailboxRefused unless every address the host resolves to is public: a mailbox must not
+    make this server probe its own network (loopback, private, link-local, reserved ranges),
+    unless SMTP_ALLOW_PRIVATE_HOSTS says the mail servers are there."""
+    if allow_private:
+        return
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError):
+        raise MailboxRefused(f"the host {host} cannot be resolved") from None
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        if not ip.is_global:
+            raise MailboxRefused(
+                f"the host {host} is a private or local address ({ip}); this server only "
+                "connects to public mail servers (SMTP_ALLOW_PRIVATE_HOSTS allows others)"
+            )
+
+
 def _client(box: Mailbox, timeout_seconds: float) -> aiosmtplib.SMTP:
     return aiosmtplib.SMTP(
         hostname=box.host,
@@ -81,8 +104,9 @@ def _failure(error: BaseException) -> Failure:
     return Failure(f"sending failed: {error}", transient=True)
 
 
-async def check_login(box: Mailbox, timeout_seconds: float) -> None:
+async def check_login(box: Mailbox, timeout_seconds: float, *, allow_private: bool) -> None:
     """Connect and log in; MailboxRefused with the reason otherwise."""
+    await check_host(box.host, box.port, allow_private=allow_private)
     client = _client(box, timeout_seconds)
     try:
         await client.connect()
@@ -109,11 +133,15 @@ def _message(box: Mailbox, mail: Outgoing) -> EmailMessage:
 
 
 async def send_all(
-    box: Mailbox, mails: list[Outgoing], timeout_seconds: float
+    box: Mailbox, mails: list[Outgoing], timeout_seconds: float, *, allow_private: bool
 ) -> dict[int, Failure | None]:
     """Send each mail over one connection: None for sent, else why not. A failure of the
     connection or the login fails every mail not sent yet, the same way."""
     results: dict[int, Failure | None] = {}
+    try:
+        await check_host(box.host, box.port, allow_private=allow_private)
+    except MailboxRefused as refused:
+        return dict.fromkeys((mail.key for mail in mails), Failure(str(refused), False))
     client = _client(box, timeout_seconds)
     try:
         await client.connect()

@@ -74,7 +74,11 @@ async def bind_mailbox(context: Context, given: BindMailbox) -> Mailbox:
         raise BadUserInput("password may be at most 1000 characters.", field="password")
     box = smtp.Mailbox(host, given.port, given.security, username, given.password, from_address)
     try:
-        await smtp.check_login(box, context.settings.smtp_timeout_seconds)
+        await smtp.check_login(
+            box,
+            context.settings.smtp_timeout_seconds,
+            allow_private=context.settings.smtp_allow_private_hosts,
+        )
     except smtp.MailboxRefused as refused:
         raise BadUserInput(
             f"The mailbox could not be bound: {refused}. Nothing was stored.", field="smtpHost"

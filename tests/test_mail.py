@@ -5,14 +5,17 @@ recipient with its status; batches render a template per record, at most 50 reci
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from crmfeed import secrets_box
+from crmfeed.app import Services, create_app
 from crmfeed.ids import Kind, to_global
 from crmfeed.live.mail_outbox import MailRunner
 from crmfeed.registry.record_page import MAIL_LEASE_SECONDS
@@ -20,13 +23,13 @@ from crmfeed.settings import Settings
 from store import mail
 from store.record_page_tables import Mailbox
 from store.types import utcnow
+from tests.conftest import Api
 from tests.feed_helpers import feed, new_org
 from tests.mail_server import PASSWORD, USERNAME, MailServer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
-    from tests.conftest import Api
     from tests.records_helpers import Org, Person
 
 BIND = """
@@ -69,6 +72,21 @@ SET_FIELD_ACCESS = """
 mutation($t: ObjectType!, $f: String!, $r: FunctionRole!, $a: FieldAccess!) {
   setFieldAccess(objectType: $t, field: $f, role: $r, access: $a) }"""
 RESEND = f"mutation($ids: [ID!]!) {{ resendMail(ids: $ids) {{ {MESSAGE_FIELDS} }} }}"
+
+
+@pytest.fixture
+async def api(services: Services) -> AsyncIterator[Api]:
+    """The app, allowed to reach mail servers on private addresses (the test server listens on
+    127.0.0.1), with a mail sender of the same settings."""
+    settings = services.settings.model_copy(update={"smtp_allow_private_hosts": True})
+    local = dataclasses.replace(
+        services,
+        settings=settings,
+        mail=MailRunner(services.session_factory, services.hub, settings),
+    )
+    transport = httpx.ASGITransport(app=create_app(local))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client, local)
 
 
 @pytest.fixture
@@ -418,3 +436,18 @@ def test_a_password_sealed_before_a_key_rotation_still_opens() -> None:
     assert secrets_box.unseal(rotated, sealed) == "s3cret"
     with pytest.raises(secrets_box.Undecryptable):
         secrets_box.unseal(Settings(secret_key="another-key-" + "z" * 40), sealed)
+
+
+async def test_a_mailbox_on_a_private_address_is_refused_by_default(
+    services: Services, server: MailServer
+) -> None:
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        api = Api(client, services)
+        org = await new_org(api)
+        ann = await org.user("Ann")
+        for host in ("127.0.0.1", "localhost", "10.1.2.3", "[::1]"):
+            refused = await api.error(BIND, {"input": bind_input(server, smtpHost=host)}, ann.token)
+            assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "smtpHost"}
+            assert "private or local address" in refused["message"], host
+    assert server.logins == []  # never connected

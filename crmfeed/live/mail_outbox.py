@@ -96,7 +96,14 @@ class MailRunner:
                 results.update(dict.fromkeys((m.id for m in messages), failure))
                 continue
             outgoing = [smtp.Outgoing(m.id, m.to_address, m.subject, m.body) for m in messages]
-            results.update(await smtp.send_all(box, outgoing, self.settings.smtp_timeout_seconds))
+            results.update(
+                await smtp.send_all(
+                    box,
+                    outgoing,
+                    self.settings.smtp_timeout_seconds,
+                    allow_private=self.settings.smtp_allow_private_hosts,
+                )
+            )
         return results
 
     async def _activity(
