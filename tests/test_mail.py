@@ -26,6 +26,7 @@ from store.types import utcnow
 from tests.conftest import Api
 from tests.feed_helpers import feed, new_org
 from tests.mail_server import PASSWORD, USERNAME, MailServer
+from tests.processes import inbox
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -285,6 +286,15 @@ async def test_a_refused_recipient_fails_alone(api: Api, server: MailServer) -> 
     assert "refused the recipient: 550" in failed["lastError"]
     assert failed["body"] == "B"  # the draft is kept
     assert list(server.bodies()) == ["good@x.example"]
+    told = [(n["kind"], n["message"], n["record"]["id"]) for n in await inbox(api, ann)]
+    assert told == [
+        (
+            "MAIL_FAILED",
+            "Mail to nobody@x.example failed: the server refused the recipient: 550 5.1.1 No "
+            "such user here",
+            bad,
+        )
+    ]
     # Not retried on its own; resendMail queues it again once the address works.
     assert await api.services.mail.run_once(utcnow() + timedelta(days=1)) == 0
     server.refuse.clear()

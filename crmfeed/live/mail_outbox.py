@@ -2,7 +2,8 @@
 row per recipient, in the request's transaction); each process polls it, leases due rows
 (`store.mail.claim_due`), sends them over the sender's bound mailbox, and records each
 outcome: sent (and a sales record on its record), retried later when the failure may pass
-(`MAIL_RETRY_SECONDS`), or failed with the reason, the draft kept for `resendMail`.
+(`MAIL_RETRY_SECONDS`), or failed with the reason, the draft kept for `resendMail` and the
+sender notified (MAIL_FAILED).
 
 Delivery is at least once: a process that dies between the server's acceptance and the
 recording of it leaves the lease to run out, and the mail is sent again."""
@@ -27,7 +28,9 @@ from crmfeed.registry.record_page import (
 )
 from resolvers.errors import BadUserInput
 from resolvers.feed import post_in
+from resolvers.notify import NotificationKind, mail_failed
 from store import mail, org
+from store.notifications import NewNotification
 from store.types import utcnow
 
 if TYPE_CHECKING:
@@ -188,7 +191,13 @@ class MailRunner:
         await mail.finish(
             session, message.id, status=MailStatus.FAILED, attempts=attempts, error=reason
         )
-        return []
+        told = NewNotification(
+            message.sender_id,
+            NotificationKind.MAIL_FAILED,
+            f"Mail to {message.to_address} failed: {reason}"[:1000],
+            record_id=message.record_id,
+        )
+        return await mail_failed(session, message.enterprise_id, [told])
 
     async def _loop(self) -> None:
         while True:
