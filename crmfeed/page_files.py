@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
+from crmfeed.pdf import PdfBusy
 from crmfeed.request_guard import error_response
 from resolvers import calendar_files, printing
 from resolvers.context import Context
@@ -61,6 +62,13 @@ def page_files(services: Services) -> Router:
             context = context_of(request)
             try:
                 found = await make(context, request)
+            except PdfBusy:
+                return error_response(
+                    503,
+                    "Too many documents are being printed: try again in a few seconds.",
+                    "LIMIT_EXCEEDED",
+                    {"Retry-After": "5"},
+                )
             except CrmError as error:
                 code = (error.extensions or {}).get("code", "BAD_USER_INPUT")
                 headers = (

@@ -3,8 +3,9 @@ font a PyPI package ships (WenQuanYi Micro Hei, which covers Latin too), so ä¸Šæ
 as itself with nothing installed from the operating system.
 
 Loading the font costs about half a second of CPU per style, so documents are made in a worker
-thread, at most `PDF_CONCURRENCY` at a time. Images are refused: a template must not make the
-server read a file or fetch a URL."""
+thread, at most `PDF_CONCURRENCY` at a time, and at most `PDF_QUEUE` made or waiting (more are
+refused with PdfBusy, so a burst of prints cannot pile up without bound). Images are
+refused: a template must not make the server read a file or fetch a URL."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ FONT_FILE = "fonts/wqy-microhei.ttc"
 FAMILY = "cjk"
 STYLES = ("", "B")  # italics are not offered: the font has no italic face
 PDF_CONCURRENCY = 2
+PDF_QUEUE = 8
 _slots = asyncio.Semaphore(PDF_CONCURRENCY)
+_pending = 0
+
+
+class PdfBusy(RuntimeError):
+    """Too many documents are being made: try again shortly."""
 
 
 class PdfError(ValueError):
@@ -70,5 +77,12 @@ def render_html(html: str, title: str) -> bytes:
 
 
 async def render(html: str, title: str) -> bytes:
-    async with _slots:
-        return await asyncio.to_thread(render_html, html, title)
+    global _pending
+    if _pending >= PDF_QUEUE:
+        raise PdfBusy
+    _pending += 1
+    try:
+        async with _slots:
+            return await asyncio.to_thread(render_html, html, title)
+    finally:
+        _pending -= 1

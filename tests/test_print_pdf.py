@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 from pypdf import PdfReader
 
+from crmfeed import pdf
 from tests.feed_helpers import new_org, post
 
 if TYPE_CHECKING:
     import httpx
+    import pytest
 
     from tests.conftest import Api
     from tests.records_helpers import Person
@@ -132,3 +134,16 @@ async def test_a_template_cannot_reach_python_internals_or_files(api: Api) -> No
         response = await fetch(api, account, org.admin, saved["id"])
         assert response.status_code == 400, name
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_print_over_the_queue_is_refused_for_now(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = await new_org(api)
+    account = await org.record(org.admin, "ACCOUNT", "Acme")
+    monkeypatch.setattr(pdf, "PDF_QUEUE", 0)  # as if the queue were full
+    busy = await fetch(api, account, org.admin)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert busy.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    monkeypatch.undo()
+    assert (await fetch(api, account, org.admin)).status_code == 200
