@@ -25,8 +25,10 @@ from crmfeed import idempotency, logs
 from crmfeed.cors import cors_middleware, refuse_websocket
 from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
+from crmfeed.live.mail_outbox import MailRunner
 from crmfeed.live.reminders import ReminderRunner
 from crmfeed.metrics import metrics_routes
+from crmfeed.page_files import page_files
 from crmfeed.persisted_queries import PersistedQueries, PersistedQueryTransportWS
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
@@ -59,6 +61,7 @@ class Services:
     session_factory: async_sessionmaker[AsyncSession]
     hub: Hub
     reminders: ReminderRunner
+    mail: MailRunner
     passwords: Passwords
     throttle: LoginThrottle
     persisted_queries: PersistedQueries
@@ -83,6 +86,7 @@ class Services:
             reminders=ReminderRunner(
                 session_factory, hub, poll_seconds=settings.reminder_poll_seconds
             ),
+            mail=MailRunner(session_factory, hub, settings),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
             persisted_queries=PersistedQueries.from_settings(settings),
@@ -305,10 +309,13 @@ def create_app(services: Services | None = None) -> Starlette:
         await services.hub.start()
         if services.settings.run_reminders:
             services.reminders.start()
+        if services.settings.run_mail_sender:
+            services.mail.start()
         try:
             yield
         finally:
             await services.reminders.stop()
+            await services.mail.stop()
             await services.hub.stop()
             await services.throttle.close()
             await services.persisted_queries.close()
@@ -323,6 +330,9 @@ def create_app(services: Services | None = None) -> Starlette:
             *metrics_routes(services),
             # The reference single-page app (crmfeed/webapp/: plain JavaScript modules).
             Mount("/app", StaticFiles(packages=[("crmfeed", "webapp")], html=True), name="app"),
+            # Record PDFs, calendar files (their routes, not a Mount: a Mount at "" would match
+            # every path and turn a wrong method on /healthz into a 404).
+            *page_files(services).routes,
         ],
         lifespan=lifespan,
         middleware=[Middleware(logs.RequestIdMiddleware), *cors_middleware(services.settings)],

@@ -29,6 +29,7 @@ from crmfeed.security import hash_password
 from resolvers import notify
 from store import feed, org, records, sharing
 from store.feed_tables import FeedLike
+from store.record_page_tables import MailTemplate, PrintTemplate
 from store.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -155,6 +156,29 @@ CAMPAIGNS = (
 
 
 PEOPLE_BY_KEY = {person.key: person for person in PEOPLE}
+DEMO_PRINT_TEMPLATE = "Account summary"
+ACCOUNT_SUMMARY = """\
+<h1>{{ record.name }}</h1>
+<p>{{ values.industry }} · level {{ values.level }} · owner {{ record.owner }}</p>
+<p>Phone {{ values.phone }} · {{ values.email }} · {{ values.address }}</p>
+<h2>Latest follow-up</h2>
+<ul>
+{% for item in activity[:5] %}
+<li>{{ item.createdAt }}, {{ item.author }}: {{ item.content }}</li>
+{% else %}
+<li>None yet.</li>
+{% endfor %}
+</ul>
+"""
+DEMO_MAIL_TEMPLATE = "Follow-up after a call"
+FOLLOW_UP_MAIL = """\
+Dear {{ name }},
+
+Thank you for your time today. As promised, I will send {{ company or "you" }} our quote this week.
+
+Best regards,
+{{ sender }}
+"""
 FOLLOWED_UP = frozenset({ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.OPPORTUNITY})
 SALES_NOTES = (
     "Called {name}: they want a quote for the spring order by Friday.",
@@ -254,6 +278,7 @@ class _Loader:
                 await self._salesperson_records(f"{region}{n}", region, campaigns)
         await self._follow_up_activity()
         await self._invalidate_some()
+        await self._page_templates()
         return DemoData(
             enterprise_id=self.enterprise_id,
             password=DEMO_PASSWORD,
@@ -261,6 +286,30 @@ class _Loader:
             record_counts=dict(sorted(self.counts.items())),
             feed_items=self.feed_items,
         )
+
+    # -- record page actions: a print template and a mail template ---------------------------
+
+    async def _page_templates(self) -> None:
+        admin = self.users["admin"]
+        self.session.add_all(
+            [
+                PrintTemplate(
+                    enterprise_id=self.enterprise_id,
+                    object_type=ObjectType.ACCOUNT.value,
+                    name=DEMO_PRINT_TEMPLATE,
+                    body=ACCOUNT_SUMMARY,
+                    updated_by_id=admin,
+                ),
+                MailTemplate(
+                    enterprise_id=self.enterprise_id,
+                    name=DEMO_MAIL_TEMPLATE,
+                    subject="Following up, {{ name }}",
+                    body=FOLLOW_UP_MAIL,
+                    updated_by_id=admin,
+                ),
+            ]
+        )
+        await self.session.flush()
 
     # -- people and settings ---------------------------------------------------------------------
 

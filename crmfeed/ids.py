@@ -18,6 +18,9 @@ class Kind(StrEnum):
     CALENDAR_EVENT = "cal"
     FORWARD = "fwd"
     NOTIFICATION = "ntf"
+    PRINT_TEMPLATE = "ptp"
+    MAIL_TEMPLATE = "mtp"
+    MAIL = "mail"
 
 
 def to_global(kind: Kind, number: int) -> str:

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # Automatic persisted queries (crmfeed/persisted_queries.py)
     persisted_query_cache_size: int = Field(default=1000, gt=0)
     persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # Record page actions: mail goes out in the background (crmfeed/live/mail_outbox.py).
+    run_mail_sender: bool = True
+    mail_poll_seconds: float = Field(default=2.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    smtp_allow_private_hosts: bool = False  # mailboxes on loopback or private addresses
 
     @field_validator("secret_key_previous")
     @classmethod

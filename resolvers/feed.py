@@ -113,37 +113,55 @@ async def post(context: Context, new: NewItem) -> FeedItem:
     mentions = parse_mentions(new.mentions)
     cc = parse_mentions(new.cc, "cc")
     async with context.db() as session:
-        found = await _readable_records(session, viewer, related, "relatedTo")
-        if account is not None:
-            account_row = (await _readable_records(session, viewer, [account], "accountId"))[
-                account
-            ]
-            if account_row.object_type != ObjectType.ACCOUNT:
-                raise BadUserInput(
-                    f"accountId: rec_{account} is a {spec_for(account_row.object_type).label}, "
-                    "not an Account.",
-                    field="accountId",
-                )
-            found[account] = account_row
-            related = [*related, account]
-        _check_related(spec, found.values())
-        await existing_users(session, viewer, cc, "cc")
-        users = await existing_users(session, viewer, [*mentions, viewer.id], "mentions")
-        item = await feed.insert_item(
-            session,
-            enterprise_id=viewer.enterprise_id,
-            type=new.type.value,
-            author_id=viewer.id,
-            content=content,
-            account_id=account,
-            record_ids=related,
-            mentions=mentions,
-            cc=cc,
+        item, sent = await post_in(
+            session, viewer, new.type, content, related, account, mentions, cc
         )
-        sent = await notify.item_posted(session, viewer, users[viewer.id].name, item, mentions, cc)
         await session.commit()
     await context.publish(sent)
     return item
+
+
+async def post_in(
+    session: AsyncSession,
+    viewer: Viewer,
+    item_type: FeedItemType,
+    content: str,
+    related: list[int],
+    account: int | None,
+    mentions: list[int],
+    cc: list[int],
+) -> tuple[FeedItem, list[tuple[int, int]]]:
+    """Write an item in the caller's transaction, related to records the viewer may read, and
+    its notifications; returns the item and what to publish after commit. `post` and the items
+    the record page actions write (a logged call, a sent mail) all go through here."""
+    spec = ITEM_TYPES[item_type]
+    found = await _readable_records(session, viewer, related, "relatedTo")
+    if account is not None:
+        account_row = (await _readable_records(session, viewer, [account], "accountId"))[account]
+        if account_row.object_type != ObjectType.ACCOUNT:
+            raise BadUserInput(
+                f"accountId: rec_{account} is a {spec_for(account_row.object_type).label}, "
+                "not an Account.",
+                field="accountId",
+            )
+        found[account] = account_row
+        related = [*related, account]
+    _check_related(spec, found.values())
+    await existing_users(session, viewer, cc, "cc")
+    users = await existing_users(session, viewer, [*mentions, viewer.id], "mentions")
+    item = await feed.insert_item(
+        session,
+        enterprise_id=viewer.enterprise_id,
+        type=item_type.value,
+        author_id=viewer.id,
+        content=content,
+        account_id=account,
+        record_ids=related,
+        mentions=mentions,
+        cc=cc,
+    )
+    sent = await notify.item_posted(session, viewer, users[viewer.id].name, item, mentions, cc)
+    return item, sent
 
 
 def _check_related(spec: ItemTypeSpec, related: Iterable[Record]) -> None:

@@ -31,6 +31,7 @@ class NotificationKind(StrEnum):
     OWNER_CHANGED = "OWNER_CHANGED"
     STATUS_CHANGED = "STATUS_CHANGED"
     IMPORT_FINISHED = "IMPORT_FINISHED"
+    MAIL_FAILED = "MAIL_FAILED"
 
 
 K = NotificationKind
@@ -247,4 +248,11 @@ async def reminders_due(
     session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
 ) -> list[tuple[int, int]]:
     """Reminders are the system's doing at the set time: everyone listed is notified."""
+    return await notifications.add(session, enterprise_id, entries)
+
+
+async def mail_failed(
+    session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
+) -> list[tuple[int, int]]:
+    """A mail given up on is the sender's to know (crmfeed/live/mail_outbox.py)."""
     return await notifications.add(session, enterprise_id, entries)

@@ -27,6 +27,7 @@ from schema.org import (
     UserConnection,
 )
 from schema.permissions import ADMIN, SIGNED_IN
+from schema.record_page import RecordPageQuery
 from schema.records import (
     FieldAccessRule,
     ObjectTypeInfo,
@@ -39,7 +40,7 @@ from store.records import RecordFilter as StoreFilter
 
 
 @strawberry.type
-class Query(NotificationQuery):
+class Query(NotificationQuery, RecordPageQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))

@@ -238,3 +238,39 @@ async def test_the_demo_manager_has_notifications_to_read(demo_api: DemoApi) -> 
         "MENTION",
         "REPLY",
     }
+
+
+PAGE_TEMPLATES = """
+{ printTemplates(objectType: ACCOUNT) { id name }
+  mailTemplates { id name }
+  accounts: records(objectType: ACCOUNT, first: 1) { edges { node { id name } } }
+  leads: records(objectType: SALES_LEAD, first: 20) { edges { node { id name values } } } }"""
+PREVIEW_MAIL = """
+query($input: SendBatchMailInput!) { previewMail(input: $input) { recipients { subject body } } }"""
+
+
+async def test_the_demo_has_a_print_and_a_mail_template_that_work(demo_api: DemoApi) -> None:
+    data = await demo_api.ok(PAGE_TEMPLATES, SALESPERSON)
+    printing = {t["name"]: t["id"] for t in data["printTemplates"]}
+    assert set(printing) == {"Default", demo.DEMO_PRINT_TEMPLATE}
+    (account,) = [edge["node"] for edge in data["accounts"]["edges"]]
+    token = await demo_api.token(SALESPERSON)
+    response = await demo_api.api.client.get(
+        f"/files/records/{account['id']}.pdf",
+        params={"template": printing[demo.DEMO_PRINT_TEMPLATE]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    (mail_template,) = data["mailTemplates"]
+    assert mail_template["name"] == demo.DEMO_MAIL_TEMPLATE
+    lead = next(e["node"] for e in data["leads"]["edges"] if e["node"]["values"].get("email"))
+    given = {
+        "objectType": "SALES_LEAD",
+        "recordIds": [lead["id"]],
+        "templateId": mail_template["id"],
+    }
+    preview = await demo_api.ok(PREVIEW_MAIL, SALESPERSON, input=given)
+    (recipient,) = preview["previewMail"]["recipients"]
+    assert recipient["subject"] == f"Following up, {lead['name']}"
+    assert recipient["body"].startswith(f"Dear {lead['name']},")
+    assert "Ava Thompson" in recipient["body"]

@@ -23,6 +23,7 @@ from crmfeed.app import Services
 from store.migrate import upgrade
 from tests.conftest import test_settings as settings_for_tests
 from tests.live_helpers import running_server
+from tests.mail_server import MailServer
 from tests.processes import HttpApi
 
 if TYPE_CHECKING:
@@ -101,6 +102,9 @@ def test_the_convention_picks_the_right_person() -> None:
     ]
 
 
+README_SMTP_PORT = 8025  # the port of the README's `python -m aiosmtpd` example
+
+
 @dataclass
 class DemoServer:
     http: HttpApi
@@ -120,17 +124,25 @@ class DemoServer:
 @pytest.fixture(scope="module")
 async def demo_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DemoServer]:
     path = tmp_path_factory.mktemp("readme") / "crmfeed.db"
-    settings = settings_for_tests(f"sqlite+aiosqlite:///{path}")
-    services = Services.create(settings.model_copy(update={"run_reminders": False}))
+    settings = settings_for_tests(f"sqlite+aiosqlite:///{path}").model_copy(
+        update={"run_reminders": False, "smtp_allow_private_hosts": True}
+    )
+    services = Services.create(settings)
     await upgrade(services.engine)
     await demo.load_demo(services.session_factory, settings)
-    async with running_server(services) as ws_url:
-        http = HttpApi(ws_url.replace("ws://", "http://"))
-        try:
-            yield DemoServer(http, ws_url, {})
-        finally:
-            await http.aclose()
-    await services.engine.dispose()
+    # The README's mail example binds the local SMTP server it tells the reader to start.
+    mail_server = MailServer(port=README_SMTP_PORT)
+    mail_server.start()
+    try:
+        async with running_server(services) as ws_url:
+            http = HttpApi(ws_url.replace("ws://", "http://"))
+            try:
+                yield DemoServer(http, ws_url, {})
+            finally:
+                await http.aclose()
+    finally:
+        mail_server.stop()
+        await services.engine.dispose()
 
 
 async def first_notification(url: str, token: str | None, document: str) -> dict[str, Any]:
