@@ -21,7 +21,9 @@ from store.records import RecordFilter
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from resolvers.checker import Standing
     from resolvers.context import Context
+    from resolvers.record_actions import Sent
     from store.models import Record
     from store.viewer import Viewer
 
@@ -125,28 +127,24 @@ async def create_record(
 
 
 async def update_record(context: Context, record_id: str, values: Any) -> Record:
-    viewer = await context.viewer()
-    access = await context.field_access()
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        await checker.require(session, viewer, record, Action.EDIT)
+    access = await context.field_access()  # before the action holds the session
+
+    def gate(record: Record, who: Standing) -> None:
+        checker.check(Action.EDIT, record, who)
+
+    async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> Sent:
         spec = spec_for(record.object_type)
         clean = clean_values(spec, values, creating=False)
         access.require_writable(spec.object_type, clean.values)
         await _check_references(session, viewer, spec.object_type, clean)
         before = dict(record.values or {})
-        await records.update_record(
-            session,
-            record,
-            name=clean.name or record.name,
-            status=record.status,
-            values=merged(before, clean.values),
-            updated_by_id=viewer.id,
-        )
-        sent = await system_items.after_record_update(session, viewer, record, before)
-        await session.commit()
-    await context.publish(sent)
-    return record
+        record.name = clean.name or record.name
+        record.values = merged(before, clean.values)
+        return await system_items.after_record_update(session, viewer, record, before)
+
+    from resolvers.record_actions import act  # it reads records through this module
+
+    return await act(context, record_id, gate, apply)
 
 
 async def get_record(context: Context, record_id: str) -> Record | None:

@@ -32,7 +32,7 @@ from store import feed, org, records
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from crmfeed.registry.actions import Actor
+    from resolvers.checker import Standing
     from resolvers.context import Context
     from resolvers.field_access import FieldAccessMap
     from store.models import Record
@@ -185,7 +185,7 @@ async def transition_record(
 
     access = await context.field_access()  # before the action holds the session
 
-    def gate(record: Record, who: set[Actor]) -> None:
+    def gate(record: Record, who: Standing) -> None:
         checker.check_transition(_transition(record, name), record, who)
 
     async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> list[tuple[int, int]]:
@@ -235,5 +235,5 @@ async def offered(context: Context, record: Record) -> list[Transition]:
     if not declared:
         return []
     facts = await context.loaders.access_facts_by_record.load(record)
-    who = checker.actors(viewer, record, facts)
+    who = checker.standing(viewer, record, facts)
     return [t for t in declared if checker.transition_allowed(t, record, who)]
