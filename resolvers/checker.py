@@ -52,6 +52,7 @@ ROLE_ACTORS: dict[FunctionRole, Actor] = {
 }
 
 ACTOR_LABELS: dict[Actor, str] = {
+    Actor.READER: "those who may read it",
     Actor.OWNER: "the owner",
     Actor.OWNER_SUPERIOR: "the owner's superiors",
     Actor.SHARED_RW: "parties it is shared with Read & Write",
@@ -68,8 +69,9 @@ ACTOR_LABELS: dict[Actor, str] = {
 
 
 def actors(viewer: Viewer, record: Record, facts: AccessFacts) -> set[Actor]:
-    """What the viewer is for this record, in the vocabulary of the action rules."""
-    found = {ROLE_ACTORS[role] for role in viewer.roles if role in ROLE_ACTORS}
+    """What the viewer is for this record, in the vocabulary of the action rules (a record
+    the viewer may read: every action loads it readable first)."""
+    found = {ROLE_ACTORS[role] for role in viewer.roles if role in ROLE_ACTORS} | {Actor.READER}
     checks = {
         Actor.OWNER: facts.is_owner,
         Actor.OWNER_SUPERIOR: facts.superior_of_owner,

@@ -37,7 +37,7 @@ from store.models import (
     UserClosure,
     UserRole,
 )
-from store.viewer import Viewer, custom_role_key, split_roles
+from store.viewer import CUSTOM_PREFIX, Viewer, custom_role_key, split_roles
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence
@@ -112,7 +112,7 @@ async def create_user(
 
 
 async def set_roles(
-    session: AsyncSession, user: User, roles: Iterable[FunctionRole], *, custom: bool = False
+    session: AsyncSession, user: User, roles: Iterable[FunctionRole | str], *, custom: bool = False
 ) -> None:
     """Replace the user's preset roles (`custom=False`) or their custom roles (role keys)."""
     preset = UserRole.role.in_([role.value for role in FunctionRole])
@@ -530,3 +530,25 @@ async def create_custom_role(session: AsyncSession, enterprise_id: int, name: st
 async def custom_role_keys(session: AsyncSession, enterprise_id: int) -> dict[str, CustomRole]:
     """The enterprise's custom roles by the key users hold them as."""
     return {custom_role_key(role.id): role for role in await custom_roles(session, enterprise_id)}
+
+
+async def custom_roles_by_user_ids(
+    session: AsyncSession, enterprise_id: int, ids: Sequence[int]
+) -> dict[int, list[CustomRole]]:
+    """Each user's custom roles, in creation order."""
+    rows = await session.execute(
+        select(UserRole.user_id, CustomRole)
+        .join(
+            CustomRole,
+            and_(
+                CustomRole.enterprise_id == UserRole.enterprise_id,
+                UserRole.role == literal(CUSTOM_PREFIX) + cast(CustomRole.id, String),
+            ),
+        )
+        .where(UserRole.enterprise_id == enterprise_id, UserRole.user_id.in_(set(ids)))
+        .order_by(UserRole.user_id, CustomRole.id)
+    )
+    found: dict[int, list[CustomRole]] = defaultdict(list)
+    for user_id, role in rows:
+        found[user_id].append(role)
+    return found
