@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crmfeed.registry.actions import ACTION_LABELS, Action
+from crmfeed.registry.actions import Action
 from crmfeed.registry.transitions import transitions_of
 from resolvers import checker
 
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from store.models import Record
 
 TRANSITION = "TRANSITION"
+BUTTONS: dict[Action, str] = {
+    Action.EDIT: "Edit",
+    Action.CHANGE_OWNER: "Change owner",
+    Action.ADD_TEAM_MEMBER: "Related team",
+    Action.INVALIDATE: "Invalidate",
+    Action.RESTORE: "Restore",
+    Action.DELETE: "Delete",
+    Action.FORWARD: "Forward",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +45,7 @@ async def allowed_actions(context: Context, record: Record) -> list[Allowed]:
     facts = await context.loaders.access_facts_by_record.load(record)
     who = checker.standing(viewer, record, facts)
     found = [
-        Allowed(action.value, action.value, ACTION_LABELS[action].capitalize())
+        Allowed(action.value, action.value, BUTTONS[action])
         for action in Action
         if checker.allowed(action, record, who)
     ]
