@@ -23,6 +23,7 @@ confirmer of an order is one more entry).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +32,6 @@ import pytest
 from tests.records_helpers import ADD_MEMBERS, UPDATE_RECORD, Org, Person, new_org
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from tests.conftest import Api
 
 # -- the seed's tables, by hand ----------------------------------------------------------------
@@ -247,14 +246,22 @@ NEEDS = {"EDIT": "edit", "CHANGE_OWNER": "changeOwner", "INVALIDATE": "invalidat
 # -- the relationships ---------------------------------------------------------------------------
 
 
+Tie = Callable[["World", str, str, str], Awaitable[None]]
+"""(world, record id, object type, status): make the person what they are to the record, once
+it is in the status (e.g. put them in the order's confirmation nodes)."""
+
+
 @dataclass(frozen=True)
 class Relationship:
-    """A person and what they are to every record of the walk."""
+    """A person and what they are to every record of the walk. Owner, superiors, team members
+    and sharing parties are tied by `record_at` and `build_world`; another relationship brings
+    its own `tie`."""
 
     name: str
     is_: frozenset[str] = frozenset()  # what the seed's tables call them
     roles: tuple[str, ...] = ("SALES",)
     reads: frozenset[str] | None = None  # the object types they read; None: every one
+    tie: Tie | None = None
 
 
 def role_user(role: str, label: str, reads: set[str]) -> Relationship:
@@ -405,6 +412,9 @@ async def record_at(world: World, object_type: str, status: str) -> str | None:
         if not added:
             added = await add_team()
     assert added, f"the team could not be added to a {object_type} on the way to {status}"
+    for rel in RELATIONSHIPS:
+        if rel.tie is not None:
+            await rel.tie(world, record, object_type, status)
     return record
 
 
@@ -571,10 +581,17 @@ async def walk_recycle_bin(world: World, object_type: str) -> list[str]:
     return wrong
 
 
+POSTGRES_SAMPLE = {"ACCOUNT", "SALES_ORDER", "PAYMENT", "INVOICING_APPLICATION"}
+"""The types walked on PostgreSQL too (the checker is the same code; what differs is the SQL of
+the access facts, which these types' relationships all exercise)."""
+
+
 @pytest.mark.parametrize("object_type", list(STATUSES))
 async def test_every_status_relationship_and_action_agrees_with_the_seed(
     api: Api, object_type: str
 ) -> None:
+    if api.services.engine.dialect.name == "postgresql" and object_type not in POSTGRES_SAMPLE:
+        pytest.skip("walked on SQLite; PostgreSQL walks a sample of the types")
     world = await build_world(api, object_type)
     wrong: list[str] = []
     for status in STATUSES[object_type].split():

@@ -195,3 +195,32 @@ async def test_permissions_are_per_enterprise(api: Api, org: Org) -> None:
     other = await new_org(api, "Oz")
     await set_permission(org, "SALES", "Account.edit", False)
     assert (await grants(other))["SALES", "Account.edit"] is True
+
+
+def test_require_permission_names_what_is_missing() -> None:
+    """The check other features (import, export, print, mail) call: FORBIDDEN naming the
+    permission; an operation that has no permission is a programming error."""
+    from crmfeed.registry.enums import FunctionRole, ObjectType
+    from resolvers.checker import check_permission
+    from resolvers.errors import Forbidden
+    from store.viewer import Viewer
+
+    clerk = Viewer(
+        id=1,
+        enterprise_id=1,
+        department_id=None,
+        roles=frozenset({FunctionRole.SALES}),
+        granted=frozenset({"Account.import", "SalesRecord.export"}),
+    )
+    check_permission(clerk, ObjectType.ACCOUNT, "import")
+    check_permission(clerk, "SalesRecord", "export")
+    with pytest.raises(Forbidden, match=r"Contact\.import"):
+        check_permission(clerk, "CONTACT", "import")
+    with pytest.raises(Forbidden, match=r"Account\.print"):
+        check_permission(clerk, ObjectType.ACCOUNT, "print")
+    admin = Viewer(1, 1, None, frozenset({FunctionRole.CRM_ADMIN}), granted=frozenset())
+    check_permission(admin, ObjectType.PRODUCT, "mail")
+    with pytest.raises(ValueError, match="fly"):
+        check_permission(admin, ObjectType.ACCOUNT, "fly")
+    with pytest.raises(ValueError, match="edit"):
+        check_permission(admin, "SalesRecord", "edit")
