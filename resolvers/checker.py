@@ -231,16 +231,19 @@ async def may(session: AsyncSession, viewer: Viewer, record: Record, action: Act
 # -- function permissions, for features outside the record actions -------------------------------
 
 
-def check_permission(viewer: Viewer, object_type: ObjectType | str, operation: str) -> None:
+def check_permission(
+    viewer: Viewer, object_type: ObjectType | str, operation: str, *, doing: str = "This"
+) -> None:
     """FORBIDDEN, naming the permission, unless the viewer's roles grant `operation` on the
-    object type (`ObjectType.ACCOUNT` or "ACCOUNT"; or "SalesRecord" / "ServiceRecord")."""
+    object type (`ObjectType.ACCOUNT` or "ACCOUNT"; or "SalesRecord" / "ServiceRecord");
+    `doing` starts the message ("Creating a Product")."""
     known = ACTIVITY_OPERATIONS.get(str(object_type), OPERATIONS)
     if operation not in known:
         raise ValueError(f"no function permission for {operation!r} on {object_type}")
     needed = permission(object_type, operation)
     if needed not in viewer.permissions:
         raise Forbidden(
-            f"This needs the function permission {needed}, which none of your roles grants.",
+            f"{doing} needs the function permission {needed}, which none of your roles grants.",
             rule=f"PERMISSION:{needed}",
         )
 

@@ -9,7 +9,6 @@ from crmfeed.ids import Kind
 from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
-from crmfeed.registry.roles import permission
 from resolvers import checker, system_items
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.inputs import parse_id
@@ -103,9 +102,7 @@ async def create_record(
 ) -> Record:
     viewer = await context.viewer()
     spec = spec_for(object_type)
-    needed = permission(object_type, "create")
-    if needed not in viewer.permissions:
-        raise Forbidden(f"Creating a {spec.label} needs the function permission {needed}.")
+    checker.check_permission(viewer, object_type, "create", doing=f"Creating a {spec.label}")
     clean = clean_values(spec, values, creating=True)
     (await context.field_access()).require_writable(object_type, clean.values)
     owner = viewer.id if owner_id is None else parse_id(owner_id, Kind.USER, "ownerId")
