@@ -144,7 +144,7 @@ async def explain_access(context: Context, record_id: str, user_id: str | None) 
         if not can_read:
             reasons = []
         can_write = can_read and checker.allowed(
-            Action.EDIT, record, checker.actors(subject, record, facts)
+            Action.EDIT, record, checker.standing(subject, record, facts)
         )
         settings = await sharing.follow_up_settings(
             session, subject.enterprise_id, record.object_type

@@ -18,7 +18,7 @@ from crmfeed.registry.feed import (
     ItemTypeSpec,
 )
 from crmfeed.registry.objects import spec_for
-from resolvers import notify
+from resolvers import checker, notify
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.feed_prefetch import PagePrefetch
 from resolvers.inputs import parse_id, parse_ids
@@ -103,10 +103,9 @@ async def post(context: Context, new: NewItem) -> FeedItem:
         raise BadUserInput(
             f"type: {spec.label} items are made by the system, not posted.", field="type"
         )
-    if spec.permission and spec.permission not in viewer.permissions:
-        raise Forbidden(
-            f"Posting a {spec.label.lower()} needs the function permission {spec.permission}."
-        )
+    if spec.permission:
+        kind, operation = spec.permission.split(".")
+        checker.check_permission(viewer, kind, operation, doing=f"Posting a {spec.label.lower()}")
     content = clean_content(new.content)
     related = parse_ids(new.related_to, Kind.RECORD, "relatedTo")
     account = None if new.account_id is None else parse_id(new.account_id, Kind.RECORD, "accountId")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from store.access import AccessFacts
     from store.feed import ItemStats
     from store.feed_tables import FeedItem, FeedReply
-    from store.models import Department, Record, SharingRule, TeamMember, User
+    from store.models import CustomRole, Department, Record, SharingRule, TeamMember, User
     from store.viewer import Viewer
 
 V = TypeVar("V")
@@ -49,6 +49,9 @@ class Loaders:
         )
         self.roles_by_user_id: DataLoader[int, list[FunctionRole]] = _loader(
             context, in_enterprise(org.roles_by_user_ids), []
+        )
+        self.custom_roles_by_user_id: DataLoader[int, list[CustomRole]] = _loader(
+            context, in_enterprise(org.custom_roles_by_user_ids), []
         )
         self.team_by_record_id: DataLoader[int, list[TeamMember]] = _loader(
             context, in_enterprise(records.team_by_record_ids), []

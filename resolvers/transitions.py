@@ -19,10 +19,9 @@ from crmfeed.ids import Kind, from_global, to_global
 from crmfeed.registry.enums import ObjectType
 from crmfeed.registry.feed import FeedItemType
 from crmfeed.registry.objects import spec_for
-from crmfeed.registry.roles import permission
 from crmfeed.registry.transitions import Effect, Transition, find, transitions_of
 from resolvers import checker, notify, system_items
-from resolvers.errors import BadUserInput, Forbidden
+from resolvers.errors import BadUserInput
 from resolvers.feed import clean_content
 from resolvers.record_actions import act
 from resolvers.teams import hand_over
@@ -32,7 +31,7 @@ from store import feed, org, records
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from crmfeed.registry.actions import Actor
+    from resolvers.checker import Standing
     from resolvers.context import Context
     from resolvers.field_access import FieldAccessMap
     from store.models import Record
@@ -117,12 +116,12 @@ async def _convert(
     """Create the account, contact and optional opportunity; return the item text and ids."""
     making = [O.ACCOUNT, O.CONTACT] + ([O.OPPORTUNITY] if "opportunityName" in given else [])
     for object_type in making:
-        needed = permission(object_type, "create")
-        if needed not in viewer.permissions:
-            raise Forbidden(
-                f"Converting a lead creates a {spec_for(object_type).label}, which needs the "
-                f"function permission {needed}."
-            )
+        checker.check_permission(
+            viewer,
+            object_type,
+            "create",
+            doing=f"Converting a lead (it creates a {spec_for(object_type).label})",
+        )
     values = lead.values or {}
     account_name = given.get("accountName") or values.get("company") or lead.name
     account_values = {k: v for k, v in (("email", values.get("email")),) if v}
@@ -185,7 +184,7 @@ async def transition_record(
 
     access = await context.field_access()  # before the action holds the session
 
-    def gate(record: Record, who: set[Actor]) -> None:
+    def gate(record: Record, who: Standing) -> None:
         checker.check_transition(_transition(record, name), record, who)
 
     async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> list[tuple[int, int]]:
@@ -235,5 +234,5 @@ async def offered(context: Context, record: Record) -> list[Transition]:
     if not declared:
         return []
     facts = await context.loaders.access_facts_by_record.load(record)
-    who = checker.actors(viewer, record, facts)
+    who = checker.standing(viewer, record, facts)
     return [t for t in declared if checker.transition_allowed(t, record, who)]

@@ -60,6 +60,7 @@ from schema.permissions import ADMIN, SIGNED_IN
 from schema.record_page import RecordPageMutation
 from schema.records import RecordInterface, TeamMemberInput, wrap_record
 from schema.retry import retry_each_mutation
+from schema.roles import RoleMutation
 
 
 def _record(row: object) -> RecordInterface:
@@ -74,7 +75,7 @@ async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: 
 
 
 @strawberry.type
-class Mutation(NotificationMutation, RecordPageMutation):
+class Mutation(NotificationMutation, RecordPageMutation, RoleMutation):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput
@@ -118,6 +119,7 @@ class Mutation(NotificationMutation, RecordPageMutation):
             department_id=input.department_id,
             superior_id=input.superior_id,
             roles=input.roles,
+            custom_roles=input.custom_roles,
         )
         return User(row=row)
 

@@ -36,11 +36,12 @@ from schema.records import (
     RecordInterface,
     wrap_record,
 )
+from schema.roles import RoleQuery
 from store.records import RecordFilter as StoreFilter
 
 
 @strawberry.type
-class Query(NotificationQuery, RecordPageQuery):
+class Query(NotificationQuery, RecordPageQuery, RoleQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))

@@ -21,6 +21,7 @@ from schema.enums import DataAccess, FieldAccess, FunctionRole, LifeStatus, Obje
 from schema.org import Department, User, wrap_department, wrap_user
 from schema.pagination import PageInfo
 from schema.permissions import CanReadField, HideField
+from schema.record_actions import RecordAction
 from schema.transitions import TransitionInfo
 from store import models
 
@@ -132,6 +133,15 @@ class RecordInterface:
         from resolvers.transitions import offered
 
         return [TransitionInfo.build(t) for t in await offered(info.context, self.row)]
+
+    @strawberry.field(
+        description="What the caller may do to this record now: the record actions and the "
+        "transitions the mutations would accept (input aside)."
+    )
+    async def allowed_actions(self, info: strawberry.Info) -> list[RecordAction]:
+        from resolvers.allowed_actions import allowed_actions
+
+        return [RecordAction.of(a) for a in await allowed_actions(info.context, self.row)]
 
     @strawberry.field(
         description="The record's own fields (name included) that the caller may see, by name."

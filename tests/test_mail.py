@@ -461,3 +461,20 @@ async def test_a_mailbox_on_a_private_address_is_refused_by_default(
             assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "smtpHost"}
             assert "private or local address" in refused["message"], host
     assert server.logins == []  # never connected
+
+
+async def test_mailing_needs_the_mail_permission_of_the_callers_roles(
+    api: Api, server: MailServer
+) -> None:
+    org, ann = await bound(api, server)
+    lead = await org.record(ann, "SALES_LEAD", "Lead", email="lead@x.example")
+    revoke = """
+    mutation { setRolePermission(role: "SALES", permission: "SalesLead.mail", granted: false) {
+      granted } }"""
+    await api.ok(revoke, None, org.admin.token)
+    variables = {"id": lead, "subject": "Hi", "body": "Hello"}
+    refused = await api.error(SEND, variables, ann.token)
+    assert refused["extensions"]["code"] == "FORBIDDEN"
+    assert "SalesLead.mail" in refused["message"]
+    assert await api.services.mail.run_once() == 0
+    assert server.received == []

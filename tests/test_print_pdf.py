@@ -147,3 +147,24 @@ async def test_a_print_over_the_queue_is_refused_for_now(
     assert busy.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
     monkeypatch.undo()
     assert (await fetch(api, account, org.admin)).status_code == 200
+
+
+SET_PERMISSION = """
+mutation($role: String!, $permission: String!, $granted: Boolean!) {
+  setRolePermission(role: $role, permission: $permission, granted: $granted) { granted }
+}"""
+
+
+async def test_printing_needs_the_print_permission_of_the_callers_roles(api: Api) -> None:
+    org = await new_org(api)
+    ann = await org.user("Ann", roles=["SALES"])
+    account = await org.record(ann, "ACCOUNT", "Acme")
+    assert (await fetch(api, account, ann)).status_code == 200
+    revoke = {"role": "SALES", "permission": "Account.print", "granted": False}
+    await api.ok(SET_PERMISSION, revoke, org.admin.token)
+    refused = await fetch(api, account, ann)
+    assert refused.status_code == 403
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "Account.print" in error["message"]
+    assert (await fetch(api, account, org.admin)).status_code == 200
