@@ -18,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from crmfeed import idempotency
+from crmfeed.files_import_export import transfer_routes
 from crmfeed.live.hub import Hub
 from crmfeed.live.reminders import ReminderRunner
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, RequestGuard, error_response
@@ -25,6 +26,7 @@ from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
 from resolvers.context import REFUSALS, Context
+from resolvers.transfer_jobs import TransferRunner
 from schema.build import build_schema
 from store.engine import create_engine, create_session_factory
 from store.org import TokenState
@@ -51,6 +53,7 @@ class Services:
     session_factory: async_sessionmaker[AsyncSession]
     hub: Hub
     reminders: ReminderRunner
+    transfers: TransferRunner
     passwords: Passwords
     throttle: LoginThrottle
 
@@ -74,6 +77,7 @@ class Services:
             reminders=ReminderRunner(
                 session_factory, hub, poll_seconds=settings.reminder_poll_seconds
             ),
+            transfers=TransferRunner(settings, session_factory, hub),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
         )
@@ -114,7 +118,11 @@ class CrmGraphQL(GraphQL):
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, services: Services) -> None:
-        super().__init__(build_schema(services.settings), graphql_ide="graphiql")
+        super().__init__(
+            build_schema(services.settings),
+            graphql_ide="graphiql",
+            multipart_uploads_enabled=True,  # file uploads: importRecords, startImport
+        )
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -260,9 +268,12 @@ def create_app(services: Services | None = None) -> Starlette:
         await services.hub.start()
         if services.settings.run_reminders:
             services.reminders.start()
+        if services.settings.run_transfer_jobs:
+            services.transfers.start()
         try:
             yield
         finally:
+            await services.transfers.stop()
             await services.reminders.stop()
             await services.hub.stop()
             await services.throttle.close()
@@ -271,8 +282,16 @@ def create_app(services: Services | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
+            Route(
+                "/graphql",
+                RequestGuard(
+                    graphql,
+                    max_body_size=services.settings.max_body_size,
+                    max_upload_size=services.settings.upload_max_bytes,
+                ),
+            ),
             WebSocketRoute("/graphql", graphql),
+            *transfer_routes(services),
         ],
         lifespan=lifespan,
     )

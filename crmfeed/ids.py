@@ -18,6 +18,7 @@ class Kind(StrEnum):
     CALENDAR_EVENT = "cal"
     FORWARD = "fwd"
     NOTIFICATION = "ntf"
+    TRANSFER_JOB = "job"
 
 
 def to_global(kind: Kind, number: int) -> str:

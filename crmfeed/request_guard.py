@@ -161,9 +161,12 @@ def check_operation(payload: object, where: str) -> None:
 class RequestGuard:
     """ASGI middleware for the GraphQL endpoint (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_size: int, max_upload_size: int | None = None
+    ) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.max_upload_size = max_upload_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -171,7 +174,9 @@ class RequestGuard:
             return
         try:
             check_idempotency_key(scope)
-            if scope["method"] == "POST":
+            if scope["method"] == "POST" and self._is_upload(scope):
+                pass  # strawberry reads the multipart request (GraphQL multipart request spec)
+            elif scope["method"] == "POST":
                 body = await self._read_json_body(scope, receive)
                 if body is None:  # the client left while sending
                     return
@@ -189,6 +194,25 @@ class RequestGuard:
             await refusal.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _is_upload(self, scope: Scope) -> bool:
+        """A file upload (multipart/form-data), when uploads are on: it must declare its
+        length, at most `max_upload_size` bytes (the server holds the body to that length)."""
+        headers = Headers(scope=scope)
+        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "multipart/form-data" or self.max_upload_size is None:
+            return False
+        length = headers.get("content-length", "")
+        if not length.isdigit():
+            raise Refusal(411, "Send a file upload with its Content-Length.")
+        if int(length) > self.max_upload_size:
+            raise Refusal(
+                413,
+                f"The upload is larger than the {self.max_upload_size:,} bytes this server "
+                "accepts.",
+                code="LIMIT_EXCEEDED",
+            )
+        return True
 
     async def _read_json_body(self, scope: Scope, receive: Receive) -> bytes | None:
         headers = Headers(scope=scope)

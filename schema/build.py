@@ -8,15 +8,21 @@ import strawberry
 
 from schema.extensions import extensions, is_unexpected
 from schema.mutation import Mutation
-from schema.notifications import Subscription
+from schema.notifications import Subscription as NotificationSubscription
 from schema.query import Query
 from schema.records import RECORD_TYPES
+from schema.transfer import TransferSubscription
 
 if TYPE_CHECKING:
     from graphql import GraphQLError
     from strawberry.types import ExecutionContext
 
     from crmfeed.settings import Settings
+
+
+@strawberry.type
+class Subscription(NotificationSubscription, TransferSubscription):
+    """The Subscription root: notifications, and import and export progress."""
 
 
 class CrmSchema(strawberry.Schema):

@@ -59,6 +59,7 @@ from schema.org import (
 from schema.permissions import ADMIN, SIGNED_IN
 from schema.records import RecordInterface, TeamMemberInput, wrap_record
 from schema.retry import retry_each_mutation
+from schema.transfer import TransferMutation
 
 
 def _record(row: object) -> RecordInterface:
@@ -73,7 +74,7 @@ async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: 
 
 
 @strawberry.type
-class Mutation(NotificationMutation):
+class Mutation(NotificationMutation, TransferMutation):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput

@@ -35,11 +35,12 @@ from schema.records import (
     RecordInterface,
     wrap_record,
 )
+from schema.transfer import TransferQuery
 from store.records import RecordFilter as StoreFilter
 
 
 @strawberry.type
-class Query(NotificationQuery):
+class Query(NotificationQuery, TransferQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))
