@@ -173,8 +173,8 @@ async def users_named(
 
 async def create_job(session: AsyncSession, **fields: Any) -> TransferJob:
     now = utcnow()
+    fields.setdefault("status", "QUEUED")
     job = TransferJob(
-        status="QUEUED",
         rows_read=0,
         rows_imported=0,
         rows_failed=0,
@@ -265,7 +265,7 @@ async def progress(
     done = await session.execute(
         update(TransferJob)
         .where(TransferJob.id == job_id, TransferJob.lease_owner == owner)
-        .values(lease_until=now + timedelta(seconds=lease), updated_at=now, **changes)
+        .values({"lease_until": now + timedelta(seconds=lease), "updated_at": now, **changes})
         .execution_options(synchronize_session=False)
     )
     return done.rowcount == 1  # type: ignore[attr-defined]
