@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 
 from crmfeed.registry.enums import DataAccess, LifeStatus, TeamRole
 from store import visibility
 from store.models import Record, TeamMember, User, UserClosure
 from store.transfer_tables import TransferJob, TransferRowError
-from store.types import utcnow
+from store.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
-_INSERT_RECORDS = insert(Record.__table__).returning(
-    Record.__table__.c.id, sort_by_parameter_order=True
-)
-
 
 async def insert_records(
     session: AsyncSession,
@@ -40,46 +36,55 @@ async def insert_records(
     rows: Sequence[tuple[str, dict[str, Any], int]],
 ) -> list[int]:
     """Insert (name, values, owner) rows as `insert_record` does one: normal, the default
-    status, each owner in the related team as Owner with Read & Write. Two statements."""
+    status, each owner in the related team as Owner with Read & Write. Three statements: the
+    records (one multi-row insert), their team rows (INSERT ... SELECT of the records this
+    transaction just wrote: same enterprise, type, author and time, no team yet), their ids."""
     if not rows:
         return []
     now = utcnow()
-    ids = list(
-        await session.scalars(
-            _INSERT_RECORDS,
-            [
-                {
-                    "enterprise_id": enterprise_id,
-                    "object_type": object_type,
-                    "name": name,
-                    "status": status,
-                    "life_status": LifeStatus.NORMAL.value,
-                    "values": values,
-                    "owner_id": owner,
-                    "created_by_id": created_by_id,
-                    "updated_by_id": created_by_id,
-                    "created_at": now,
-                    "updated_at": now,
-                    "status_before_invalid": None,
-                }
-                for name, values, owner in rows
-            ],
-        )
-    )
     await session.execute(
-        insert(TeamMember.__table__),
+        insert(Record.__table__),
         [
             {
                 "enterprise_id": enterprise_id,
-                "record_id": record_id,
-                "user_id": owner,
-                "team_role": TeamRole.OWNER.value,
-                "access": DataAccess.READ_WRITE.value,
-                "added_at": now,
+                "object_type": object_type,
+                "name": name,
+                "status": status,
+                "life_status": LifeStatus.NORMAL.value,
+                "values": values,
+                "owner_id": owner,
+                "created_by_id": created_by_id,
+                "updated_by_id": created_by_id,
+                "created_at": now,
+                "updated_at": now,
+                "status_before_invalid": None,
             }
-            for record_id, (_, _, owner) in zip(ids, rows, strict=True)
+            for name, values, owner in rows
         ],
     )
+    written = and_(
+        Record.enterprise_id == enterprise_id,
+        Record.object_type == object_type,
+        Record.updated_at == now,
+        Record.created_by_id == created_by_id,
+    )
+    no_team = ~select(TeamMember.record_id).where(TeamMember.record_id == Record.id).exists()
+    await session.execute(
+        insert(TeamMember.__table__).from_select(
+            ["enterprise_id", "record_id", "user_id", "team_role", "access", "added_at"],
+            select(
+                Record.enterprise_id,
+                Record.id,
+                Record.owner_id,
+                literal(TeamRole.OWNER.value),
+                literal(DataAccess.READ_WRITE.value),
+                literal(now, UTCDateTime()),
+            ).where(written, no_team),
+        )
+    )
+    ids = list(await session.scalars(select(Record.id).where(written).order_by(Record.id)))
+    if len(ids) != len(rows):  # another writer at the very same microsecond: never silently
+        raise RuntimeError(f"wrote {len(rows)} records but found {len(ids)}")
     return ids
 
 
