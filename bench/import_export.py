@@ -44,7 +44,7 @@ INDUSTRIES = ("MANUFACTURING", "RETAIL", "FINANCE", "SOFTWARE", "HEALTHCARE", "O
 
 def write_file(path: Path, rows: int) -> tuple[int, int]:
     """The workbook; returns (rows with an unknown option, duplicate names)."""
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_urls": False})
     sheet = book.add_worksheet("Accounts")
     sheet.write_row(0, 0, HEADER)
     bad = duplicates = 0
