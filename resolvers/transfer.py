@@ -227,12 +227,62 @@ async def start_export(
     written = await write_export(
         context.session_factory, viewer, await context.field_access(), object_type, params, path
     )
+    return await _finished_direct(context, job, written)
+
+
+async def start_feed_export(
+    context: Context,
+    record_id: str | None,
+    scene: FeedScene | None,
+    types: list[str] | None,
+) -> TransferJob:
+    """Export follow-up activity: a record's feed (e.g. an account's sales records, with
+    `types: [SALES_RECORD]`) or a CRM Information scene's, as the caller sees it. Answered at
+    once up to EXPORT_DIRECT_MAX_ROWS items, otherwise a background job."""
+    from resolvers.records import readable_or_not_found
+    from resolvers.transfer_jobs import feed_filter, write_feed_export
+    from resolvers.transfer_permissions import require_feed_export_permission
+    from store import feed as feed_store
+
+    viewer = await context.viewer()
+    require_feed_export_permission(viewer)
+    if (record_id is None) == (scene is None or scene is FeedScene.WORK):
+        raise BadUserInput(
+            "Give either recordId (a record's follow-up activity) or a CRM Information scene.",
+            field="recordId",
+        )
+    params: dict[str, Any] = {"feed": True, "types": list(types or ()), "scene": None}
+    async with context.db() as session:
+        if record_id is not None:
+            params["recordId"] = (await readable_or_not_found(session, viewer, record_id)).id
+        else:
+            params["scene"] = scene.value if scene else None
+        count = await feed_store.count_items(session, viewer, feed_filter(viewer, params))
+        direct = count <= context.settings.export_direct_max_rows
+        job = await transfer.create_job(
+            session,
+            enterprise_id=viewer.enterprise_id,
+            user_id=viewer.id,
+            kind="EXPORT",
+            params=params,
+            rows_total=count,
+            status="RUNNING" if direct else "QUEUED",
+        )
+        await session.commit()
+    if not direct:
+        return job
+    path = prepare_dir(export_path(context.settings, job.id))
+    written = await write_feed_export(context.session_factory, viewer, params, path)
+    return await _finished_direct(context, job, written)
+
+
+async def _finished_direct(context: Context, job: TransferJob, written: int) -> TransferJob:
     now = utcnow()
     async with context.db() as session:
         job.status = "SUCCEEDED"
         job.rows_total = job.rows_read = written
         job.finished_at = job.updated_at = now
-        job.expires_at = now + timedelta(seconds=settings.export_ttl_seconds)
+        job.expires_at = now + timedelta(seconds=context.settings.export_ttl_seconds)
         job.message = f"Your export of {written:,} rows is ready."
         session.add(job)
         await session.commit()

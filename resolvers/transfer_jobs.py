@@ -28,7 +28,10 @@ from resolvers.errors import CrmError
 from resolvers.field_access import FieldAccessMap
 from resolvers.importing import Importer, ImportMode, known_headers
 from resolvers.notify import NotificationKind
-from resolvers.transfer_permissions import require_transfer_permission
+from resolvers.transfer_permissions import (
+    require_feed_export_permission,
+    require_transfer_permission,
+)
 from store import feed as feed_store
 from store import field_access, notifications, transfer
 from store.notifications import NewNotification
@@ -290,6 +293,16 @@ class JobRun:
 
     async def _export(self) -> None:
         job = self.job
+        if job.params.get("feed"):
+            async with self.session_factory() as session:
+                viewer = await self._viewer(session)
+                require_feed_export_permission(viewer)
+                await session.commit()
+            path = prepare_dir(export_path(self.settings, job.id))
+            self.job.rows_total = await write_feed_export(
+                self.session_factory, viewer, job.params, path, self._export_step
+            )
+            return
         async with self.session_factory() as session:
             viewer = await self._viewer(session)
             object_type = ObjectType(job.object_type)
@@ -400,6 +413,68 @@ async def write_export(
                 await on_batch(done)
             if len(page) < EXPORT_BATCH:
                 break
+        await asyncio.to_thread(writer.close)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return done
+
+
+def feed_filter(viewer: Viewer, params: dict[str, Any]) -> feed_store.ItemFilter:
+    """The feed an export lists: a record's (`recordId`, already checked readable) or a
+    scene's, of the given item types."""
+    scene = SCENES.get(FeedScene(params["scene"])) if params.get("scene") else None
+    return feed_store.ItemFilter(
+        types=tuple(params.get("types") or ()),
+        record_id=params.get("recordId"),
+        scene_records=None if scene is None else feed_store.scene_records(viewer, scene),
+    )
+
+
+async def write_feed_export(
+    session_factory: async_sessionmaker[AsyncSession],
+    viewer: Viewer,
+    params: dict[str, Any],
+    path: Path,
+    on_batch: Callable[[int], Awaitable[None]] | None = None,
+) -> int:
+    """Write the feed's items the viewer sees (the feed's own visibility and paging), newest
+    first, with the related records they may read; returns how many."""
+    item_filter = feed_filter(viewer, params)
+    header = ["Id", "Type", "Author", "Content", "Related to", "Created at"]
+    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
+    writer = SheetWriter(tmp, "Follow-up activity", header)
+    done = 0
+    before: int | None = None
+    try:
+        while True:
+            async with session_factory() as session:
+                page = await feed_store.page_items(
+                    session, viewer, item_filter, before_id=before, limit=EXPORT_BATCH
+                )
+                related = await feed_store.related_records_by_item(
+                    session, viewer, [item.id for item, _ in page]
+                )
+            for item, author in page:
+                writer.row(
+                    [
+                        to_global(Kind.FEED_ITEM, item.id),
+                        item.type,
+                        author.name,
+                        item.content,
+                        ", ".join(record.name for record in related.get(item.id, [])),
+                        item.created_at,
+                    ]
+                )
+            done += len(page)
+            if on_batch is not None and page:
+                await on_batch(done)
+            if len(page) < EXPORT_BATCH:
+                break
+            before = page[-1][0].id
         await asyncio.to_thread(writer.close)
     except BaseException:
         with contextlib.suppress(Exception):

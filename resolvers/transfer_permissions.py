@@ -31,3 +31,10 @@ def require_transfer_permission(viewer: Viewer, object_type: ObjectType, operati
                 f"{verb} {spec_for(object_type).label} records needs the function "
                 f"permission {name}."
             )
+
+
+def require_feed_export_permission(viewer: Viewer) -> None:
+    """Exporting follow-up activity needs `SalesRecord.export`."""
+    name = permission("SalesRecord", "export")
+    if name not in viewer.permissions:
+        raise Forbidden(f"Exporting follow-up activity needs the function permission {name}.")

@@ -12,7 +12,7 @@ from strawberry.file_uploads import Upload
 from crmfeed.ids import Kind, to_global
 from resolvers import importing, records, transfer
 from schema.enums import ObjectType
-from schema.feed import FeedScene
+from schema.feed import FeedItemType, FeedScene
 from schema.permissions import SIGNED_IN
 from schema.records import RecordFilter
 from store.transfer_tables import TransferJob as JobRow
@@ -242,6 +242,23 @@ class TransferMutation:
             object_type=object_type,
         )
         row = await transfer.start_export(info.context, object_type, record_filter, scene)
+        return ExportJob(row=row)
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Export follow-up activity to .xlsx: a record's feed (an account's sales "
+        "records: `types: [SALES_RECORD]`) or a CRM Information scene's, as you see it. Needs "
+        "SalesRecord.export.",
+    )
+    async def start_feed_export(
+        self,
+        info: strawberry.Info,
+        record_id: strawberry.ID | None = None,
+        scene: FeedScene | None = None,
+        types: list[FeedItemType] | None = None,
+    ) -> ExportJob:
+        chosen = [t.value for t in types] if types else None
+        row = await transfer.start_feed_export(info.context, record_id, scene, chosen)
         return ExportJob(row=row)
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Stop a background export.")

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from crmfeed.ids import Kind, from_global
 from store.transfer_tables import TransferJob
 from store.types import utcnow
+from tests.feed_helpers import feed_ids, post
 from tests.records_helpers import new_org
 from tests.test_visibility_oracle import build, random_plan
 from tests.transfer_helpers import START_EXPORT, download, read_rows
@@ -104,3 +105,42 @@ async def test_the_download_is_for_the_requester_until_it_expires(api: Api) -> N
         )
         await session.commit()
     assert (await download(api, url, org.admin.token))[0] == 404
+
+
+FEED_EXPORT = """
+mutation($record: ID, $scene: FeedScene, $types: [FeedItemType!]) {
+  startFeedExport(recordId: $record, scene: $scene, types: $types) {
+    status rowsTotal downloadUrl
+  }
+}"""
+
+
+async def test_follow_up_activity_exports_as_the_feed_shows_it(api: Api) -> None:
+    org = await new_org(api)
+    boss = await org.user("Boss", roles=["SALES"])
+    sub = await org.user("Sub", superior=boss, roles=["SALES"])
+    peer = await org.user("Peer", roles=["SALES"])
+    account = await org.record(sub, "ACCOUNT", "Sub's account")
+    other = await org.record(peer, "ACCOUNT", "Peer's account")
+    await org.share("ACCOUNT", fromUserId=peer.id, toUserId=sub.id)  # sub may relate to it
+    first = await post(org, sub, "Called the buyer", related=[account])
+    second = await post(org, sub, "Sent the quote", related=[account, other])
+    await post(org, peer, "Peer's own note", related=[other])
+    variables = {"record": account, "types": ["SALES_RECORD"]}
+    job = (await api.ok(FEED_EXPORT, variables, boss.token))["startFeedExport"]
+    assert (job["status"], job["rowsTotal"]) == ("SUCCEEDED", 2)
+    status, body = await download(api, job["downloadUrl"], boss.token)
+    assert status == 200
+    rows = read_rows(body)
+    assert rows[0][:4] == ["Id", "Type", "Author", "Content"]
+    assert [row[0] for row in rows[1:]] == [second["id"], first["id"]]  # newest first
+    assert rows[1][4] == "Sub's account"  # the peer's account is not the boss's to read
+    expected = await feed_ids(org, boss, record=account, types=["SALES_RECORD"])
+    assert [row[0] for row in rows[1:]] == expected
+    job = (await api.ok(FEED_EXPORT, {"scene": "MY_ACCOUNTS"}, sub.token))["startFeedExport"]
+    _, body = await download(api, job["downloadUrl"], sub.token)
+    assert [row[0] for row in read_rows(body)[1:]] == await feed_ids(org, sub, "MY_ACCOUNTS")
+    refused = await api.error(FEED_EXPORT, {"record": account}, peer.token)
+    assert refused["extensions"]["code"] == "NOT_FOUND"
+    refused = await api.error(FEED_EXPORT, {}, boss.token)
+    assert refused["extensions"]["code"] == "BAD_USER_INPUT"
