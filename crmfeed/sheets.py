@@ -333,22 +333,26 @@ class SheetWriter:
         self.next_row += 1
 
     def row(self, cells: Sequence[Any]) -> None:
+        sheet, row = self.sheet, self.next_row
         for index, cell in enumerate(cells):
             if cell is None or cell == "":
                 continue
-            if isinstance(cell, bool):
-                self.sheet.write_boolean(self.next_row, index, cell)
-            elif isinstance(cell, int | float):
-                self.sheet.write_number(self.next_row, index, cell)
+            kind = type(cell)
+            if kind is str:
+                sheet.write_string(row, index, cell)
+            elif kind is bool:
+                sheet.write_boolean(row, index, cell)
+            elif kind is int or kind is float:
+                sheet.write_number(row, index, cell)
             elif isinstance(cell, datetime):
                 naive = cell.astimezone(UTC).replace(tzinfo=None) if cell.tzinfo else cell
-                self.sheet.write_datetime(self.next_row, index, naive, self.formats["datetime"])
+                sheet.write_datetime(row, index, naive, self.formats["datetime"])
             elif isinstance(cell, date):
-                self.sheet.write_datetime(self.next_row, index, cell, self.formats["date"])
+                sheet.write_datetime(row, index, cell, self.formats["date"])
             elif isinstance(cell, list):
-                self.sheet.write_string(self.next_row, index, ", ".join(map(str, cell)))
+                sheet.write_string(row, index, ", ".join(map(str, cell)))
             else:
-                self.sheet.write_string(self.next_row, index, str(cell))
+                sheet.write_string(row, index, str(cell))
         self.next_row += 1
 
     def close(self) -> None:

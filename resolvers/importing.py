@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from store.viewer import Viewer
 
 F = FieldType
+SEPARATOR = "\x1f"  # the ASCII unit separator joins the parts of a duplicate key
 
 
 class ImportMode(StrEnum):
@@ -75,7 +76,7 @@ class ValidRow:
     name: str
     values: dict[str, Any]
     owner_id: int
-    keys: list[tuple[str, ...]]
+    keys: list[str]
     owner_email: str | None = None
     lookups: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
@@ -117,15 +118,21 @@ def _normal(value: Any) -> str:
     return " ".join(str(value).split()).casefold()
 
 
-def record_keys(
-    object_type: ObjectType, name: str, values: dict[str, Any]
-) -> list[tuple[str, ...]]:
+def duplicate_key(index: int, parts: Sequence[Any]) -> str | None:
+    """One key as one string (`<key index> US <part> US ...`, normalized), or None when a part
+    is missing: a string, not a tuple, so 300,000 of them stay small."""
+    if any(part in (None, "") for part in parts):
+        return None
+    return SEPARATOR.join([str(index), *(_normal(part) for part in parts)])
+
+
+def record_keys(object_type: ObjectType, name: str, values: dict[str, Any]) -> list[str]:
     """The duplicate keys a record has (each key whose fields are all given)."""
     found = []
     for index, fields in enumerate(DUPLICATE_KEYS.get(object_type, ())):
-        parts = [name if f == "name" else values.get(f) for f in fields]
-        if all(part not in (None, "") for part in parts):
-            found.append((str(index), *(_normal(part) for part in parts)))
+        key = duplicate_key(index, [name if f == "name" else values.get(f) for f in fields])
+        if key is not None:
+            found.append(key)
     return found
 
 
@@ -149,8 +156,8 @@ class Importer:
         self.labels = {
             key: (reader.headers[index] or key).rstrip(" *") for index, key in self.columns
         }
-        self.seen: set[tuple[str, ...]] = set()
-        self.existing: set[tuple[str, ...]] = set()
+        self.seen: set[str] = set()
+        self.existing: set[str] = set()
 
     def check_header(self) -> None:
         """BAD_USER_INPUT when no column is known; FORBIDDEN (as `createRecord`) for a column
@@ -173,8 +180,9 @@ class Importer:
             async for parts in transfer.key_values(
                 session, self.viewer, self.spec.object_type.value, fields
             ):
-                if all(part not in (None, "") for part in parts):
-                    self.existing.add((str(index), *(_normal(part) for part in parts)))
+                key = duplicate_key(index, parts)
+                if key is not None:
+                    self.existing.add(key)
 
     def _raw(self, cells: Sequence[Any]) -> tuple[dict[str, Any], str | None]:
         raw: dict[str, Any] = {}
@@ -331,7 +339,7 @@ class Importer:
     def _duplicate_problem(self, row: ValidRow) -> tuple[str, RowErrorKind, str] | None:
         keys = DUPLICATE_KEYS.get(self.spec.object_type, ())
         for key in row.keys:
-            fields = keys[int(key[0])]
+            fields = keys[int(key.split(SEPARATOR, 1)[0])]
             what = " and ".join(self.spec.field_map[f].label for f in fields)
             if key in self.seen:
                 return (

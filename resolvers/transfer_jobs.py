@@ -384,27 +384,28 @@ async def write_export(
     writer = SheetWriter(tmp, spec.label, header)
     done = 0
     before: int | None = None
+    owners: dict[int, tuple[str, str]] = {}
+    keys = [f.name for f in fields]
     try:
         while True:
             async with session_factory() as session:
                 page = await transfer.export_page(session, conditions, before, EXPORT_BATCH)
-                owners = await transfer.users_named(
-                    session, viewer.enterprise_id, {r.owner_id for r in page}
-                )
+                missing = {row.owner_id for row in page} - owners.keys()
+                owners.update(await transfer.users_named(session, viewer.enterprise_id, missing))
             if not page:
                 break
-            for record in page:
-                values = record.values or {}
-                owner = owners.get(record.owner_id, ("", ""))
+            for record_id, name, values, status, owner_id, created_at, updated_at in page:
+                values = values or {}
+                owner = owners.get(owner_id, ("", ""))
                 writer.row(
                     [
-                        to_global(Kind.RECORD, record.id),
-                        *(record.name if f.name == "name" else values.get(f.name) for f in fields),
-                        statuses.get(record.status, record.status),
+                        to_global(Kind.RECORD, record_id),
+                        *(name if key == "name" else values.get(key) for key in keys),
+                        statuses.get(status, status),
                         owner[0],
                         owner[1],
-                        record.created_at,
-                        record.updated_at,
+                        created_at,
+                        updated_at,
                     ]
                 )
             done += len(page)

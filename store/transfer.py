@@ -144,15 +144,26 @@ def export_conditions(viewer: Viewer, object_type: str, record_filter: RecordFil
     ]
 
 
+EXPORTED = (
+    Record.id,
+    Record.name,
+    Record.values,
+    Record.status,
+    Record.owner_id,
+    Record.created_at,
+    Record.updated_at,
+)
+
+
 async def export_page(
     session: AsyncSession, conditions: Sequence[Any], before_id: int | None, limit: int
-) -> list[Record]:
-    """Newest first, keyset-paged like the list."""
+) -> list[Any]:
+    """Newest first, keyset-paged like the list: rows of `EXPORTED` (no ORM objects)."""
     where = list(conditions)
     if before_id is not None:
         where.append(Record.id < before_id)
-    query = select(Record).where(and_(*where)).order_by(Record.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+    query = select(*EXPORTED).where(and_(*where)).order_by(Record.id.desc()).limit(limit)
+    return list(await session.execute(query))
 
 
 async def export_count(session: AsyncSession, conditions: Sequence[Any]) -> int:
