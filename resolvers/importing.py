@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import FieldType, LifeStatus
 from crmfeed.registry.objects import DUPLICATE_KEYS, spec_for
 from crmfeed.registry.transitions import MANAGED_BY
 from crmfeed.sheets import OWNER_EMAIL, OWNER_EMAIL_LABEL, Column, cell_value, is_blank, text_of
-from resolvers.errors import BadUserInput
+from resolvers import checker, system_items
+from resolvers.errors import BadUserInput, CrmError, Forbidden
 from resolvers.validation import clean_values, merged
 from store import org, records, transfer
 
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
     from store.viewer import Viewer
 
 F = FieldType
+UPDATABLE = frozenset(DUPLICATE_KEYS)
+"""Object types an import may update by duplicate key (Sales Records are no object type here:
+they are feed items, never imported, so never updated)."""
 SEPARATOR = "\x1f"  # the ASCII unit separator joins the parts of a duplicate key
 
 
@@ -50,6 +55,7 @@ class RowErrorKind(StrEnum):
     UNKNOWN_REFERENCE = "UNKNOWN_REFERENCE"
     DUPLICATE_IN_FILE = "DUPLICATE_IN_FILE"
     DUPLICATE_EXISTING = "DUPLICATE_EXISTING"
+    NOT_EDITABLE = "NOT_EDITABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ class ValidRow:
     owner_email: str | None = None
     lookups: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
+    update_id: int | None = None  # the existing record this row updates (update by key)
 
 
 @dataclass(slots=True)
@@ -145,7 +152,15 @@ class Importer:
         object_type: ObjectType,
         access: FieldAccessMap,
         reader: SheetReader,
+        *,
+        update_existing: bool = False,
     ) -> None:
+        if update_existing and object_type not in UPDATABLE:
+            raise BadUserInput(
+                f"{spec_for(object_type).label} records have no duplicate key to update by.",
+                field="updateExisting",
+            )
+        self.update_existing = update_existing
         self.viewer = viewer
         self.spec = spec_for(object_type)
         self.access = access
@@ -157,7 +172,8 @@ class Importer:
             key: (reader.headers[index] or key).rstrip(" *") for index, key in self.columns
         }
         self.seen: set[str] = set()
-        self.existing: set[str] = set()
+        self.updated = 0
+        self.existing: dict[str, int] = {}  # duplicate key -> the readable record having it
 
     def check_header(self) -> None:
         """BAD_USER_INPUT when no column is known; FORBIDDEN (as `createRecord`) for a column
@@ -177,12 +193,12 @@ class Importer:
         """The duplicate keys of the records of this type the importer may read."""
         keys = DUPLICATE_KEYS.get(self.spec.object_type, ())
         for index, fields in enumerate(keys):
-            async for parts in transfer.key_values(
+            async for record_id, *parts in transfer.key_values(
                 session, self.viewer, self.spec.object_type.value, fields
             ):
                 key = duplicate_key(index, parts)
                 if key is not None:
-                    self.existing.add(key)
+                    self.existing.setdefault(key, record_id)
 
     def _raw(self, cells: Sequence[Any]) -> tuple[dict[str, Any], str | None]:
         raw: dict[str, Any] = {}
@@ -270,8 +286,46 @@ class Importer:
                 continue
             self.seen.update(candidate.keys)
             checked.valid.append(candidate)
+        if self.update_existing:
+            refused = await self._check_updates(session, checked.valid)
+            if refused:
+                by_row = {c.row: cells for c, cells in candidates}
+                checked.errors += [
+                    self._error(row.row, None, RowErrorKind.NOT_EDITABLE, reason, by_row[row.row])
+                    for row, reason in refused
+                ]
+                gone = {row.row for row, _ in refused}
+                checked.valid = [row for row in checked.valid if row.row not in gone]
         checked.errors.sort(key=lambda e: e.row)
         return checked
+
+    async def _check_updates(
+        self, session: AsyncSession, rows: Sequence[ValidRow]
+    ) -> list[tuple[ValidRow, str]]:
+        """The action rules decide, row by row, whether the importer may edit the record a row
+        updates (as `updateRecord`)."""
+        updates = [row for row in rows if row.update_id is not None]
+        if not updates:
+            return []
+        found = await records.readable_records(
+            session, self.viewer, [row.update_id for row in updates if row.update_id]
+        )
+        refused = []
+        for row in updates:
+            record = found.get(row.update_id or 0)
+            try:
+                if record is None:
+                    raise Forbidden("the record it matches is no longer there.")
+                await checker.require(session, self.viewer, record, Action.EDIT)
+            except CrmError as error:
+                refused.append(
+                    (
+                        row,
+                        f"it matches {record.name if record else 'a record'} by "
+                        f"its duplicate key, which you may not edit: {error.message}",
+                    )
+                )
+        return refused
 
     async def _owners(
         self, session: AsyncSession, rows: Sequence[ValidRow]
@@ -347,6 +401,16 @@ class Importer:
                     RowErrorKind.DUPLICATE_IN_FILE,
                     (f"an earlier row of this file has the same {what}."),
                 )
+            if key in self.existing and self.update_existing:
+                target = self.existing[key]
+                if row.update_id not in (None, target):
+                    return (
+                        fields[0],
+                        RowErrorKind.DUPLICATE_EXISTING,
+                        "its keys match two different records; update one at a time.",
+                    )
+                row.update_id = target
+                continue
             if key in self.existing:
                 return (
                     fields[0],
@@ -356,12 +420,35 @@ class Importer:
         return None
 
     async def write(self, session: AsyncSession, rows: Sequence[ValidRow]) -> list[int]:
-        """Insert the rows (in the caller's transaction) as `createRecord` would one by one."""
-        return await transfer.insert_records(
+        """Insert the new rows (in the caller's transaction) as `createRecord` would one by
+        one, and update the matched ones as `updateRecord` would (their owner stays; an
+        opportunity's stage change gets its feed item and stored notification); returns the
+        ids written, created first."""
+        created = await transfer.insert_records(
             session,
             enterprise_id=self.viewer.enterprise_id,
             object_type=self.spec.object_type.value,
             status=self.spec.default_status,
             created_by_id=self.viewer.id,
-            rows=[(row.name, row.values, row.owner_id) for row in rows],
+            rows=[(row.name, row.values, row.owner_id) for row in rows if row.update_id is None],
         )
+        updates = [row for row in rows if row.update_id is not None]
+        if not updates:
+            return created
+        found = await records.readable_records(
+            session, self.viewer, [row.update_id for row in updates if row.update_id]
+        )
+        for row in updates:
+            record = found[row.update_id or 0]
+            before = dict(record.values or {})
+            await records.update_record(
+                session,
+                record,
+                name=row.name or record.name,
+                status=record.status,
+                values=merged(before, row.values),
+                updated_by_id=self.viewer.id,
+            )
+            await system_items.after_record_update(session, self.viewer, record, before)
+        self.updated += len(updates)
+        return [*created, *(row.update_id for row in updates if row.update_id)]

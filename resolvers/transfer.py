@@ -16,7 +16,14 @@ from crmfeed.registry.feed import SCENES, FeedScene
 from crmfeed.registry.objects import spec_for
 from crmfeed.sheets import UnreadableWorkbook, open_sheet, write_template
 from resolvers.errors import BadUserInput, LimitExceeded, not_found
-from resolvers.importing import Importer, ImportMode, RowError, importable_columns, known_headers
+from resolvers.importing import (
+    UPDATABLE,
+    Importer,
+    ImportMode,
+    RowError,
+    importable_columns,
+    known_headers,
+)
 from resolvers.transfer_jobs import (
     export_conditions,
     export_path,
@@ -47,6 +54,7 @@ class QuickImportResult:
     mode: ImportMode
     rows_read: int
     imported: int
+    updated: int
     valid_rows: list[int]
     errors: list[RowError]
     record_ids: list[int]
@@ -84,7 +92,11 @@ def _open(source: Any, object_type: ObjectType) -> Any:
 
 
 async def import_records(
-    context: Context, object_type: ObjectType, upload: Any, mode: ImportMode
+    context: Context,
+    object_type: ObjectType,
+    upload: Any,
+    mode: ImportMode,
+    update_existing: bool = False,
 ) -> QuickImportResult:
     """The quick import: at most QUICK_IMPORT_MAX_ROWS rows and QUICK_IMPORT_MAX_BYTES, checked
     and written at once. ALL_OR_NOTHING writes nothing when any row fails."""
@@ -93,7 +105,9 @@ async def import_records(
     settings = context.settings
     data = await _read_small(upload, settings.quick_import_max_bytes, "quick import")
     reader = await asyncio.to_thread(_open, io.BytesIO(data), object_type)
-    importer = Importer(viewer, object_type, await context.field_access(), reader)
+    importer = Importer(
+        viewer, object_type, await context.field_access(), reader, update_existing=update_existing
+    )
     importer.check_header()
     limit = settings.quick_import_max_rows
     rows = [(row, cells) for row, cells in reader.rows() if any(c not in (None, "") for c in cells)]
@@ -119,6 +133,7 @@ async def import_records(
         mode=mode,
         rows_read=len(rows),
         imported=len(ids),
+        updated=importer.updated,
         valid_rows=[row.row for row in checked.valid],
         errors=checked.errors,
         record_ids=ids,
@@ -145,11 +160,20 @@ async def _store_upload(upload: Any, path: Path, limit: int) -> None:
 
 
 async def start_import(
-    context: Context, object_type: ObjectType, upload: Any, mode: ImportMode
+    context: Context,
+    object_type: ObjectType,
+    upload: Any,
+    mode: ImportMode,
+    update_existing: bool = False,
 ) -> TransferJob:
     """Store the upload and queue an import job; a runner picks it up."""
     viewer = await context.viewer()
     require_transfer_permission(viewer, object_type, "import")
+    if update_existing and object_type not in UPDATABLE:
+        raise BadUserInput(
+            f"{spec_for(object_type).label} records have no duplicate key to update by.",
+            field="updateExisting",
+        )
     name = str(getattr(upload, "filename", "") or "upload.xlsx")[:255]
     async with context.db() as session:
         job = await transfer.create_job(
@@ -161,6 +185,7 @@ async def start_import(
             mode=mode.value,
             file_name=name,
             status="STORING",
+            params={"updateExisting": update_existing},
         )
         await session.commit()
         try:

@@ -159,8 +159,9 @@ class JobRun:
         job = self.job
         label = spec_for(job.object_type).label if job.object_type else "record"
         return (
-            f"Your {label} import {how}: {job.rows_imported:,} imported, "
-            f"{job.rows_failed:,} failed."
+            f"Your {label} import {how}: {job.rows_imported:,} imported"
+            + (f" ({job.rows_updated:,} updated)" if job.rows_updated else "")
+            + f", {job.rows_failed:,} failed."
         )
 
     async def _finish(self, status: str, message: str) -> list[tuple[int, int]]:
@@ -212,7 +213,13 @@ class JobRun:
             reader = await asyncio.to_thread(open_sheet, path, known_headers(spec_for(object_type)))
         except (UnreadableWorkbook, FileNotFoundError):
             raise JobFailed("the file is not a readable .xlsx workbook.") from None
-        importer = Importer(viewer, object_type, access, reader)
+        importer = Importer(
+            viewer,
+            object_type,
+            access,
+            reader,
+            update_existing=bool(job.params.get("updateExisting")),
+        )
         importer.check_header()
         total = max(0, reader.height - reader.first_data_row)
         if total > self.settings.import_max_rows:
@@ -260,15 +267,18 @@ class JobRun:
                     await session.rollback()
                     return
                 checked = await importer.check(session, batch)
-                written = 0
+                written = updated = 0
                 if write and checked.valid:
+                    before = importer.updated
                     written = len(await importer.write(session, checked.valid))
+                    updated = importer.updated - before
                 await transfer.add_row_errors(session, job.id, [e.stored() for e in checked.errors])
                 await self._step(
                     session,
                     rows_read=job.rows_read + len(batch),
                     rows_imported=job.rows_imported + written,
                     rows_failed=job.rows_failed + len(checked.errors),
+                    rows_updated=job.rows_updated + updated,
                 )
 
     async def _write_error_report(self) -> None:

@@ -35,7 +35,8 @@ class ImportResult:
     object_type: ObjectType
     mode: ImportMode
     rows_read: int
-    imported: int
+    imported: int = strawberry.field(description="Rows written: created, and updated.")
+    updated: int = strawberry.field(description="Of those, existing records updated by key.")
     failed: int
     valid_rows: list[int] = strawberry.field(description="Row numbers of the valid rows.")
     errors: list[ImportRowError]
@@ -50,6 +51,7 @@ def _wrap_result(result: transfer.QuickImportResult) -> ImportResult:
         mode=result.mode,
         rows_read=result.rows_read,
         imported=result.imported,
+        updated=result.updated,
         failed=len(result.errors),
         valid_rows=result.valid_rows,
         errors=[
@@ -118,6 +120,10 @@ class ImportJob(TransferJob):
     @strawberry.field
     def rows_failed(self) -> int:
         return self.row.rows_failed
+
+    @strawberry.field(description="Of rowsImported, existing records updated by key.")
+    def rows_updated(self) -> int:
+        return self.row.rows_updated
 
     @strawberry.field(
         description="The failed rows with their reasons, once the job ended (fix them and "
@@ -194,12 +200,20 @@ class TransferMutation:
         permission_classes=SIGNED_IN,
         description="Quick import of an .xlsx (at most 1,000 rows and 2 MB), answered at once "
         "with each failed row's number, column and reason. Needs the object's import "
-        "permission.",
+        "permission. With updateExisting, a row matching a record you may read by the "
+        "object's duplicate key updates it (if you may edit it) instead of being refused.",
     )
     async def import_records(
-        self, info: strawberry.Info, object_type: ObjectType, file: Upload, mode: ImportMode
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType,
+        file: Upload,
+        mode: ImportMode,
+        update_existing: bool = False,
     ) -> ImportResult:
-        return _wrap_result(await transfer.import_records(info.context, object_type, file, mode))
+        return _wrap_result(
+            await transfer.import_records(info.context, object_type, file, mode, update_existing)
+        )
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,
@@ -207,9 +221,15 @@ class TransferMutation:
         "importJob or importProgress; you are notified (IMPORT_FINISHED) when it ends.",
     )
     async def start_import(
-        self, info: strawberry.Info, object_type: ObjectType, file: Upload, mode: ImportMode
+        self,
+        info: strawberry.Info,
+        object_type: ObjectType,
+        file: Upload,
+        mode: ImportMode,
+        update_existing: bool = False,
     ) -> ImportJob:
-        return ImportJob(row=await transfer.start_import(info.context, object_type, file, mode))
+        row = await transfer.start_import(info.context, object_type, file, mode, update_existing)
+        return ImportJob(row=row)
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,

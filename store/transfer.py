@@ -119,9 +119,10 @@ async def subordinates_among(
 async def key_values(
     session: AsyncSession, viewer: Viewer, object_type: str, fields: Sequence[str]
 ) -> AsyncIterator[tuple[Any, ...]]:
-    """The `fields` of every normal record of the type the viewer may read (streamed)."""
+    """The id and `fields` of every normal record of the type the viewer may read (streamed)."""
     columns = [
-        Record.name if name == "name" else Record.values[name].as_string() for name in fields
+        Record.id,
+        *(Record.name if name == "name" else Record.values[name].as_string() for name in fields),
     ]
     query = select(*columns).where(
         visibility.listed(viewer, life_status=LifeStatus.NORMAL, object_type=object_type),
@@ -194,6 +195,7 @@ async def create_job(session: AsyncSession, **fields: Any) -> TransferJob:
         rows_read=0,
         rows_imported=0,
         rows_failed=0,
+        rows_updated=0,
         cancel_requested=False,
         params=fields.pop("params", {}),
         created_at=now,

@@ -217,3 +217,43 @@ async def test_import_needs_the_permission_and_writable_columns(api: Api) -> Non
     assert refused["extensions"]["code"] == "FORBIDDEN"
     assert "level" in refused["message"]
     assert await org.total(org.admin) == 0
+
+
+UPDATE_IMPORT = """
+mutation($type: ObjectType!, $file: Upload!, $mode: ImportMode!, $update: Boolean!) {
+  importRecords(objectType: $type, file: $file, mode: $mode, updateExisting: $update) {
+    imported updated failed recordIds errors { row column kind reason }
+  }
+}"""
+
+
+async def test_update_by_key_updates_what_the_importer_may_edit(api: Api) -> None:
+    org = await new_org(api)
+    sam = await org.user("Sam", roles=["SALES"])
+    peer = await org.user("Peer", roles=["SALES"])
+    acme = await org.record(sam, "ACCOUNT", "Acme", level="A", phone="+1 555 0100")
+    peer_co = await org.record(peer, "ACCOUNT", "Peer Co", level="A")
+    await org.share("ACCOUNT", fromUserId=peer.id, toUserId=sam.id)  # read only
+    hidden = await org.record(org.admin, "ACCOUNT", "Hidden Co")
+    data = workbook(
+        ["Name", "Level"], [["ACME ", "B"], ["Peer Co", "C"], ["Hidden Co", "A"], ["New Co", "A"]]
+    )
+    variables = {"type": "ACCOUNT", "mode": "VALID_ROWS_ONLY", "update": True}
+    body = await upload(api, UPDATE_IMPORT, variables, data, sam.token)
+    result = body["data"]["importRecords"]
+    assert (result["imported"], result["updated"], result["failed"]) == (3, 1, 1), body
+    assert [(e["row"], e["kind"]) for e in result["errors"]] == [(3, "NOT_EDITABLE")]
+    assert acme in result["recordIds"] and hidden not in result["recordIds"]
+    got = (await api.ok(OWNER, {"id": acme}, sam.token))["record"]
+    assert got["values"]["level"] == "B" and got["values"]["phone"] == "+1 555 0100"
+    assert got["owner"]["id"] == sam.id
+    assert (await org.get(peer, peer_co))["values"]["level"] == "A"  # type: ignore[index]
+    # Without updateExisting the same row is a duplicate.
+    variables["update"] = False
+    body = await upload(api, UPDATE_IMPORT, variables, workbook(["Name"], [["Acme"]]), sam.token)
+    assert body["data"]["importRecords"]["errors"][0]["kind"] == "DUPLICATE_EXISTING"
+    body = await upload(
+        api, UPDATE_IMPORT, {**variables, "type": "VISIT", "update": True},
+        workbook(["Name"], [["Visit"]]), org.admin.token,
+    )  # fmt: skip
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("rows_read", sa.Integer(), nullable=False),
         sa.Column("rows_imported", sa.Integer(), nullable=False),
         sa.Column("rows_failed", sa.Integer(), nullable=False),
+        sa.Column("rows_updated", sa.Integer(), nullable=False),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
