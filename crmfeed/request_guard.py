@@ -2,7 +2,9 @@
 with a 4xx and a GraphQL-shaped error, before strawberry's view sees it.
 
 The view answers some malformed requests with a plain-text 400 and others (a body of `null` or
-`42`, bytes that are not UTF-8, JSON nested thousands deep) with a 500. This guard reads a POST
+`42`, bytes that are not UTF-8, JSON nested thousands deep) with a 500. A file upload
+(multipart/form-data, the GraphQL multipart request spec) passes on when uploads are on, it
+names its boundary and declares a Content-Length within `max_upload_size`. This guard reads a POST
 body itself, refusing it past `max_body_size` bytes (413, from the Content-Length or while it
 arrives), checks that it is JSON (415 otherwise), UTF-8, nested at most `MAX_JSON_DEPTH` levels,
 and one object whose members have the types GraphQL over HTTP gives them (a list is a batch,
@@ -202,6 +204,12 @@ class RequestGuard:
         content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "multipart/form-data" or self.max_upload_size is None:
             return False
+        if "boundary=" not in (headers.get("content-type") or "").lower():
+            raise Refusal(
+                400,
+                "A multipart/form-data request needs its boundary in the Content-Type (send "
+                "files as the GraphQL multipart request spec says).",
+            )
         length = headers.get("content-length", "")
         if not length.isdigit():
             raise Refusal(411, "Send a file upload with its Content-Length.")
