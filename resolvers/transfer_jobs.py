@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crmfeed.transfer")
 EXPORT_BATCH = 2000
+PRUNE_SECONDS = 600  # how often a runner deletes expired exports
 
 
 def files_root(settings: Settings) -> Path:
@@ -529,6 +530,15 @@ class TransferRunner:
             await self.hub.publish(sent)
         return job
 
+    async def prune(self) -> int:
+        """Delete the files of exports past their expiry (their jobs become EXPIRED)."""
+        async with self.session_factory() as session:
+            expired = await transfer.expire_exports(session, utcnow())
+            await session.commit()
+        for job_id in expired:
+            export_path(self.settings, job_id).unlink(missing_ok=True)
+        return len(expired)
+
     async def run_all(self) -> int:
         """Run jobs until none waits; returns how many ran."""
         ran = 0
@@ -537,8 +547,13 @@ class TransferRunner:
         return ran
 
     async def _loop(self) -> None:
+        pruned_at = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
+                if loop.time() - pruned_at > PRUNE_SECONDS:
+                    pruned_at = loop.time()
+                    await self.prune()
                 if await self.run_once() is not None:
                     continue
             except asyncio.CancelledError:

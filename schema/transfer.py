@@ -70,7 +70,10 @@ class TransferJob:
     def id(self) -> strawberry.ID:
         return strawberry.ID(to_global(Kind.TRANSFER_JOB, self.row.id))
 
-    @strawberry.field(description="STORING, QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.")
+    @strawberry.field(
+        description="STORING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, or EXPIRED (an "
+        "export whose file is gone)."
+    )
     def status(self) -> str:
         return self.row.status
 

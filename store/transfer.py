@@ -289,6 +289,28 @@ async def progress(
     return done.rowcount == 1  # type: ignore[attr-defined]
 
 
+async def expire_exports(session: AsyncSession, now: datetime) -> list[int]:
+    """Mark finished exports past their `expires_at` EXPIRED; returns their ids (their files
+    can go). The caller commits."""
+    expired = list(
+        await session.scalars(
+            select(TransferJob.id).where(
+                TransferJob.kind == "EXPORT",
+                TransferJob.status == "SUCCEEDED",
+                TransferJob.expires_at < now,
+            )
+        )
+    )
+    if expired:
+        await session.execute(
+            update(TransferJob)
+            .where(TransferJob.id.in_(expired), TransferJob.status == "SUCCEEDED")
+            .values(status="EXPIRED", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return expired
+
+
 async def is_cancelled(session: AsyncSession, job_id: int) -> bool:
     return bool(
         await session.scalar(select(TransferJob.cancel_requested).where(TransferJob.id == job_id))

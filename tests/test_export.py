@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 
 from crmfeed.ids import Kind, from_global
+from resolvers.transfer_jobs import TransferRunner, export_path
 from store.transfer_tables import TransferJob
 from store.types import utcnow
 from tests.feed_helpers import feed_ids, post
@@ -105,6 +106,13 @@ async def test_the_download_is_for_the_requester_until_it_expires(api: Api) -> N
         )
         await session.commit()
     assert (await download(api, url, org.admin.token))[0] == 404
+    services = api.services
+    runner = TransferRunner(services.settings, services.session_factory, services.hub)
+    assert await runner.prune() >= 1  # the file goes, the job says so
+    assert not export_path(services.settings, number).exists()
+    query = "query($id: ID!) { exportJob(id: $id) { status downloadUrl } }"
+    found = (await api.ok(query, {"id": job["id"]}, org.admin.token))["exportJob"]
+    assert found == {"status": "EXPIRED", "downloadUrl": None}
 
 
 FEED_EXPORT = """
