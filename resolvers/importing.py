@@ -171,6 +171,11 @@ class Importer:
         self.labels = {
             key: (reader.headers[index] or key).rstrip(" *") for index, key in self.columns
         }
+        self.ignored = [
+            header
+            for header, key in zip(reader.headers, reader.keys, strict=True)
+            if header and key is None
+        ]
         self.seen: set[str] = set()
         self.updated = 0
         self.existing: dict[str, int] = {}  # duplicate key -> the readable record having it

@@ -58,6 +58,7 @@ class QuickImportResult:
     valid_rows: list[int]
     errors: list[RowError]
     record_ids: list[int]
+    ignored_columns: list[str]
 
 
 async def template(context: Context, object_type: ObjectType) -> bytes:
@@ -137,6 +138,7 @@ async def import_records(
         valid_rows=[row.row for row in checked.valid],
         errors=checked.errors,
         record_ids=ids,
+        ignored_columns=importer.ignored,
     )
 
 

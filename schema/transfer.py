@@ -43,6 +43,9 @@ class ImportResult:
     record_ids: list[strawberry.ID] = strawberry.field(
         description="The records created (none when ALL_OR_NOTHING met an error)."
     )
+    ignored_columns: list[str] = strawberry.field(
+        description="Header cells that name no field you may import (their cells were not read)."
+    )
 
 
 def _wrap_result(result: transfer.QuickImportResult) -> ImportResult:
@@ -59,6 +62,7 @@ def _wrap_result(result: transfer.QuickImportResult) -> ImportResult:
             for e in result.errors
         ],
         record_ids=[strawberry.ID(to_global(Kind.RECORD, n)) for n in result.record_ids],
+        ignored_columns=result.ignored_columns,
     )
 
 

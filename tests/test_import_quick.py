@@ -158,6 +158,20 @@ async def test_contacts_report_bad_dates_and_unknown_references(api: Api) -> Non
     assert result["imported"] == 1
 
 
+async def test_columns_that_name_no_field_are_listed_and_not_read(api: Api) -> None:
+    org = await new_org(api)
+    query = QUICK_IMPORT.replace("rowsRead", "ignoredColumns rowsRead")
+    data = workbook(
+        ["Name", "Colour", "Approval status", "Level"], [["Acme", "red", "APPROVED", "B"]]
+    )
+    body = await upload(
+        api, query, {"type": "ACCOUNT", "mode": "ALL_OR_NOTHING"}, data, org.admin.token
+    )
+    result = ok(body)
+    assert result["ignoredColumns"] == ["Colour", "Approval status"]  # set by transitions only
+    assert result["imported"] == 1
+
+
 async def test_all_or_nothing_writes_nothing_when_a_row_fails(api: Api) -> None:
     org = await new_org(api)
     bad = workbook(["Name", "Level"], [["One", "A"], ["Two", "Z"]])
