@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: an SQLite file in --workdir")
     parser.add_argument("--schema", default="crmfeed_bench_io", help="PostgreSQL schema (reset)")
     parser.add_argument("--workdir", type=Path, help="default: a new temporary directory")
+    parser.add_argument("--source", type=Path, help="an .xlsx this script wrote before (reused)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="crmfeed-bench-io-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -132,13 +133,14 @@ def main() -> None:
         database.unlink(missing_ok=True)
         env["DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
         where = f"SQLite ({database})"
-    source = workdir / "accounts.xlsx"
-    started = time.perf_counter()
-    bad, duplicates = write_file(source, args.rows)
-    print(
-        f"wrote {args.rows:,} rows ({source.stat().st_size / 1e6:.1f} MB) in "
-        f"{time.perf_counter() - started:.1f} s; {bad} bad, {duplicates} duplicate names"
-    )
+    source = args.source or workdir / "accounts.xlsx"
+    if args.source is None:
+        started = time.perf_counter()
+        bad, duplicates = write_file(source, args.rows)
+        print(
+            f"wrote {args.rows:,} rows ({source.stat().st_size / 1e6:.1f} MB) in "
+            f"{time.perf_counter() - started:.1f} s; {bad} bad, {duplicates} duplicate names"
+        )
     run([crmfeed, "migrate"], env)
     run(
         [crmfeed, "create-enterprise", "--name", "Bench", "--admin-name", "Ada", "--email", ADMIN],
