@@ -71,7 +71,14 @@ async def template(context: Context, object_type: ObjectType) -> bytes:
     return buffer.getvalue()
 
 
+async def _rewind(upload: Any) -> None:
+    """From the start: a mutation the database made run again reads its upload again."""
+    if hasattr(upload, "seek"):
+        await upload.seek(0)
+
+
 async def _read_small(upload: Any, limit: int, what: str) -> bytes:
+    await _rewind(upload)
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise LimitExceeded(
@@ -144,6 +151,7 @@ async def import_records(
 
 async def _store_upload(upload: Any, path: Path, limit: int) -> None:
     prepare_dir(path)
+    await _rewind(upload)
     size = 0
     tmp = path.with_suffix(".part")
     try:
