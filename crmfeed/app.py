@@ -23,6 +23,7 @@ from strawberry.types import ExecutionResult
 
 from crmfeed import idempotency, logs
 from crmfeed.cors import cors_middleware, refuse_websocket
+from crmfeed.files_import_export import transfer_routes
 from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
 from crmfeed.live.mail_outbox import MailRunner
@@ -35,6 +36,7 @@ from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
 from resolvers.context import REFUSALS, Context
+from resolvers.transfer_jobs import TransferRunner
 from schema.build import build_schema
 from store.engine import create_engine, create_session_factory
 from store.org import TokenState
@@ -62,6 +64,7 @@ class Services:
     hub: Hub
     reminders: ReminderRunner
     mail: MailRunner
+    transfers: TransferRunner
     passwords: Passwords
     throttle: LoginThrottle
     persisted_queries: PersistedQueries
@@ -87,6 +90,7 @@ class Services:
                 session_factory, hub, poll_seconds=settings.reminder_poll_seconds
             ),
             mail=MailRunner(session_factory, hub, settings),
+            transfers=TransferRunner(settings, session_factory, hub),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
             persisted_queries=PersistedQueries.from_settings(settings),
@@ -134,6 +138,7 @@ class CrmGraphQL(GraphQL):
             schema,
             graphql_ide="graphiql",
             allowed_origins=services.settings.cors_origin_list,
+            multipart_uploads_enabled=True,  # file uploads: importRecords, startImport
         )
         self.services = services
         self.persisted_queries = services.persisted_queries
@@ -311,9 +316,12 @@ def create_app(services: Services | None = None) -> Starlette:
             services.reminders.start()
         if services.settings.run_mail_sender:
             services.mail.start()
+        if services.settings.run_transfer_jobs:
+            services.transfers.start()
         try:
             yield
         finally:
+            await services.transfers.stop()
             await services.reminders.stop()
             await services.mail.stop()
             await services.hub.stop()
@@ -324,7 +332,14 @@ def create_app(services: Services | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
+            Route(
+                "/graphql",
+                RequestGuard(
+                    graphql,
+                    max_body_size=services.settings.max_body_size,
+                    max_upload_size=services.settings.upload_max_bytes,
+                ),
+            ),
             WebSocketRoute("/graphql", graphql),
             *asset_routes(services.settings),
             *metrics_routes(services),
@@ -333,6 +348,7 @@ def create_app(services: Services | None = None) -> Starlette:
             # Record PDFs, calendar files (their routes, not a Mount: a Mount at "" would match
             # every path and turn a wrong method on /healthz into a 404).
             *page_files(services).routes,
+            *transfer_routes(services),
         ],
         lifespan=lifespan,
         middleware=[Middleware(logs.RequestIdMiddleware), *cors_middleware(services.settings)],

@@ -567,3 +567,9 @@ def main(
     Settings come from environment variables (DATABASE_URL, BROADCAST_URL, SECRET_KEY, ...);
     `crmfeed check` prints them. Start with `crmfeed serve`.
     """
+
+
+# `crmfeed import`, `crmfeed export`, `crmfeed template` (crmfeed/cli_transfer.py).
+from crmfeed.cli_transfer import register as _register_transfer  # noqa: E402
+
+_register_transfer(app)

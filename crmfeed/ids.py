@@ -21,6 +21,7 @@ class Kind(StrEnum):
     PRINT_TEMPLATE = "ptp"
     MAIL_TEMPLATE = "mtp"
     MAIL = "mail"
+    TRANSFER_JOB = "job"
 
 
 def to_global(kind: Kind, number: int) -> str:

@@ -95,6 +95,20 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(default=2.0, gt=0)
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
     smtp_allow_private_hosts: bool = False  # mailboxes on loopback or private addresses
+    # Import and export (resolvers/importing.py, resolvers/transfer_jobs.py): uploads, exports
+    # and error reports are kept under FILES_DIR (default: next to the SQLite file, or
+    # ./crmfeed-files); every process that runs jobs must see the same directory.
+    files_dir: str | None = None
+    quick_import_max_rows: int = Field(default=1000, gt=0)
+    quick_import_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    import_max_rows: int = Field(default=300_000, gt=0)
+    upload_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    import_batch_size: int = Field(default=1000, gt=0)
+    export_direct_max_rows: int = Field(default=1000, ge=0)
+    export_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    run_transfer_jobs: bool = True
+    transfer_poll_seconds: float = Field(default=1.0, gt=0)
+    transfer_lease_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("secret_key_previous")
     @classmethod

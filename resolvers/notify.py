@@ -32,6 +32,7 @@ class NotificationKind(StrEnum):
     STATUS_CHANGED = "STATUS_CHANGED"
     IMPORT_FINISHED = "IMPORT_FINISHED"
     MAIL_FAILED = "MAIL_FAILED"
+    EXPORT_FINISHED = "EXPORT_FINISHED"
 
 
 K = NotificationKind

@@ -9,9 +9,10 @@ import strawberry
 from crmfeed.metrics import OperationMetrics
 from schema.extensions import extensions, is_unexpected
 from schema.mutation import Mutation
-from schema.notifications import Subscription
+from schema.notifications import Subscription as NotificationSubscription
 from schema.query import Query
 from schema.records import RECORD_TYPES
+from schema.transfer import TransferSubscription
 
 if TYPE_CHECKING:
     from graphql import GraphQLError
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 
     from crmfeed.persisted_queries import PersistedQueries
     from crmfeed.settings import Settings
+
+
+@strawberry.type
+class Subscription(NotificationSubscription, TransferSubscription):
+    """The Subscription root: notifications, and import and export progress."""
 
 
 class CrmSchema(strawberry.Schema):

@@ -61,6 +61,7 @@ from schema.record_page import RecordPageMutation
 from schema.records import RecordInterface, TeamMemberInput, wrap_record
 from schema.retry import retry_each_mutation
 from schema.roles import RoleMutation
+from schema.transfer import TransferMutation
 
 
 def _record(row: object) -> RecordInterface:
@@ -75,7 +76,7 @@ async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: 
 
 
 @strawberry.type
-class Mutation(NotificationMutation, RecordPageMutation, RoleMutation):
+class Mutation(NotificationMutation, RecordPageMutation, RoleMutation, TransferMutation):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput

@@ -37,11 +37,12 @@ from schema.records import (
     wrap_record,
 )
 from schema.roles import RoleQuery
+from schema.transfer import TransferQuery
 from store.records import RecordFilter as StoreFilter
 
 
 @strawberry.type
-class Query(NotificationQuery, RecordPageQuery, RoleQuery):
+class Query(NotificationQuery, RecordPageQuery, RoleQuery, TransferQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))

@@ -1,7 +1,7 @@
 """record page actions: print and mail templates, mailboxes, the mail outbox, calendar feeds
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-05 23:24:45
 
 All tables are new and empty. `mail_messages` is the outbox and its history: one row per
@@ -17,7 +17,7 @@ from alembic import op
 import store.types
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
