@@ -22,6 +22,7 @@ from resolvers import (
     work_items,
 )
 from schema.access import CreateSharingRuleInput, SharingRule
+from schema.confirmation import ConfirmationMutation
 from schema.enums import (
     DataAccess,
     FieldAccess,
@@ -73,7 +74,7 @@ async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: 
 
 
 @strawberry.type
-class Mutation(NotificationMutation):
+class Mutation(NotificationMutation, ConfirmationMutation):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 
+from crmfeed.registry.confirmation import CONFIRMING, confirmable
 from crmfeed.registry.enums import DataAccess, FunctionRole
 from crmfeed.registry.roles import roles_reading
+from store.confirmation import current_confirmers
 from store.models import (
     Department,
     DepartmentClosure,
@@ -50,6 +52,11 @@ class AccessFacts:
     sharing: list[SharingRule] = field(default_factory=list)
     headed_departments: list[Department] = field(default_factory=list)
     function_roles: list[FunctionRole] = field(default_factory=list)
+    current_confirmer: bool = False
+    """The subject confirms the record's CURRENT confirmation node (the order waits for them)."""
+    no_confirmer: bool = False
+    """The record is a CONFIRMING order with no current node (submitted with no confirmers):
+    the Order Administrators confirm it."""
 
     @property
     def team_rw(self) -> bool:
@@ -84,6 +91,13 @@ async def access_facts_many(
     if not records:
         return found
     ids = sorted(found)
+    confirming = [r.id for r in records if confirmable(r.object_type) and r.status == CONFIRMING]
+    if confirming:
+        waiting_for = await current_confirmers(session, confirming)
+        for record_id in confirming:
+            confirmer = waiting_for.get(record_id)
+            found[record_id].current_confirmer = confirmer == subject.id
+            found[record_id].no_confirmer = confirmer is None
     owners = sorted({record.owner_id for record in records})
     below = dict(
         (

@@ -18,6 +18,9 @@ Sharing         a party a rule shares the owner's     (type, owner_id) IN    the
                 records with (follow-up: if allowed)  pairs shared with me
 FunctionRole-   a holder of a function role whose     object_type IN the     the same test
 Scope           read scope covers the object type     roles' scopes
+CurrentConfirm- the confirmer of the record's         id IN records whose    EXISTS its CURRENT
+er              CURRENT confirmation node (an order   CURRENT node is mine   node, mine
+                waiting for them)
 CrmAdmin        CRM administrators (invalid records   the whole enterprise   the same
                 too)
 
@@ -49,8 +52,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
+from crmfeed.registry.confirmation import CONFIRMATION_TYPES, NodeState
 from crmfeed.registry.enums import AccessRule, DataAccess, FollowUpAccess, FunctionRole, LifeStatus
 from crmfeed.registry.roles import READ_SCOPES
+from store.confirmation_tables import ConfirmationNode
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import (
     Department,
@@ -542,6 +547,62 @@ class FunctionRoleScope(Grant):
         )
 
 
+_WAITING_NODE = aliased(ConfirmationNode, name="waiting_node")
+_SUBJECT_NODE = aliased(ConfirmationNode, name="subject_node")
+_CONFIRMED_TYPES = sorted(object_type.value for object_type in CONFIRMATION_TYPES)
+
+
+class CurrentConfirmer(Grant):
+    """The confirmer of the record's CURRENT confirmation node: a Sales Order or Return Form
+    waiting for them (such a node exists only while the order is CONFIRMING). Its follow-up
+    activity is open to them too: the history they decide on."""
+
+    rules = (AccessRule.CURRENT_CONFIRMER,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        waiting = select(ConfirmationNode.record_id).where(
+            ConfirmationNode.confirmer_id == viewer.id,
+            ConfirmationNode.state == NodeState.CURRENT.value,
+        )
+        return record.id.in_(waiting)
+
+    def on_row(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        node = _WAITING_NODE
+        return (
+            select(1)
+            .select_from(node)
+            .where(
+                node.record_id == record.id,
+                node.confirmer_id == viewer.id,
+                node.state == NodeState.CURRENT.value,
+            )
+            .exists()
+        )
+
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        return None if object_type in _CONFIRMED_TYPES else False
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        node = _SUBJECT_NODE
+        return (
+            select(1)
+            .select_from(node)
+            .where(
+                node.record_id == record.id,
+                node.confirmer_id == user_id,
+                node.state == NodeState.CURRENT.value,
+            )
+            .correlate_except(node)
+            .exists()
+        )
+
+
 class CrmAdmin(Grant):
     """CRM administrators: every record of the enterprise, invalid ones too."""
 
@@ -568,6 +629,7 @@ GRANTS: tuple[Grant, ...] = (
     RelatedTeam(),
     Sharing(),
     FunctionRoleScope(),
+    CurrentConfirmer(),
     CrmAdmin(),
 )
 """Every grant; each plan below ORs their forms in this order."""
