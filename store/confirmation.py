@@ -127,6 +127,7 @@ async def current_confirmers(session: AsyncSession, record_ids: Sequence[int]) -
 
 async def cancel_open_nodes(session: AsyncSession, record_id: int) -> None:
     """End the open round: its CURRENT and WAITING nodes are CANCELLED."""
+    await session.flush()  # a node just decided is no longer open
     nodes = await session.scalars(
         select(ConfirmationNode).where(
             ConfirmationNode.record_id == record_id,
