@@ -108,7 +108,7 @@ async def submit(
         record.values or {},
         {
             CURRENT_FIELD: _user_ref(nodes[0].confirmer_id) if nodes else None,
-            FIRST_CONFIRMED_FIELD: False,
+            FIRST_CONFIRMED_FIELD: None,  # absent: no one has confirmed
         },
     )
     to = _names(users) if users else "the Order Administrators"

@@ -131,7 +131,7 @@ async def test_two_nodes_confirm_reject_resubmit_confirm_ship_and_receive(api: A
     ]
     assert seen["currentConfirmer"] == {"id": s.cora.id, "name": "Cora"}
     assert seen["currentConfirmerId"] == s.cora.id
-    assert seen["firstConfirmerConfirmed"] is False
+    assert seen["firstConfirmerConfirmed"] is None  # no one has confirmed
     assert {n["submittedBy"]["id"] for n in seen["confirmationNodes"]} == {s.ann.id}
     assert "WITHDRAW" in [t["name"] for t in seen["transitions"]]
     assert "CONFIRM" not in [t["name"] for t in seen["transitions"]]
@@ -192,7 +192,7 @@ async def test_two_nodes_confirm_reject_resubmit_confirm_ship_and_receive(api: A
     assert [(n["confirmer"]["name"], n["state"]) for n in seen["confirmationNodes"]] == [
         ("Dan", "CURRENT")
     ]
-    assert seen["firstConfirmerConfirmed"] is False
+    assert seen["firstConfirmerConfirmed"] is None  # no one has confirmed
     again = "Resubmitted by Ann for confirmation to Dan: Rejected → Confirming."
     assert (await kinds(api, s.dan))[-1] == ("CONFIRMATION_REQUESTED", again)
 
