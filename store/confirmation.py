@@ -81,6 +81,12 @@ async def start_round(
     return nodes
 
 
+async def insert_nodes(session: AsyncSession, nodes: Sequence[ConfirmationNode]) -> None:
+    """Nodes written as they are (the demo's orders, already through some steps)."""
+    session.add_all(nodes)
+    await session.flush()
+
+
 async def latest_rounds(
     session: AsyncSession, enterprise_id: int, record_ids: Sequence[int]
 ) -> dict[int, list[ConfirmationNode]]:
