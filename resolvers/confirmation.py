@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crmfeed.ids import Kind, from_global
+from crmfeed.ids import Kind, from_global, to_global
 from crmfeed.registry.confirmation import (
     CONFIRMATION_TYPES,
     CONFIRMING,
@@ -116,7 +116,7 @@ async def submit(
 
 
 def _user_ref(number: int) -> str:
-    return f"{Kind.USER.value}_{number}"
+    return to_global(Kind.USER, number)
 
 
 async def confirm(session: AsyncSession, viewer: Viewer, record: Record, actor: str) -> Outcome:
