@@ -463,3 +463,38 @@ async def test_the_confirmation_fields_are_not_written_through_values(api: Api) 
         error = await api.error(UPDATE_RECORD, {"id": order, "values": values}, s.ann.token)
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
         assert "set only by the CONFIRM transition" in error["message"]
+
+
+# -- cost ---------------------------------------------------------------------------------------
+
+PAGE = """
+query($first: Int) {
+  records(objectType: SALES_ORDER, first: $first) {
+    edges { node { id transitions { name }
+      ... on SalesOrder { currentConfirmer { name } confirmationNodes { state confirmer { name } } }
+    } }
+  }
+}"""
+
+
+async def test_a_page_of_orders_with_their_nodes_costs_the_same_statements_at_any_size(
+    api: Api,
+) -> None:
+    """The nodes, their confirmers and the viewer's actors are read for the whole page."""
+    s = await shop(api)
+    await s.chain(s.cora, s.dan)
+    for n in range(10):
+        await s.org.record(s.ann, "SALES_ORDER", f"Order {n}")
+
+    async def cost(first: int) -> int:
+        log = api.count_statements()
+        log.active = True
+        data = await api.ok(PAGE, {"first": first}, s.ann.token)
+        log.active = False
+        assert len(data["records"]["edges"]) == first
+        assert all(
+            e["node"]["currentConfirmer"] == {"name": "Cora"} for e in data["records"]["edges"]
+        )
+        return len(log.statements)
+
+    assert await cost(2) == await cost(10)
