@@ -678,7 +678,8 @@ class _Loader:
                 )
                 self.feed_items += 1
                 waiting = chain[confirmed] if status == "CONFIRMING" else None
-                asked = self.users[waiting] if waiting and (actor, content) == steps[-1] else None
+                last = (actor, content) == steps[-1]
+                asked = [self.users[waiting]] if waiting and last else []
                 await notify.confirmation_step(
                     self.session,
                     author,

@@ -17,6 +17,7 @@ from crmfeed.registry.confirmation import (
     CONFIRMATION_TYPES,
     CONFIRMING,
     CURRENT_FIELD,
+    FALLBACK_CONFIRMER,
     FIRST_CONFIRMED_FIELD,
     MAX_NODES,
     NodeState,
@@ -53,8 +54,9 @@ class Outcome:
 
     said: str
     status: str | None = None
-    ask: int | None = None
+    ask: list[int] = field(default_factory=list)
     tell: list[int] = field(default_factory=list)
+    nodes: int = 0  # the nodes a submission made
 
 
 def _names(users: Sequence[User]) -> str:
@@ -111,8 +113,11 @@ async def submit(
             FIRST_CONFIRMED_FIELD: None,  # absent: no one has confirmed
         },
     )
-    to = _names(users) if users else "the Order Administrators"
-    return Outcome(said=f"for confirmation to {to}", ask=nodes[0].confirmer_id if nodes else None)
+    if nodes:
+        said = f"for confirmation to {_names(users)}"
+        return Outcome(said=said, ask=[nodes[0].confirmer_id], nodes=len(nodes))
+    fallback = await org.role_holder_ids(session, viewer.enterprise_id, FALLBACK_CONFIRMER)
+    return Outcome(said="for confirmation to the Order Administrators", ask=fallback)
 
 
 def _user_ref(number: int) -> str:
@@ -144,7 +149,7 @@ async def confirm(session: AsyncSession, viewer: Viewer, record: Record, actor: 
         return Outcome(
             said=f"{said}; now waiting for {names[following.confirmer_id]}",
             status=CONFIRMING,
-            ask=following.confirmer_id,
+            ask=[following.confirmer_id],
         )
     changes[CURRENT_FIELD] = None
     record.values = merged(record.values or {}, changes)
@@ -218,11 +223,12 @@ async def submitted_on_creation(
 ) -> list[tuple[int, int]]:
     """A new order is submitted: with the enterprise's default chain, its round starts, a
     SALES_PROCESS item says so and the first confirmer is asked (with no chain it waits for
-    the Order Administrators, and nothing is written). Returns the notifications written."""
+    the Order Administrators, who list it, and nothing is written: only a resubmission with no
+    confirmers asks them). Returns the notifications written."""
     if not confirmable(record.object_type) or record.status != CONFIRMING:
         return []
     outcome = await submit(session, viewer, record, None)
-    if outcome.ask is None:
+    if not outcome.nodes:
         return []
     me = await org.get_user(session, viewer.enterprise_id, viewer.id)
     actor = me.name if me else "Someone"

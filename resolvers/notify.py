@@ -251,10 +251,11 @@ async def confirmation_step(
     record: Record,
     item: FeedItem,
     *,
-    ask: int | None,
+    ask: Sequence[int],
     tell: Sequence[int],
 ) -> list[tuple[int, int]]:
-    """A step of an order's confirmation: the confirmer it now waits for is asked to confirm;
+    """A step of an order's confirmation: the confirmer it now waits for (the Order
+    Administrators when it has none) is asked to confirm;
     the submitter (on the last confirmation or a rejection) and the owner learn what
     happened."""
     about = {"item_id": item.id, "record_id": record.id}
@@ -267,7 +268,7 @@ async def confirmation_step(
             viewer.id,
             **about,
         )
-        for user in ([ask] if ask is not None else [])
+        for user in ask
     ]
     entries += [
         NewNotification(user, K.STATUS_CHANGED, said, viewer.id, **about)

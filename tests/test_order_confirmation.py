@@ -498,3 +498,16 @@ async def test_a_page_of_orders_with_their_nodes_costs_the_same_statements_at_an
         return len(log.statements)
 
     assert await cost(2) == await cost(10)
+
+
+async def test_a_resubmission_with_no_confirmers_asks_the_order_administrators(api: Api) -> None:
+    s = await shop(api)
+    order = await s.order()
+    await s.org.transition(s.ann, order, "WITHDRAW")
+    await s.org.transition(s.ann, order, "RESUBMIT")
+    said = (
+        "Resubmitted by Ann for confirmation to the Order Administrators: Withdrawn → Confirming."
+    )
+    assert (await s.process_items(order))[-1] == said
+    assert await kinds(api, s.olga) == [("CONFIRMATION_REQUESTED", said)]
+    assert await kinds(api, s.fay) == []
