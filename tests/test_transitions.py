@@ -289,6 +289,40 @@ CASES = [
     ("SALES_ORDER", "CONFIRMING", "WITHDRAW", {}, "ann", "dora", "FORBIDDEN", "WITHDRAWN"),
     ("SALES_ORDER", "WITHDRAWN", "RESUBMIT", {}, "carl", "eve", "NOT_FOUND", "CONFIRMING"),
     ("RETURN_FORM", "CONFIRMING", "WITHDRAW", {}, "ann", "dora", "FORBIDDEN", "WITHDRAWN"),
+    # with no confirmers (no default chain here) the Order Administrator confirms
+    ("SALES_ORDER", "CONFIRMING", "CONFIRM", {}, "ORDER_ADMIN", "ann", "FORBIDDEN", "CONFIRMED"),
+    (
+        "RETURN_FORM",
+        "CONFIRMING",
+        "REJECT",
+        {"reason": "Not ours"},
+        "ORDER_ADMIN",
+        "boss",
+        "FORBIDDEN",
+        "REJECTED",
+    ),
+    ("SALES_ORDER", "CONFIRMED", "SHIP", {}, "ORDER_ADMIN", "ann", "FORBIDDEN", "SHIPPED"),
+    ("SALES_ORDER", "SHIPPED", "RECEIVE", {}, "ann", "dora", "FORBIDDEN", "RECEIVED"),
+    (
+        "SALES_ORDER",
+        "CONFIRMED",
+        "REVOKE_CONFIRMATION",
+        {"reason": "Customer cancelled"},
+        "ORDER_ADMIN",
+        "boss",
+        "FORBIDDEN",
+        "REJECTED",
+    ),
+    (
+        "SALES_ORDER",
+        "RECEIVED",
+        "REVERT_RECEIPT",
+        {"reason": "Wrong address"},
+        "ORDER_ADMIN",
+        "carl",
+        "FORBIDDEN",
+        "SHIPPED",
+    ),
     ("WORK_ORDER", "NEW", "START_PROCESSING", {}, "carl", "dora", "FORBIDDEN", "PROCESSING"),
     ("WORK_ORDER", "RESOLVED", "CLOSE", {}, "ann", "dora", "FORBIDDEN", "CLOSED"),
 ]
@@ -416,7 +450,16 @@ async def test_input_that_is_not_an_object_is_bad_user_input(api: Api) -> None:
 
 # -- Record.transitions agrees with transitionRecord ---------------------------------------------
 
-VIEWERS = ["ann", "boss", "carl", "dora", "PAYMENT_FINANCE", "INVOICE_FINANCE", "admin"]
+VIEWERS = [
+    "ann",
+    "boss",
+    "carl",
+    "dora",
+    "PAYMENT_FINANCE",
+    "INVOICE_FINANCE",
+    "ORDER_ADMIN",
+    "admin",
+]
 
 
 @pytest.mark.parametrize(
@@ -429,6 +472,9 @@ VIEWERS = ["ann", "boss", "carl", "dora", "PAYMENT_FINANCE", "INVOICE_FINANCE", 
         ("PAYMENT", "NOT_RECEIVED"),
         ("INVOICING_APPLICATION", "INVOICED"),
         ("VISIT", "COMPLETED"),
+        ("SALES_ORDER", "CONFIRMING"),
+        ("SALES_ORDER", "SHIPPED"),
+        ("RETURN_FORM", "REJECTED"),
     ],
 )
 async def test_record_transitions_lists_exactly_what_transition_record_accepts(
