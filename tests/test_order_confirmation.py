@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tests.feed_helpers import feed
+from tests.live_helpers import subscribed
 from tests.processes import inbox
 from tests.records_helpers import INVALIDATE, TRANSITION, UPDATE_RECORD, Org, Person, new_org
+from tests.test_notifications_live import live_server
 
 if TYPE_CHECKING:
+    from crmfeed.settings import Settings
     from tests.conftest import Api
 
 ORDER = """
@@ -511,3 +514,32 @@ async def test_a_resubmission_with_no_confirmers_asks_the_order_administrators(a
     assert (await s.process_items(order))[-1] == said
     assert await kinds(api, s.olga) == [("CONFIRMATION_REQUESTED", said)]
     assert await kinds(api, s.fay) == []
+
+
+# -- pushed live ----------------------------------------------------------------------------------
+
+
+async def test_each_confirmer_is_asked_live_over_a_websocket(database: Settings) -> None:
+    """A real server on the module's database (SQLite, PostgreSQL): the request to confirm
+    reaches each confirmer's socket when the order comes to them, and only theirs."""
+    async with live_server(database) as live:
+        s = await shop(live.api)  # type: ignore[arg-type]
+        await s.chain(s.cora, s.dan)
+        async with (
+            subscribed(live.ws_url, s.cora.token) as cora,
+            subscribed(live.ws_url, s.dan.token) as dan,
+        ):
+            order = await s.order(name="Order 9")
+            asked = await cora.next_notification(10)
+            assert (asked["kind"], asked["record"]) == (
+                "CONFIRMATION_REQUESTED",
+                {"id": order, "name": "Order 9"},
+            )
+            assert await dan.nothing_within(0.3)
+            await s.org.transition(s.cora, order, "CONFIRM")
+            asked = await dan.next_notification(10)
+            assert asked["kind"] == "CONFIRMATION_REQUESTED"
+            assert asked["feedItem"]["content"] == (
+                "Confirmed by Cora (1 of 2); now waiting for Dan."
+            )
+            assert await cora.nothing_within(0.3)
