@@ -201,6 +201,8 @@ def print_loaded(loaded: demo_data.DemoData) -> None:
         f"{loaded.feed_items} feed items."
     )
     print_logins(loaded.password)
+    for confirmer, names in loaded.waiting.items():
+        say(f"Waiting for {confirmer}'s confirmation: {', '.join(names)}.")
 
 
 # -- commands --------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crmfeed.ids import Kind, to_global
 from crmfeed.registry.actions import ACTION_LABELS, RULES, Action, Actor
+from crmfeed.registry.confirmation import FALLBACK_CONFIRMER
 from crmfeed.registry.enums import FunctionRole, LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
 from crmfeed.registry.permissions import (
@@ -58,7 +58,7 @@ ACTOR_LABELS: dict[Actor, str] = {
     Actor.SHARED_RW: "parties it is shared with Read & Write",
     Actor.TEAM_RW: "related-team members with Read & Write",
     Actor.TEAM_RW_SUPERIOR: "the superiors of those members",
-    Actor.CURRENT_CONFIRMER: "the current confirmer",
+    Actor.CURRENT_CONFIRMER: "the current confirmer (Order Administrators when it has none)",
     Actor.CRM_ADMIN: "CRM administrators",
     Actor.ORDER_ADMIN: "Order Administrators",
     Actor.ORDER_FINANCE: "Order Finance",
@@ -78,8 +78,8 @@ def actors(viewer: Viewer, record: Record, facts: AccessFacts) -> set[Actor]:
         Actor.SHARED_RW: facts.shared_rw,
         Actor.TEAM_RW: facts.team_rw,
         Actor.TEAM_RW_SUPERIOR: facts.team_rw_superior,
-        Actor.CURRENT_CONFIRMER: (record.values or {}).get("currentConfirmerId")
-        == to_global(Kind.USER, viewer.id),
+        Actor.CURRENT_CONFIRMER: facts.current_confirmer
+        or (facts.no_confirmer and FALLBACK_CONFIRMER in viewer.roles),
     }
     found.update(actor for actor, holds in checks.items() if holds)
     return found

@@ -9,7 +9,7 @@ from crmfeed.ids import Kind
 from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
-from resolvers import checker, system_items
+from resolvers import checker, confirmation, system_items
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.inputs import parse_id
 from resolvers.paging import decode_cursor
@@ -119,7 +119,9 @@ async def create_record(
             owner_id=owner,
             created_by_id=viewer.id,
         )
+        sent = await confirmation.submitted_on_creation(session, viewer, record)
         await session.commit()
+    await context.publish(sent)
     return record
 
 

@@ -19,8 +19,14 @@ from crmfeed.ids import Kind, from_global, to_global
 from crmfeed.registry.enums import ObjectType
 from crmfeed.registry.feed import FeedItemType
 from crmfeed.registry.objects import spec_for
-from crmfeed.registry.transitions import Effect, Transition, find, transitions_of
-from resolvers import checker, notify, system_items
+from crmfeed.registry.transitions import (
+    CONFIRMATION_EFFECTS,
+    Effect,
+    Transition,
+    find,
+    transitions_of,
+)
+from resolvers import checker, confirmation, notify, system_items
 from resolvers.errors import BadUserInput
 from resolvers.feed import clean_content
 from resolvers.record_actions import act
@@ -197,7 +203,12 @@ async def transition_record(
         related = [record.id]
         new_owner = None
         done = transition.done
-        if transition.effect is Effect.ASSIGN:
+        step = None
+        if transition.effect in CONFIRMATION_EFFECTS:
+            step = await confirmation.run(
+                transition.effect, session, viewer, record, actor_name, given
+            )
+        elif transition.effect is Effect.ASSIGN:
             new_owner, assignee_name = await _assign(session, viewer, record, given["assigneeId"])
             done = f"{done} to {assignee_name}"
         elif transition.effect is Effect.CONVERT_LEAD:
@@ -205,12 +216,12 @@ async def transition_record(
             related += created
             done = f"Lead converted to {said}"
         record.values = merged(record.values or {}, dict(transition.sets))
-        record.status = transition.to_status
-        lines = [f"{done} by {actor_name}."]
-        if before != transition.to_status:
+        record.status = step.status if step and step.status else transition.to_status
+        said = step.said if step else f"{done} by {actor_name}"
+        lines = [f"{said}."]
+        if before != record.status:
             lines[0] = (
-                f"{done} by {actor_name}: {_status_label(record, before)} → "
-                f"{_status_label(record, transition.to_status)}."
+                f"{said}: {_status_label(record, before)} → {_status_label(record, record.status)}."
             )
         if "reason" in given:
             lines.append(f"Reason: {given['reason']}")
@@ -219,6 +230,10 @@ async def transition_record(
         item = await system_items.system_item(
             session, viewer, FeedItemType.SALES_PROCESS, "\n".join(lines), related
         )
+        if step is not None:
+            return await notify.confirmation_step(
+                session, viewer, actor_name, record, item, ask=step.ask, tell=step.tell
+            )
         return await notify.record_moved(
             session, viewer, actor_name, record, item, owner_before, new_owner
         )

@@ -22,6 +22,7 @@ from resolvers import (
     work_items,
 )
 from schema.access import CreateSharingRuleInput, SharingRule
+from schema.confirmation import ConfirmationMutation
 from schema.enums import (
     DataAccess,
     FieldAccess,
@@ -76,7 +77,9 @@ async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: 
 
 
 @strawberry.type
-class Mutation(NotificationMutation, RecordPageMutation, RoleMutation, TransferMutation):
+class Mutation(
+    NotificationMutation, RecordPageMutation, RoleMutation, TransferMutation, ConfirmationMutation
+):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput

@@ -8,6 +8,7 @@ from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.objects import OBJECTS
 from resolvers import access, auth, feed, field_access, org, records, sharing, tasks
 from schema.access import AccessExplanation, SharingRule
+from schema.confirmation import ConfirmationQuery
 from schema.enums import ObjectType
 from schema.feed import (
     FeedItem,
@@ -42,7 +43,7 @@ from store.records import RecordFilter as StoreFilter
 
 
 @strawberry.type
-class Query(NotificationQuery, RecordPageQuery, RoleQuery, TransferQuery):
+class Query(NotificationQuery, RecordPageQuery, RoleQuery, TransferQuery, ConfirmationQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))

@@ -17,6 +17,7 @@ from crmfeed.registry.transitions import transitions_of
 from resolvers.field_access import FieldAccessMap
 from resolvers.paging import encode_cursor
 from resolvers.records import RecordPage
+from schema.confirmation import extra_fields
 from schema.enums import DataAccess, FieldAccess, FunctionRole, LifeStatus, ObjectType, TeamRole
 from schema.org import Department, User, wrap_department, wrap_user
 from schema.pagination import PageInfo
@@ -165,6 +166,7 @@ PYTHON_TYPES: dict[F, Any] = {
     F.MULTI_SELECT: list[str],
     F.LOOKUP: strawberry.ID,
     F.USER: strawberry.ID,
+    F.USERS: list[strawberry.ID],
 }
 PARSERS: dict[F, Any] = {F.DATE: date.fromisoformat, F.DATETIME: datetime.fromisoformat}
 
@@ -188,6 +190,7 @@ def _record_type(spec: ObjectSpec) -> type[RecordInterface]:
     namespace: dict[str, Any] = {
         f.name: _typed_field(spec.object_type, f) for f in spec.fields if f.name != "name"
     }
+    namespace.update(extra_fields(spec.object_type))
     namespace["__init__"] = RecordInterface.__init__  # a dataclass keeps an __init__ it is given
     cls = type(spec.type_name, (RecordInterface,), namespace)
     return strawberry.type(cls, description=f"A {spec.label} record.")  # type: ignore[return-value]

@@ -34,6 +34,11 @@ class AccessFacts:
     sharing: list[SharingRule] = field(default_factory=list)
     headed_departments: list[Department] = field(default_factory=list)
     function_roles: list[FunctionRole] = field(default_factory=list)
+    current_confirmer: bool = False
+    """The subject confirms the record's CURRENT confirmation node (the order waits for them)."""
+    no_confirmer: bool = False
+    """The record is a CONFIRMING order with no current node (submitted with no confirmers):
+    the Order Administrators confirm it."""
 
     @property
     def team_rw(self) -> bool:

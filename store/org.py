@@ -451,6 +451,22 @@ async def list_departments(session: AsyncSession, enterprise_id: int) -> list[De
     )
 
 
+async def role_holder_ids(
+    session: AsyncSession, enterprise_id: int, role: FunctionRole
+) -> list[int]:
+    """The active users holding the function role."""
+    query = (
+        select(UserRole.user_id)
+        .join(User, User.id == UserRole.user_id)
+        .where(
+            UserRole.enterprise_id == enterprise_id,
+            UserRole.role == role.value,
+            User.active.is_(True),
+        )
+    )
+    return sorted(await session.scalars(query))
+
+
 async def admin_ids(
     session: AsyncSession, enterprise_id: int, *, active_only: bool = False
 ) -> list[int]:

@@ -18,6 +18,9 @@ Sharing         a party a rule shares the owner's     (type, owner_id) IN    the
                 records with (follow-up: if allowed)  pairs shared with me
 FunctionRole-   a holder of a function role whose     object_type IN the     the same test
 Scope           read scope covers the object type     roles' scopes
+CurrentConfirm- the confirmer of the record's         id IN records whose    EXISTS its CURRENT
+er              CURRENT confirmation node (an order   CURRENT node is mine   node, mine
+                waiting for them)
 CrmAdmin        CRM administrators (invalid records   the whole enterprise   the same
                 too)
 
@@ -52,9 +55,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
+from crmfeed.registry.confirmation import CONFIRMATION_TYPES, CONFIRMING, NodeState
 from crmfeed.registry.enums import AccessRule, DataAccess, FollowUpAccess, FunctionRole, LifeStatus
 from crmfeed.registry.roles import READ_SCOPES, roles_reading
 from store.access_facts import TeamPath
+from store.confirmation_tables import ConfirmationNode
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import (
     Department,
@@ -674,6 +679,91 @@ class FunctionRoleScope(Grant):
             found[record.id].function_roles = roles_reading(subject.roles, record.object_type)
 
 
+_WAITING_NODE = aliased(ConfirmationNode, name="waiting_node")
+_SUBJECT_NODE = aliased(ConfirmationNode, name="subject_node")
+_CONFIRMED_TYPES = sorted(object_type.value for object_type in CONFIRMATION_TYPES)
+
+
+class CurrentConfirmer(Grant):
+    """The confirmer of the record's CURRENT confirmation node: a Sales Order or Return Form
+    waiting for them (such a node exists only while the order is CONFIRMING). Its follow-up
+    activity is open to them too: the history they decide on."""
+
+    rules = (AccessRule.CURRENT_CONFIRMER,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        waiting = select(ConfirmationNode.record_id).where(
+            ConfirmationNode.confirmer_id == viewer.id,
+            ConfirmationNode.state == NodeState.CURRENT.value,
+        )
+        return record.id.in_(waiting)
+
+    def on_row(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        node = _WAITING_NODE
+        return (
+            select(1)
+            .select_from(node)
+            .where(
+                node.record_id == record.id,
+                node.confirmer_id == viewer.id,
+                node.state == NodeState.CURRENT.value,
+            )
+            .exists()
+        )
+
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        return None if object_type in _CONFIRMED_TYPES else False
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        node = _SUBJECT_NODE
+        return (
+            select(1)
+            .select_from(node)
+            .where(
+                node.record_id == record.id,
+                node.confirmer_id == user_id,
+                node.state == NodeState.CURRENT.value,
+            )
+            .correlate_except(node)
+            .exists()
+        )
+
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        """Whether each confirming order waits for the subject, or for no one (then the Order
+        Administrators confirm it): one lookup for the confirming orders of the read."""
+        confirming = sorted(
+            record.id
+            for record in records
+            if record.object_type in _CONFIRMED_TYPES and record.status == CONFIRMING
+        )
+        if not confirming:
+            return
+        rows = await session.execute(
+            select(ConfirmationNode.record_id, ConfirmationNode.confirmer_id).where(
+                ConfirmationNode.record_id.in_(confirming),
+                ConfirmationNode.state == NodeState.CURRENT.value,
+            )
+        )
+        waiting_for: dict[int, int] = {record_id: confirmer for record_id, confirmer in rows}
+        for record_id in confirming:
+            confirmer = waiting_for.get(record_id)
+            found[record_id].current_confirmer = confirmer == subject.id
+            found[record_id].no_confirmer = confirmer is None
+
+
 class CrmAdmin(Grant):
     """CRM administrators: every record of the enterprise, invalid ones too."""
 
@@ -710,6 +800,7 @@ GRANTS: tuple[Grant, ...] = (
     RelatedTeam(),
     Sharing(),
     FunctionRoleScope(),
+    CurrentConfirmer(),
     CrmAdmin(),
 )
 """Every grant; each plan below ORs their forms in this order."""

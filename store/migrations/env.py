@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from alembic import context
 
-from store import feed_tables, notification_tables, record_page_tables, transfer_tables
+from store import (
+    confirmation_tables,
+    feed_tables,
+    notification_tables,
+    record_page_tables,
+    transfer_tables,
+)
 from store.models import Base
 
 TABLE_MODULES = (
+    confirmation_tables,
     feed_tables,
     notification_tables,
     record_page_tables,

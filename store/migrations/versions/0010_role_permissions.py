@@ -1,7 +1,7 @@
 """role permissions and custom roles
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 23:50:00
 
 Function permissions become data per enterprise and role (`role_permissions`, one row per
@@ -19,7 +19,7 @@ import store.types
 from crmfeed.registry.permissions import default_rows
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
