@@ -1,5 +1,6 @@
 """The ASGI app: GraphQL (and GraphiQL, and subscriptions over websockets) at /graphql,
-/healthz, and a lifespan that owns the engine, the live-push hub and the reminder runner."""
+/healthz, the reference single-page app at /app/, and a lifespan that owns the engine, the
+live-push hub and the reminder runner."""
 
 from __future__ import annotations
 
@@ -12,22 +13,33 @@ import orjson
 from cross_web import HTTPException, StarletteRequestAdapter
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
-from crmfeed import idempotency
+from crmfeed import idempotency, logs
+from crmfeed.cors import cors_middleware, refuse_websocket
+from crmfeed.files_import_export import transfer_routes
+from crmfeed.graphiql import GraphiQLPage, asset_routes
 from crmfeed.live.hub import Hub
+from crmfeed.live.mail_outbox import MailRunner
 from crmfeed.live.reminders import ReminderRunner
+from crmfeed.metrics import metrics_routes
+from crmfeed.page_files import page_files
+from crmfeed.persisted_queries import PersistedQueries, PersistedQueryTransportWS
 from crmfeed.request_guard import IDEMPOTENCY_HEADER, PAYLOAD_KEY, RequestGuard, error_response
 from crmfeed.security import Passwords, read_token
 from crmfeed.settings import Settings, get_settings
 from crmfeed.throttle import LoginThrottle
 from resolvers.context import REFUSALS, Context
+from resolvers.transfer_jobs import TransferRunner
 from schema.build import build_schema
 from store.engine import create_engine, create_session_factory
 from store.org import TokenState
@@ -53,8 +65,11 @@ class Services:
     session_factory: async_sessionmaker[AsyncSession]
     hub: Hub
     reminders: ReminderRunner
+    mail: MailRunner
+    transfers: TransferRunner
     passwords: Passwords
     throttle: LoginThrottle
+    persisted_queries: PersistedQueries
 
     @classmethod
     def create(cls, settings: Settings, *, schema: str | None = None) -> Services:
@@ -76,8 +91,11 @@ class Services:
             reminders=ReminderRunner(
                 session_factory, hub, poll_seconds=settings.reminder_poll_seconds
             ),
+            mail=MailRunner(session_factory, hub, settings),
+            transfers=TransferRunner(settings, session_factory, hub),
             passwords=Passwords(settings),
             throttle=LoginThrottle(settings),
+            persisted_queries=PersistedQueries.from_settings(settings),
         )
 
 
@@ -133,10 +151,40 @@ class CrmGraphQL(GraphQL):
 
     websocket_adapter_class = RejectingWebSocketAdapter  # type: ignore[assignment]
     request_adapter_class = GuardedRequestAdapter
+    graphql_transport_ws_handler_class = PersistedQueryTransportWS
 
     def __init__(self, services: Services) -> None:
-        super().__init__(build_schema(services.settings), graphql_ide="graphiql")
+        schema = build_schema(services.settings, persisted_queries=services.persisted_queries)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allowed_origins=services.settings.cors_origin_list,
+            multipart_uploads_enabled=True,  # file uploads: importRecords, startImport
+        )
         self.services = services
+        self.persisted_queries = services.persisted_queries
+        self.graphiql = GraphiQLPage(services.settings)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """crmfeed's GraphiQL page (crmfeed/graphiql.py): its example, its assets."""
+        return self.graphiql.html()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a persisted query's GET, which sends `extensions` instead of `query`."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self, *, request_data: GraphQLRequestData, **kwargs: Any
+    ) -> ExecutionResult:
+        """As strawberry's, once a persisted query's hash is checked or its text filled in
+        (crmfeed/persisted_queries.py); an unknown hash answers PersistedQueryNotFound."""
+        refusal = await self.services.persisted_queries.prepare(request_data)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        return await super().execute_single(request_data=request_data, **kwargs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's: an HTTPException is answered as a GraphQL error; a websocket's
@@ -266,6 +314,11 @@ class CrmGraphQL(GraphQL):
             )
             setattr(websocket.state, SOCKET_STATE, opened)
 
+    async def reject_websocket(self, request: WebSocket) -> WebSocket:  # type: ignore[override]
+        """A websocket from a page on an origin CORS_ORIGINS does not list: 403, saying so."""
+        await refuse_websocket(request)
+        return request
+
     @staticmethod
     def _reject(context: Context, code: int, reason: str) -> NoReturn:
         if context.request is not None:
@@ -281,6 +334,7 @@ def create_app(services: Services | None = None) -> Starlette:
     services = services or Services.create(get_settings())
     services.settings.refuse_if_insecure()
     services.settings.warn_if_insecure()
+    logs.configure(services.settings)
     graphql = CrmGraphQL(services)
 
     async def healthz(_: Request) -> JSONResponse:
@@ -303,21 +357,44 @@ def create_app(services: Services | None = None) -> Starlette:
         await services.hub.start()
         if services.settings.run_reminders:
             services.reminders.start()
+        if services.settings.run_mail_sender:
+            services.mail.start()
+        if services.settings.run_transfer_jobs:
+            services.transfers.start()
         try:
             yield
         finally:
+            await services.transfers.stop()
             await services.reminders.stop()
+            await services.mail.stop()
             await services.hub.stop()
             await services.throttle.close()
+            await services.persisted_queries.close()
             await services.engine.dispose()
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", RequestGuard(graphql, max_body_size=services.settings.max_body_size)),
+            Route(
+                "/graphql",
+                RequestGuard(
+                    graphql,
+                    max_body_size=services.settings.max_body_size,
+                    max_upload_size=services.settings.upload_max_bytes,
+                ),
+            ),
             WebSocketRoute("/graphql", graphql),
+            *asset_routes(services.settings),
+            *metrics_routes(services),
+            # The reference single-page app (crmfeed/webapp/: plain JavaScript modules).
+            Mount("/app", StaticFiles(packages=[("crmfeed", "webapp")], html=True), name="app"),
+            # Record PDFs, calendar files (their routes, not a Mount: a Mount at "" would match
+            # every path and turn a wrong method on /healthz into a 404).
+            *page_files(services).routes,
+            *transfer_routes(services),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(logs.RequestIdMiddleware), *cors_middleware(services.settings)],
     )
     app.state.services = services
     return app

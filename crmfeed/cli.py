@@ -13,7 +13,9 @@ SECRET_KEY, ...), see `crmfeed check`.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -199,6 +201,8 @@ def print_loaded(loaded: demo_data.DemoData) -> None:
         f"{loaded.feed_items} feed items."
     )
     print_logins(loaded.password)
+    for confirmer, names in loaded.waiting.items():
+        say(f"Waiting for {confirmer}'s confirmation: {', '.join(names)}.")
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -268,6 +272,9 @@ def serve(
             "mutation, or run `crmfeed demo`."
         )
     say(f"GraphiQL: {public_url(host, port)}   (health check: /healthz)")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics then answers the sum of every worker's figures (crmfeed/metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crmfeed-metrics-")
     # The app repeats the SECRET_KEY warning at import; it was just shown, once is enough.
     warnings.filterwarnings("ignore", message="SECRET_KEY is the development default")
     uvicorn.run(
@@ -372,6 +379,8 @@ def check(
         elif name == "secret_key_previous":
             count = len(settings.previous_secret_keys)
             shown = f"{count} key{'s' if count != 1 else ''} (hidden)" if count else "none"
+        elif name == "metrics_token":
+            shown = f"set ({len(value)} characters, hidden)" if value else "none (loopback only)"
         elif name.endswith("_url"):
             shown = mask_url(value)
         else:
@@ -486,6 +495,58 @@ def create_enterprise(
     say(f"Created enterprise {name!r} with CRM administrator {auth.user.name} <{auth.user.email}>.")
 
 
+# -- GraphiQL's assets and the SDL ---------------------------------------------------------------
+
+
+@app.command("graphiql-assets")
+def graphiql_assets(
+    directory: Annotated[
+        str | None,
+        typer.Option(
+            "--dir",
+            help="Folder to fetch into. Default: GRAPHIQL_ASSETS_DIR (./graphiql-assets).",
+            show_default=False,
+        ),
+    ] = None,
+    registry: Annotated[
+        str, typer.Option(help="npm registry (or a mirror of it) to fetch from.")
+    ] = "https://registry.npmjs.org/",
+) -> None:
+    """Fetch GraphiQL's scripts and styles for GRAPHIQL_ASSETS=local.
+
+    Fetches the exact versions the GraphiQL page pins from the npm registry, checks each
+    tarball against the registry's integrity hash and each file against the page's own, and
+    writes them to the folder; serve with GRAPHIQL_ASSETS=local (and GRAPHIQL_ASSETS_DIR
+    naming that folder, if not the default) to need no CDN.
+    """
+    from pathlib import Path
+
+    from crmfeed.graphiql import FetchError, fetch_assets
+
+    target = Path(directory or load_settings().graphiql_assets_dir)
+    try:
+        written = fetch_assets(target, registry=registry, report=say)
+    except FetchError as error:
+        say(str(error), prefix="Not fetched: ", style="red", err=True)
+        raise typer.Exit(1) from None
+    say(f"{len(written)} files in {target.resolve()}.")
+    say(
+        "Serve them with: GRAPHIQL_ASSETS=local "
+        f"GRAPHIQL_ASSETS_DIR={target.resolve()} crmfeed serve"
+    )
+
+
+@app.command("schema")
+def print_schema() -> None:
+    """Print the GraphQL schema (SDL), as `schema.graphql` at the repository's root holds it.
+
+    After changing the schema: crmfeed schema > schema.graphql
+    """
+    from schema.build import build_schema
+
+    typer.echo(build_schema(load_settings()).as_str())
+
+
 def version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version
@@ -508,3 +569,9 @@ def main(
     Settings come from environment variables (DATABASE_URL, BROADCAST_URL, SECRET_KEY, ...);
     `crmfeed check` prints them. Start with `crmfeed serve`.
     """
+
+
+# `crmfeed import`, `crmfeed export`, `crmfeed template` (crmfeed/cli_transfer.py).
+from crmfeed.cli_transfer import register as _register_transfer  # noqa: E402
+
+_register_transfer(app)

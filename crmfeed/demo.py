@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crmfeed.ids import Kind, to_global
+from crmfeed.registry.confirmation import NodeState
 from crmfeed.registry.enums import (
     DataAccess,
     FollowUpAccess,
@@ -27,8 +28,10 @@ from crmfeed.registry.enums import (
 from crmfeed.registry.feed import FeedItemType
 from crmfeed.security import hash_password
 from resolvers import notify
-from store import feed, org, records, sharing
+from store import confirmation, feed, org, records, sharing
+from store.confirmation_tables import ConfirmationNode
 from store.feed_tables import FeedLike
+from store.record_page_tables import MailTemplate, PrintTemplate
 from store.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -155,6 +158,36 @@ CAMPAIGNS = (
 
 
 PEOPLE_BY_KEY = {person.key: person for person in PEOPLE}
+DEMO_PRINT_TEMPLATE = "Account summary"
+ACCOUNT_SUMMARY = """\
+<h1>{{ record.name }}</h1>
+<p>{{ values.industry }} · level {{ values.level }} · owner {{ record.owner }}</p>
+<p>Phone {{ values.phone }} · {{ values.email }} · {{ values.address }}</p>
+<h2>Latest follow-up</h2>
+<ul>
+{% for item in activity[:5] %}
+<li>{{ item.createdAt }}, {{ item.author }}: {{ item.content }}</li>
+{% else %}
+<li>None yet.</li>
+{% endfor %}
+</ul>
+"""
+DEMO_MAIL_TEMPLATE = "Follow-up after a call"
+FOLLOW_UP_MAIL = """\
+Dear {{ name }},
+
+Thank you for your time today. As promised, I will send {{ company or "you" }} our quote this week.
+
+Best regards,
+{{ sender }}
+"""
+PENDING_CYCLE = ("CONFIRMING", "REJECTED", "CONFIRMING", "WITHDRAWN")
+"""What becomes of the orders drawn as not yet confirmed, in turn: every status is shown."""
+RETURN_STATUSES = ("CONFIRMING", "REJECTED", "WITHDRAWN", "CONFIRMED")
+RETURN_CONFIRMER = "finance"
+"""Nora Kim confirms Return Forms (the enterprise's default chain): she reads one only while it
+waits for her."""
+REJECTION = "Discount above the region's limit; please check with the customer."
 FOLLOWED_UP = frozenset({ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.OPPORTUNITY})
 SALES_NOTES = (
     "Called {name}: they want a quote for the spring order by Friday.",
@@ -189,6 +222,8 @@ class DemoData:
     logins: list[DemoLogin]
     record_counts: dict[str, int] = field(default_factory=dict)
     feed_items: int = 0
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    """Confirmer name -> the names of the orders and return forms waiting for them."""
 
     @property
     def record_total(self) -> int:
@@ -242,6 +277,10 @@ class _Loader:
         self.account_names: set[str] = set()
         self.followed_up: list[tuple[Record, str]] = []
         self.feed_items = 0
+        self.pending_drawn = 0
+        self.confirming_kept = 0
+        self.confirmations: list[tuple[Record, str, tuple[str, ...], str, int]] = []
+        """(record, owner, chain, status, nodes confirmed) of each order or return form."""
 
     async def load(self, password_hash: str) -> DemoData:
         enterprise = await org.create_enterprise(self.session, ENTERPRISE_NAME)
@@ -254,13 +293,41 @@ class _Loader:
                 await self._salesperson_records(f"{region}{n}", region, campaigns)
         await self._follow_up_activity()
         await self._invalidate_some()
+        await self._page_templates()
+        await self._return_forms()
+        await self._confirmations()
         return DemoData(
             enterprise_id=self.enterprise_id,
             password=DEMO_PASSWORD,
             logins=demo_logins(),
             record_counts=dict(sorted(self.counts.items())),
             feed_items=self.feed_items,
+            waiting=self._waiting(),
         )
+
+    # -- record page actions: a print template and a mail template ---------------------------
+
+    async def _page_templates(self) -> None:
+        admin = self.users["admin"]
+        self.session.add_all(
+            [
+                PrintTemplate(
+                    enterprise_id=self.enterprise_id,
+                    object_type=ObjectType.ACCOUNT.value,
+                    name=DEMO_PRINT_TEMPLATE,
+                    body=ACCOUNT_SUMMARY,
+                    updated_by_id=admin,
+                ),
+                MailTemplate(
+                    enterprise_id=self.enterprise_id,
+                    name=DEMO_MAIL_TEMPLATE,
+                    subject="Following up, {{ name }}",
+                    body=FOLLOW_UP_MAIL,
+                    updated_by_id=admin,
+                ),
+            ]
+        )
+        await self.session.flush()
 
     # -- people and settings ---------------------------------------------------------------------
 
@@ -528,6 +595,16 @@ class _Loader:
 
     async def _order(self, owner: str, manager: str, account: Record, opportunity: Record) -> None:
         status = self.rng.choice(["CONFIRMING", "CONFIRMED", "SHIPPED", "RECEIVED"])
+        confirmed = 2
+        if status == "CONFIRMING":  # in turn waiting for the manager or the CEO, or sent back
+            status = PENDING_CYCLE[self.pending_drawn % len(PENDING_CYCLE)]
+            self.pending_drawn += 1
+            confirmed = 0
+            if status == "CONFIRMING":
+                confirmed = self.confirming_kept % 2
+                self.confirming_kept += 1
+        chain = (manager, "ceo")
+        waiting = chain[confirmed] if status == "CONFIRMING" else None
         amount = float(opportunity.values["amount"])
         order = await self._record(
             O.SALES_ORDER,
@@ -539,14 +616,13 @@ class _Loader:
             orderDate=self._day(-60, 0),
             amount=amount,
             discount=self.rng.choice([0, 0, 5, 10]),
-            currentConfirmerId=(
-                to_global(Kind.USER, self.users[manager]) if status == "CONFIRMING" else None
-            ),
-            firstConfirmerConfirmed=status != "CONFIRMING",
+            currentConfirmerId=to_global(Kind.USER, self.users[waiting]) if waiting else None,
+            firstConfirmerConfirmed=True if confirmed else None,
         )
+        self.confirmations.append((order, owner, chain, status, confirmed))
         if status in ("SHIPPED", "RECEIVED"):
             await self._member(order, "orders", TeamRole.AFTER_SALES, DataAccess.READ_WRITE)
-        if status == "CONFIRMING":
+        if status in ("CONFIRMING", "REJECTED", "WITHDRAWN"):
             return
         await self._record(
             O.PAYMENT,
@@ -569,6 +645,137 @@ class _Loader:
                 invoiceType="NORMAL",
                 taxNumber=f"TX-{self.rng.randint(100000, 999999)}",
             )
+
+    async def _return_forms(self) -> None:
+        """A return form in each of its statuses, for the first delivered orders, confirmed by
+        the enterprise's default chain for Return Forms (Nora Kim)."""
+        await confirmation.set_default_chain(
+            self.session,
+            self.enterprise_id,
+            O.RETURN_FORM.value,
+            [self.users[RETURN_CONFIRMER]],
+        )
+        delivered = [
+            (order, owner)
+            for order, owner, _, status, _ in self.confirmations
+            if status in ("SHIPPED", "RECEIVED")
+        ]
+        for (order, owner), status in zip(delivered, RETURN_STATUSES, strict=False):
+            confirmed = 1 if status == "CONFIRMED" else 0
+            form = await self._record(
+                O.RETURN_FORM,
+                f"RF for {order.name.split()[0]}",
+                status,
+                owner,
+                salesOrderId=_gid(order),
+                reason="Two cartons arrived damaged.",
+                amount=round(float(order.values["amount"]) * 0.1, 2),
+                currentConfirmerId=(
+                    to_global(Kind.USER, self.users[RETURN_CONFIRMER])
+                    if status == "CONFIRMING"
+                    else None
+                ),
+                firstConfirmerConfirmed=True if confirmed else None,
+            )
+            self.confirmations.append((form, owner, (RETURN_CONFIRMER,), status, confirmed))
+
+    async def _confirmations(self) -> None:
+        """Each order's and return form's confirmation nodes, as its status implies, and the
+        SALES_PROCESS items and notifications its steps wrote: the confirmer it waits for was
+        asked, the owner told of what others did."""
+        for record, owner, chain, status, confirmed in self.confirmations:
+            nodes = []
+            for position, key in enumerate(chain, start=1):
+                if position <= confirmed:
+                    state = NodeState.CONFIRMED
+                elif status == "CONFIRMING":
+                    state = NodeState.CURRENT if position == confirmed + 1 else NodeState.WAITING
+                elif position == 1 and status == "REJECTED":
+                    state = NodeState.REJECTED
+                elif status in ("REJECTED", "WITHDRAWN"):
+                    state = NodeState.CANCELLED
+                else:
+                    state = NodeState.CONFIRMED
+                decided = state in (NodeState.CONFIRMED, NodeState.REJECTED)
+                nodes.append(
+                    ConfirmationNode(
+                        enterprise_id=self.enterprise_id,
+                        record_id=record.id,
+                        round=1,
+                        position=position,
+                        confirmer_id=self.users[key],
+                        state=state.value,
+                        submitted_by_id=self.users[owner],
+                        submitted_at=record.created_at,
+                        decided_by_id=self.users[key] if decided else None,
+                        decided_at=record.created_at if decided else None,
+                        comment=REJECTION if state is NodeState.REJECTED else None,
+                    )
+                )
+            await confirmation.insert_nodes(self.session, nodes)
+            steps = self._confirmation_steps(owner, chain, status, confirmed)
+            for actor, content in steps:
+                author = self._viewer(actor)
+                item = await feed.insert_item(
+                    self.session,
+                    enterprise_id=self.enterprise_id,
+                    type=FeedItemType.SALES_PROCESS.value,
+                    author_id=author.id,
+                    content=content,
+                    account_id=None,
+                    record_ids=[record.id],
+                )
+                self.feed_items += 1
+                waiting = chain[confirmed] if status == "CONFIRMING" else None
+                last = (actor, content) == steps[-1]
+                asked = [self.users[waiting]] if waiting and last else []
+                await notify.confirmation_step(
+                    self.session,
+                    author,
+                    PEOPLE_BY_KEY[actor].name,
+                    record,
+                    item,
+                    ask=asked,
+                    tell=[],
+                )
+
+    def _waiting(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for record, _, chain, status, confirmed in self.confirmations:
+            if status == "CONFIRMING":
+                found.setdefault(PEOPLE_BY_KEY[chain[confirmed]].name, []).append(record.name)
+        return dict(sorted(found.items()))
+
+    @staticmethod
+    def _confirmation_steps(
+        owner: str, chain: tuple[str, ...], status: str, confirmed: int
+    ) -> list[tuple[str, str]]:
+        """(who acted, what the SALES_PROCESS item says) for each step the record went
+        through, as `transitionRecord` writes them."""
+        names = [PEOPLE_BY_KEY[key].name for key in chain]
+        submitter = PEOPLE_BY_KEY[owner].name
+        steps = [(owner, f"Submitted by {submitter} for confirmation to {', then '.join(names)}.")]
+        of = len(chain)
+        if status == "CONFIRMING" and confirmed:
+            said = f"Confirmed by {names[0]} (1 of {of}); now waiting for {names[1]}."
+            steps.append((chain[0], said))
+        elif status == "REJECTED":
+            said = (
+                f"Rejected by {names[0]} (1 of {of}): Confirming → Rejected.\nReason: {REJECTION}"
+            )
+            steps.append((chain[0], said))
+        elif status == "WITHDRAWN":
+            steps.append((owner, f"Withdrawn by {submitter}: Confirming → Withdrawn."))
+        elif status != "CONFIRMING":
+            for position, name in enumerate(names, start=1):
+                said = f"Confirmed by {name} ({position} of {of})"
+                if position < of:
+                    steps.append(
+                        (chain[position - 1], f"{said}; now waiting for {names[position]}.")
+                    )
+                else:
+                    steps.append((chain[position - 1], f"{said}: Confirming → Confirmed."))
+        return steps
 
     async def _lead(self, owner: str, campaigns: list[Record]) -> Record:
         name = self._person_name()

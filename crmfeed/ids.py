@@ -18,6 +18,10 @@ class Kind(StrEnum):
     CALENDAR_EVENT = "cal"
     FORWARD = "fwd"
     NOTIFICATION = "ntf"
+    PRINT_TEMPLATE = "ptp"
+    MAIL_TEMPLATE = "mtp"
+    MAIL = "mail"
+    TRANSFER_JOB = "job"
 
 
 def to_global(kind: Kind, number: int) -> str:

@@ -2,7 +2,9 @@
 with a 4xx and a GraphQL-shaped error, before strawberry's view sees it.
 
 The view answers some malformed requests with a plain-text 400 and others (a body of `null` or
-`42`, bytes that are not UTF-8, JSON nested thousands deep) with a 500. This guard reads a POST
+`42`, bytes that are not UTF-8, JSON nested thousands deep) with a 500. A file upload
+(multipart/form-data, the GraphQL multipart request spec) passes on when uploads are on, it
+names its boundary and declares a Content-Length within `max_upload_size`. This guard reads a POST
 body itself, refusing it past `max_body_size` bytes (413, from the Content-Length or while it
 arrives), checks that it is JSON (415 otherwise), UTF-8, nested at most `MAX_JSON_DEPTH` levels,
 and one object whose members have the types GraphQL over HTTP gives them (a list is a batch,
@@ -139,7 +141,8 @@ def nesting_exceeds(value: object, limit: int) -> bool:
 
 
 def check_operation(payload: object, where: str) -> None:
-    """One GraphQL-over-HTTP operation: an object with a `query` text and typed members."""
+    """One GraphQL-over-HTTP operation: an object with a `query` text (or a persisted query's
+    hash in `extensions`) and typed members."""
     if isinstance(payload, list):
         raise Refusal(
             400,
@@ -156,16 +159,21 @@ def check_operation(payload: object, where: str) -> None:
             raise Refusal(
                 400, f"`{name}` must be {KINDS[kind]} or null; got {describe(value)} ({where})."
             )
-    if not payload.get("query"):
+    persisted = (payload.get("extensions") or {}).get("persistedQuery") is not None
+    if not payload.get("query") and not (persisted and payload.get("query") is None):
+        # A persisted query (crmfeed/persisted_queries.py) may send its hash alone.
         raise Refusal(400, f"No GraphQL query: send the operation's text as `query` ({where}).")
 
 
 class RequestGuard:
     """ASGI middleware for the GraphQL endpoint (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_size: int, max_upload_size: int | None = None
+    ) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.max_upload_size = max_upload_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -173,7 +181,9 @@ class RequestGuard:
             return
         try:
             check_idempotency_key(scope)
-            if scope["method"] == "POST":
+            if scope["method"] == "POST" and self._is_upload(scope):
+                pass  # strawberry reads the multipart request (GraphQL multipart request spec)
+            elif scope["method"] == "POST":
                 read = await self._read_json_body(scope, receive)
                 if read is None:  # the client left while sending
                     return
@@ -192,6 +202,31 @@ class RequestGuard:
             await refusal.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _is_upload(self, scope: Scope) -> bool:
+        """A file upload (multipart/form-data), when uploads are on: it must declare its
+        length, at most `max_upload_size` bytes (the server holds the body to that length)."""
+        headers = Headers(scope=scope)
+        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "multipart/form-data" or self.max_upload_size is None:
+            return False
+        if "boundary=" not in (headers.get("content-type") or "").lower():
+            raise Refusal(
+                400,
+                "A multipart/form-data request needs its boundary in the Content-Type (send "
+                "files as the GraphQL multipart request spec says).",
+            )
+        length = headers.get("content-length", "")
+        if not length.isdigit():
+            raise Refusal(411, "Send a file upload with its Content-Length.")
+        if int(length) > self.max_upload_size:
+            raise Refusal(
+                413,
+                f"The upload is larger than the {self.max_upload_size:,} bytes this server "
+                "accepts.",
+                code="LIMIT_EXCEEDED",
+            )
+        return True
 
     async def _read_json_body(
         self, scope: Scope, receive: Receive
@@ -273,7 +308,7 @@ def check_query_string(scope: Scope) -> None:
         if name in params and name in MEMBERS:
             raise Refusal(400, f"Send the `{name}` parameter once.")
         params[name] = value
-    if "query" not in params:
+    if "query" not in params and "extensions" not in params:
         accept = Headers(scope=scope).get("accept", "")
         if "text/html" in accept or "*/*" in accept:
             return  # GraphiQL

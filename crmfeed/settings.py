@@ -9,8 +9,10 @@ where nobody else can reach the server: one process, on SQLite, listening on a l
 from __future__ import annotations
 
 import ipaddress
+import re
 import warnings
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +78,37 @@ class Settings(BaseSettings):
     transaction_attempts: int = Field(default=5, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     echo_sql: bool = False
+    # GraphiQL's scripts: from the CDN, or from GRAPHIQL_ASSETS_DIR (`crmfeed graphiql-assets`).
+    graphiql_assets: Literal["cdn", "local"] = "cdn"
+    graphiql_assets_dir: str = "graphiql-assets"
+    # Origins whose pages may call the API from a browser (crmfeed/cors.py), comma-separated.
+    cors_origins: str = ""
+    # GET /metrics: with a token, for requests bearing it; without, for loopback clients only.
+    metrics_token: str = ""
+    # Log lines as text, or as one JSON object each (with the request id) for log collectors.
+    log_format: Literal["text", "json"] = "text"
+    # Automatic persisted queries (crmfeed/persisted_queries.py)
+    persisted_query_cache_size: int = Field(default=1000, gt=0)
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # Record page actions: mail goes out in the background (crmfeed/live/mail_outbox.py).
+    run_mail_sender: bool = True
+    mail_poll_seconds: float = Field(default=2.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    smtp_allow_private_hosts: bool = False  # mailboxes on loopback or private addresses
+    # Import and export (resolvers/importing.py, resolvers/transfer_jobs.py): uploads, exports
+    # and error reports are kept under FILES_DIR (default: next to the SQLite file, or
+    # ./crmfeed-files); every process that runs jobs must see the same directory.
+    files_dir: str | None = None
+    quick_import_max_rows: int = Field(default=1000, gt=0)
+    quick_import_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    import_max_rows: int = Field(default=300_000, gt=0)
+    upload_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    import_batch_size: int = Field(default=1000, gt=0)
+    export_direct_max_rows: int = Field(default=1000, ge=0)
+    export_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    run_transfer_jobs: bool = True
+    transfer_poll_seconds: float = Field(default=1.0, gt=0)
+    transfer_lease_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("secret_key_previous")
     @classmethod
@@ -87,6 +120,22 @@ class Settings(BaseSettings):
                 "log in again)."
             )
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_without_paths(cls, value: str) -> str:
+        for origin in _split_keys(value):
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+/?", origin):
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                    "without a path, e.g. https://app.example.com"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """CORS_ORIGINS as a list (trailing slashes dropped)."""
+        return tuple(origin.rstrip("/") for origin in _split_keys(self.cors_origins))
 
     @property
     def is_sqlite(self) -> bool:

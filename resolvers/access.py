@@ -64,6 +64,8 @@ def reasons_for(subject: Viewer, record: Record, facts: AccessFacts) -> list[Rea
     found.extend(
         Reason(AccessRule.FUNCTION_ROLE, function_role=role) for role in facts.function_roles
     )
+    if facts.current_confirmer:
+        found.append(Reason(AccessRule.CURRENT_CONFIRMER, via_user_id=subject.id))
     if subject.is_admin:
         found.append(Reason(AccessRule.CRM_ADMIN))
     return found
@@ -90,6 +92,8 @@ def follow_up(
     if facts.function_roles:
         role = ROLE_LABELS[facts.function_roles[0]]
         return True, f"Open: your function role {role} reads every {label}."
+    if facts.current_confirmer:
+        return True, f"Open: the {label} waits for your confirmation."
     closed: list[str] = []
     for path in facts.team:
         role = TeamRole(path.team_role)
@@ -144,7 +148,7 @@ async def explain_access(context: Context, record_id: str, user_id: str | None) 
         if not can_read:
             reasons = []
         can_write = can_read and checker.allowed(
-            Action.EDIT, record, checker.actors(subject, record, facts)
+            Action.EDIT, record, checker.standing(subject, record, facts)
         )
         settings = await sharing.follow_up_settings(
             session, subject.enterprise_id, record.object_type

@@ -18,7 +18,7 @@ from crmfeed.registry.feed import (
     ItemTypeSpec,
 )
 from crmfeed.registry.objects import spec_for
-from resolvers import notify
+from resolvers import checker, notify
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.feed_prefetch import PagePrefetch
 from resolvers.inputs import parse_id, parse_ids
@@ -103,47 +103,64 @@ async def post(context: Context, new: NewItem) -> FeedItem:
         raise BadUserInput(
             f"type: {spec.label} items are made by the system, not posted.", field="type"
         )
-    if spec.permission and spec.permission not in viewer.permissions:
-        raise Forbidden(
-            f"Posting a {spec.label.lower()} needs the function permission {spec.permission}."
-        )
+    if spec.permission:
+        kind, operation = spec.permission.split(".")
+        checker.check_permission(viewer, kind, operation, doing=f"Posting a {spec.label.lower()}")
     content = clean_content(new.content)
     related = parse_ids(new.related_to, Kind.RECORD, "relatedTo")
     account = None if new.account_id is None else parse_id(new.account_id, Kind.RECORD, "accountId")
     mentions = parse_mentions(new.mentions)
     cc = parse_mentions(new.cc, "cc")
     async with context.db() as session:
-        found = await _readable_records(session, viewer, related, "relatedTo")
-        if account is not None:
-            account_row = (await _readable_records(session, viewer, [account], "accountId"))[
-                account
-            ]
-            if account_row.object_type != ObjectType.ACCOUNT:
-                raise BadUserInput(
-                    f"accountId: rec_{account} is a {spec_for(account_row.object_type).label}, "
-                    "not an Account.",
-                    field="accountId",
-                )
-            found[account] = account_row
-            related = [*related, account]
-        _check_related(spec, found.values())
-        await existing_users(session, viewer, cc, "cc")
-        users = await existing_users(session, viewer, [*mentions, viewer.id], "mentions")
-        item = await feed.insert_item(
-            session,
-            enterprise_id=viewer.enterprise_id,
-            type=new.type.value,
-            author_id=viewer.id,
-            content=content,
-            account_id=account,
-            record_ids=related,
-            mentions=mentions,
-            cc=cc,
+        item, sent = await post_in(
+            session, viewer, new.type, content, related, account, mentions, cc
         )
-        sent = await notify.item_posted(session, viewer, users[viewer.id].name, item, mentions, cc)
         await session.commit()
     await context.publish(sent)
     return item
+
+
+async def post_in(
+    session: AsyncSession,
+    viewer: Viewer,
+    item_type: FeedItemType,
+    content: str,
+    related: list[int],
+    account: int | None,
+    mentions: list[int],
+    cc: list[int],
+) -> tuple[FeedItem, list[tuple[int, int]]]:
+    """Write an item in the caller's transaction, related to records the viewer may read, and
+    its notifications; returns the item and what to publish after commit. `post` and the items
+    the record page actions write (a logged call, a sent mail) all go through here."""
+    spec = ITEM_TYPES[item_type]
+    found = await _readable_records(session, viewer, related, "relatedTo")
+    if account is not None:
+        account_row = (await _readable_records(session, viewer, [account], "accountId"))[account]
+        if account_row.object_type != ObjectType.ACCOUNT:
+            raise BadUserInput(
+                f"accountId: rec_{account} is a {spec_for(account_row.object_type).label}, "
+                "not an Account.",
+                field="accountId",
+            )
+        found[account] = account_row
+        related = [*related, account]
+    _check_related(spec, found.values())
+    await existing_users(session, viewer, cc, "cc")
+    users = await existing_users(session, viewer, [*mentions, viewer.id], "mentions")
+    item = await feed.insert_item(
+        session,
+        enterprise_id=viewer.enterprise_id,
+        type=item_type.value,
+        author_id=viewer.id,
+        content=content,
+        account_id=account,
+        record_ids=related,
+        mentions=mentions,
+        cc=cc,
+    )
+    sent = await notify.item_posted(session, viewer, users[viewer.id].name, item, mentions, cc)
+    return item, sent
 
 
 def _check_related(spec: ItemTypeSpec, related: Iterable[Record]) -> None:

@@ -29,6 +29,9 @@ KIND_LABELS = {
     Kind.CALENDAR_EVENT: "calendar event",
     Kind.FORWARD: "forward",
     Kind.NOTIFICATION: "notification",
+    Kind.PRINT_TEMPLATE: "print template",
+    Kind.MAIL_TEMPLATE: "mail template",
+    Kind.MAIL: "mail",
 }
 
 

@@ -23,20 +23,20 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from crmfeed.registry.actions import Actor
+    from resolvers.checker import Standing
     from resolvers.context import Context
     from store.models import Record
     from store.viewer import Viewer
 
 
-def _gate(action: Action) -> Callable[[Record, set[Actor]], None]:
-    def gate(record: Record, who: set[Actor]) -> None:
+def _gate(action: Action) -> Callable[[Record, Standing], None]:
+    def gate(record: Record, who: Standing) -> None:
         checker.check(action, record, who)
 
     return gate
 
 
-def _invalidate_gate(record: Record, who: set[Actor]) -> None:
+def _invalidate_gate(record: Record, who: Standing) -> None:
     if record.life_status == LifeStatus.INVALID:
         raise Conflict("This record is already invalid (in the recycle bin).")
     checker.check(Action.INVALIDATE, record, who)

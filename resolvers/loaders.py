@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from store import access, feed, org, records, sharing
+from store import access, confirmation, feed, org, records, sharing
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from crmfeed.registry.enums import FunctionRole
     from resolvers.context import Context
     from store.access import AccessFacts
+    from store.confirmation_tables import ConfirmationNode
     from store.feed import ItemStats
     from store.feed_tables import FeedItem, FeedReply
-    from store.models import Department, Record, SharingRule, TeamMember, User
+    from store.models import CustomRole, Department, Record, SharingRule, TeamMember, User
     from store.viewer import Viewer
 
 V = TypeVar("V")
@@ -50,8 +51,14 @@ class Loaders:
         self.roles_by_user_id: DataLoader[int, list[FunctionRole]] = _loader(
             context, in_enterprise(org.roles_by_user_ids), []
         )
+        self.custom_roles_by_user_id: DataLoader[int, list[CustomRole]] = _loader(
+            context, in_enterprise(org.custom_roles_by_user_ids), []
+        )
         self.team_by_record_id: DataLoader[int, list[TeamMember]] = _loader(
             context, in_enterprise(records.team_by_record_ids), []
+        )
+        self.confirmation_nodes_by_record_id: DataLoader[int, list[ConfirmationNode]] = _loader(
+            context, in_enterprise(confirmation.latest_rounds), []
         )
         self.sharing_rule_by_id: DataLoader[int, SharingRule | None] = _loader(
             context, in_enterprise(sharing.rules_by_ids), None

@@ -30,7 +30,10 @@ class NotificationKind(StrEnum):
     FORWARDED = "FORWARDED"
     OWNER_CHANGED = "OWNER_CHANGED"
     STATUS_CHANGED = "STATUS_CHANGED"
+    CONFIRMATION_REQUESTED = "CONFIRMATION_REQUESTED"
     IMPORT_FINISHED = "IMPORT_FINISHED"
+    MAIL_FAILED = "MAIL_FAILED"
+    EXPORT_FINISHED = "EXPORT_FINISHED"
 
 
 K = NotificationKind
@@ -243,8 +246,48 @@ async def record_moved(
     return await _store(session, viewer, [told])
 
 
+async def confirmation_step(
+    session: AsyncSession,
+    viewer: Viewer,
+    author_name: str,
+    record: Record,
+    item: FeedItem,
+    *,
+    ask: Sequence[int],
+    tell: Sequence[int],
+) -> list[tuple[int, int]]:
+    """A step of an order's confirmation: the confirmer it now waits for (the Order
+    Administrators when it has none) is asked to confirm;
+    the submitter (on the last confirmation or a rejection) and the owner learn what
+    happened."""
+    about = {"item_id": item.id, "record_id": record.id}
+    said = f"{author_name} on {record.name}: {_excerpt(item.content)}"
+    entries = [
+        NewNotification(
+            user,
+            K.CONFIRMATION_REQUESTED,
+            f"{record.name} waits for your confirmation ({_excerpt(item.content)})",
+            viewer.id,
+            **about,
+        )
+        for user in ask
+    ]
+    entries += [
+        NewNotification(user, K.STATUS_CHANGED, said, viewer.id, **about)
+        for user in (*tell, record.owner_id)
+    ]
+    return await _store(session, viewer, entries)
+
+
 async def reminders_due(
     session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
 ) -> list[tuple[int, int]]:
     """Reminders are the system's doing at the set time: everyone listed is notified."""
+    return await notifications.add(session, enterprise_id, entries)
+
+
+async def mail_failed(
+    session: AsyncSession, enterprise_id: int, entries: Sequence[NewNotification]
+) -> list[tuple[int, int]]:
+    """A mail given up on is the sender's to know (crmfeed/live/mail_outbox.py)."""
     return await notifications.add(session, enterprise_id, entries)

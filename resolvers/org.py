@@ -17,6 +17,7 @@ from resolvers.inputs import (
     parse_optional_id,
 )
 from resolvers.paging import decode_cursor
+from resolvers.role_permissions import check_custom_roles
 from store import org
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ async def create_user(
     department_id: str | None,
     superior_id: str | None,
     roles: list[FunctionRole] | None,
+    custom_roles: list[str] | None = None,
 ) -> User:
     viewer = await context.viewer()
     name = clean_text(name, "name")
@@ -170,6 +172,8 @@ async def create_user(
             await _existing_department(session, viewer.enterprise_id, department, "departmentId")
         if superior is not None:
             await _existing_user(session, viewer.enterprise_id, superior, "superiorId")
+        if custom_roles:
+            await check_custom_roles(session, viewer.enterprise_id, custom_roles)
         if await org.email_taken(session, email):
             raise email_conflict(email)
         async with claiming_email(session, email):
@@ -183,6 +187,8 @@ async def create_user(
                 superior_id=superior,
                 roles=_roles(roles),
             )
+            if custom_roles:
+                await org.set_roles(session, user, custom_roles, custom=True)
             await session.commit()
     return user
 
@@ -223,6 +229,10 @@ async def update_user(context: Context, user_id: str, changes: dict[str, Any]) -
             if FunctionRole.CRM_ADMIN not in new_roles:
                 await _keep_an_admin(session, viewer.enterprise_id, user.id)
             await org.set_roles(session, user, new_roles)
+        if changes.get("customRoles") is not None:
+            keys = list(dict.fromkeys(changes["customRoles"]))
+            await check_custom_roles(session, viewer.enterprise_id, keys)
+            await org.set_roles(session, user, keys, custom=True)
         with refusing_concurrent_cycle("superiorId", "a user under their own subordinate"):
             await org.update_user(session, user, columns)
         await session.commit()

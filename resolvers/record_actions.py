@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from crmfeed.registry.actions import Actor
+    from resolvers.checker import Standing
     from resolvers.context import Context
     from store.models import Record
     from store.viewer import Viewer
@@ -31,7 +31,7 @@ Sent = list[tuple[int, int]]
 async def act(
     context: Context,
     record_id: str,
-    gate: Callable[[Record, set[Actor]], None],
+    gate: Callable[[Record, Standing], None],
     apply: Callable[[AsyncSession, Viewer, Record], Awaitable[Sent]],
     *,
     touch: bool = True,
@@ -42,7 +42,7 @@ async def act(
     async with context.db() as session:
         record = await readable_or_not_found(session, viewer, record_id)
         await records.lock(session, record)
-        gate(record, await checker.actors_for(session, viewer, record))
+        gate(record, await checker.standing_for(session, viewer, record))
         sent = await apply(session, viewer, record)
         if touch:
             await records.touch(session, record, viewer.id)

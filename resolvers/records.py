@@ -9,8 +9,7 @@ from crmfeed.ids import Kind
 from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
-from crmfeed.registry.roles import permission
-from resolvers import checker, system_items
+from resolvers import checker, confirmation, system_items
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.inputs import parse_id
 from resolvers.paging import decode_cursor
@@ -21,7 +20,9 @@ from store.records import RecordFilter
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from resolvers.checker import Standing
     from resolvers.context import Context
+    from resolvers.record_actions import Sent
     from store.models import Record
     from store.viewer import Viewer
 
@@ -101,9 +102,7 @@ async def create_record(
 ) -> Record:
     viewer = await context.viewer()
     spec = spec_for(object_type)
-    needed = permission(object_type, "create")
-    if needed not in viewer.permissions:
-        raise Forbidden(f"Creating a {spec.label} needs the function permission {needed}.")
+    checker.check_permission(viewer, object_type, "create", doing=f"Creating a {spec.label}")
     clean = clean_values(spec, values, creating=True)
     (await context.field_access()).require_writable(object_type, clean.values)
     owner = viewer.id if owner_id is None else parse_id(owner_id, Kind.USER, "ownerId")
@@ -120,33 +119,31 @@ async def create_record(
             owner_id=owner,
             created_by_id=viewer.id,
         )
+        sent = await confirmation.submitted_on_creation(session, viewer, record)
         await session.commit()
+    await context.publish(sent)
     return record
 
 
 async def update_record(context: Context, record_id: str, values: Any) -> Record:
-    viewer = await context.viewer()
-    access = await context.field_access()
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        await checker.require(session, viewer, record, Action.EDIT)
+    access = await context.field_access()  # before the action holds the session
+
+    def gate(record: Record, who: Standing) -> None:
+        checker.check(Action.EDIT, record, who)
+
+    async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> Sent:
         spec = spec_for(record.object_type)
         clean = clean_values(spec, values, creating=False)
         access.require_writable(spec.object_type, clean.values)
         await _check_references(session, viewer, spec.object_type, clean)
         before = dict(record.values or {})
-        await records.update_record(
-            session,
-            record,
-            name=clean.name or record.name,
-            status=record.status,
-            values=merged(before, clean.values),
-            updated_by_id=viewer.id,
-        )
-        sent = await system_items.after_record_update(session, viewer, record, before)
-        await session.commit()
-    await context.publish(sent)
-    return record
+        record.name = clean.name or record.name
+        record.values = merged(before, clean.values)
+        return await system_items.after_record_update(session, viewer, record, before)
+
+    from resolvers.record_actions import act  # it reads records through this module
+
+    return await act(context, record_id, gate, apply)
 
 
 async def get_record(context: Context, record_id: str) -> Record | None:

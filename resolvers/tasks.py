@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crmfeed.ids import Kind
+from crmfeed.registry.actions import Action
 from crmfeed.registry.feed import FeedItemType
-from resolvers import notify
+from resolvers import checker, notify
 from resolvers.errors import BadUserInput
 from resolvers.feed import (
     can_see,
@@ -228,7 +229,9 @@ async def add_reminder(
                         f"userIds: usr_{person} cannot see this item.", field="userIds"
                     )
         else:
-            record_number = (await readable_or_not_found(session, viewer, record_id or "")).id
+            record = await readable_or_not_found(session, viewer, record_id or "")
+            await checker.require(session, viewer, record, Action.FORWARD)
+            record_number = record.id
             await _require_readers(session, viewer, record_number, people, "userIds")
         reminder = await tasks.insert_reminder(
             session,
@@ -267,7 +270,9 @@ async def forward(
         if item_id is not None:
             item_number = (await visible_or_not_found(session, viewer, item_id)).id
         else:
-            record_number = (await readable_or_not_found(session, viewer, record_id or "")).id
+            record = await readable_or_not_found(session, viewer, record_id or "")
+            await checker.require(session, viewer, record, Action.FORWARD)
+            record_number = record.id
         sent = await tasks.insert_forwards(
             session,
             enterprise_id=viewer.enterprise_id,

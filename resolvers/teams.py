@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 from crmfeed.ids import Kind, to_global
 from crmfeed.registry.actions import Action
 from crmfeed.registry.enums import DataAccess, ObjectType, TeamRole
-from crmfeed.registry.objects import REGISTRY, spec_for
-from crmfeed.registry.roles import permission
+from crmfeed.registry.objects import spec_for
 from resolvers import checker, notify
-from resolvers.errors import BadUserInput, Forbidden
+from resolvers.errors import BadUserInput
 from resolvers.inputs import parse_id, parse_ids
-from resolvers.records import readable_or_not_found
+from resolvers.record_actions import Sent, act
 from store import org, records
 from store.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from resolvers.checker import Standing
     from resolvers.context import Context
     from store.models import Record
     from store.viewer import Viewer
@@ -70,7 +70,6 @@ async def add_team_members(
     members: list[NewMember],
     also_add_to_record_ids: list[str] | None,
 ) -> Record:
-    viewer = await context.viewer()
     if not members:
         raise BadUserInput("members: give at least one member to add.", field="members")
     if len(members) > MAX_MEMBERS_PER_CALL:
@@ -80,21 +79,27 @@ async def add_team_members(
     user_ids = [parse_id(m.user_id, Kind.USER, "members.userId") for m in members]
     if len(set(user_ids)) != len(user_ids):
         raise BadUserInput("members: the same user is listed twice.", field="members")
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        targets = [record]
+
+    def gate(record: Record, who: Standing) -> None:
+        checker.check(Action.ADD_TEAM_MEMBER, record, who)
+        for member in members:
+            _check_role(record, member.team_role, "members.teamRole")
+
+    async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> Sent:
+        others = []
         if also_add_to_record_ids:
-            targets += await _related_targets(session, viewer, record, also_add_to_record_ids)
+            others = await _related_targets(session, viewer, record, also_add_to_record_ids)
         users = await org.users_by_ids(session, viewer.enterprise_id, user_ids)
         missing = [m.user_id for m, uid in zip(members, user_ids, strict=True) if uid not in users]
         if missing:
             raise BadUserInput(
                 f"members.userId: no user with id {missing[0]} exists.", field="members.userId"
             )
-        for target in targets:
-            await checker.require(session, viewer, target, Action.ADD_TEAM_MEMBER)
+        for other in others:  # each related record by its own rule
+            await checker.require(session, viewer, other, Action.ADD_TEAM_MEMBER)
             for member in members:
-                _check_role(target, member.team_role, "members.teamRole")
+                _check_role(other, member.team_role, "members.teamRole")
+        for target in [record, *others]:
             for member, uid in zip(members, user_ids, strict=True):
                 if uid == target.owner_id:
                     continue
@@ -106,9 +111,11 @@ async def add_team_members(
                     team_role=member.team_role.value,
                     access=member.access.value,
                 )
-            await records.touch(session, target, viewer.id)
-        await session.commit()
-    return record
+            if target is not record:
+                await records.touch(session, target, viewer.id)
+        return []
+
+    return await act(context, record_id, gate, apply)
 
 
 async def _related_targets(
@@ -140,11 +147,12 @@ async def _related_targets(
 
 
 async def remove_team_member(context: Context, record_id: str, user_id: str) -> Record:
-    viewer = await context.viewer()
     member_id = parse_id(user_id, Kind.USER, "userId")
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        await checker.require(session, viewer, record, Action.ADD_TEAM_MEMBER)
+
+    def gate(record: Record, who: Standing) -> None:
+        checker.check(Action.ADD_TEAM_MEMBER, record, who)
+
+    async def apply(session: AsyncSession, _: Viewer, record: Record) -> Sent:
         if member_id == record.owner_id:
             raise BadUserInput(
                 "userId: the owner cannot be removed from the team; use changeOwner.",
@@ -153,9 +161,9 @@ async def remove_team_member(context: Context, record_id: str, user_id: str) -> 
         if await records.team_member(session, record.id, member_id) is None:
             raise BadUserInput("userId: that user is not in this record's team.", field="userId")
         await records.remove_team_member(session, record.id, member_id)
-        await records.touch(session, record, viewer.id)
-        await session.commit()
-    return record
+        return []
+
+    return await act(context, record_id, gate, apply)
 
 
 async def change_owner(
@@ -166,32 +174,27 @@ async def change_owner(
     old_owner_access: DataAccess | None,
     old_owner_team_role: TeamRole | None,
 ) -> Record:
-    viewer = await context.viewer()
     new_owner = parse_id(new_owner_id, Kind.USER, "newOwnerId")
-    async with context.db() as session:
-        record = await readable_or_not_found(session, viewer, record_id)
-        spec = REGISTRY[ObjectType(record.object_type)]
-        needed = permission(spec.object_type, "changeOwner")
-        if needed not in viewer.permissions:
-            raise Forbidden(f"Changing the owner needs the function permission {needed}.")
-        await checker.require(session, viewer, record, Action.CHANGE_OWNER)
+    role = old_owner_team_role or TeamRole.REGULAR_MEMBER
+
+    def gate(record: Record, who: Standing) -> None:
+        checker.check(Action.CHANGE_OWNER, record, who)
+
+    async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> Sent:
         if await org.get_user(session, viewer.enterprise_id, new_owner) is None:
             raise BadUserInput("newOwnerId: no user with that id exists.", field="newOwnerId")
-        old_owner = record.owner_id
-        if new_owner == old_owner:
+        if new_owner == record.owner_id:
             raise BadUserInput(
                 "newOwnerId: that user already owns this record.", field="newOwnerId"
             )
-        role = old_owner_team_role or TeamRole.REGULAR_MEMBER
         if keep_old_owner:
             _check_role(record, role, "oldOwnerTeamRole")
         kept = (role, old_owner_access or DataAccess.READ_ONLY) if keep_old_owner else None
         await hand_over(session, viewer, record, new_owner, kept)
         me = await org.get_user(session, viewer.enterprise_id, viewer.id)
-        sent = await notify.owner_changed(session, viewer, me.name if me else "Someone", record)
-        await session.commit()
-    await context.publish(sent)
-    return record
+        return await notify.owner_changed(session, viewer, me.name if me else "Someone", record)
+
+    return await act(context, record_id, gate, apply)
 
 
 async def hand_over(

@@ -19,10 +19,15 @@ from crmfeed.ids import Kind, from_global, to_global
 from crmfeed.registry.enums import ObjectType
 from crmfeed.registry.feed import FeedItemType
 from crmfeed.registry.objects import spec_for
-from crmfeed.registry.roles import permission
-from crmfeed.registry.transitions import Effect, Transition, find, transitions_of
-from resolvers import checker, notify, system_items
-from resolvers.errors import BadUserInput, Forbidden
+from crmfeed.registry.transitions import (
+    CONFIRMATION_EFFECTS,
+    Effect,
+    Transition,
+    find,
+    transitions_of,
+)
+from resolvers import checker, confirmation, notify, system_items
+from resolvers.errors import BadUserInput
 from resolvers.feed import clean_content
 from resolvers.record_actions import act
 from resolvers.teams import hand_over
@@ -32,7 +37,7 @@ from store import feed, org, records
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from crmfeed.registry.actions import Actor
+    from resolvers.checker import Standing
     from resolvers.context import Context
     from resolvers.field_access import FieldAccessMap
     from store.models import Record
@@ -117,12 +122,12 @@ async def _convert(
     """Create the account, contact and optional opportunity; return the item text and ids."""
     making = [O.ACCOUNT, O.CONTACT] + ([O.OPPORTUNITY] if "opportunityName" in given else [])
     for object_type in making:
-        needed = permission(object_type, "create")
-        if needed not in viewer.permissions:
-            raise Forbidden(
-                f"Converting a lead creates a {spec_for(object_type).label}, which needs the "
-                f"function permission {needed}."
-            )
+        checker.check_permission(
+            viewer,
+            object_type,
+            "create",
+            doing=f"Converting a lead (it creates a {spec_for(object_type).label})",
+        )
     values = lead.values or {}
     account_name = given.get("accountName") or values.get("company") or lead.name
     account_values = {k: v for k, v in (("email", values.get("email")),) if v}
@@ -185,7 +190,7 @@ async def transition_record(
 
     access = await context.field_access()  # before the action holds the session
 
-    def gate(record: Record, who: set[Actor]) -> None:
+    def gate(record: Record, who: Standing) -> None:
         checker.check_transition(_transition(record, name), record, who)
 
     async def apply(session: AsyncSession, viewer: Viewer, record: Record) -> list[tuple[int, int]]:
@@ -198,7 +203,12 @@ async def transition_record(
         related = [record.id]
         new_owner = None
         done = transition.done
-        if transition.effect is Effect.ASSIGN:
+        step = None
+        if transition.effect in CONFIRMATION_EFFECTS:
+            step = await confirmation.run(
+                transition.effect, session, viewer, record, actor_name, given
+            )
+        elif transition.effect is Effect.ASSIGN:
             new_owner, assignee_name = await _assign(session, viewer, record, given["assigneeId"])
             done = f"{done} to {assignee_name}"
         elif transition.effect is Effect.CONVERT_LEAD:
@@ -206,12 +216,12 @@ async def transition_record(
             related += created
             done = f"Lead converted to {said}"
         record.values = merged(record.values or {}, dict(transition.sets))
-        record.status = transition.to_status
-        lines = [f"{done} by {actor_name}."]
-        if before != transition.to_status:
+        record.status = step.status if step and step.status else transition.to_status
+        said = step.said if step else f"{done} by {actor_name}"
+        lines = [f"{said}."]
+        if before != record.status:
             lines[0] = (
-                f"{done} by {actor_name}: {_status_label(record, before)} → "
-                f"{_status_label(record, transition.to_status)}."
+                f"{said}: {_status_label(record, before)} → {_status_label(record, record.status)}."
             )
         if "reason" in given:
             lines.append(f"Reason: {given['reason']}")
@@ -220,6 +230,10 @@ async def transition_record(
         item = await system_items.system_item(
             session, viewer, FeedItemType.SALES_PROCESS, "\n".join(lines), related
         )
+        if step is not None:
+            return await notify.confirmation_step(
+                session, viewer, actor_name, record, item, ask=step.ask, tell=step.tell
+            )
         return await notify.record_moved(
             session, viewer, actor_name, record, item, owner_before, new_owner
         )
@@ -235,5 +249,5 @@ async def offered(context: Context, record: Record) -> list[Transition]:
     if not declared:
         return []
     facts = await context.loaders.access_facts_by_record.load(record)
-    who = checker.actors(viewer, record, facts)
+    who = checker.standing(viewer, record, facts)
     return [t for t in declared if checker.transition_allowed(t, record, who)]

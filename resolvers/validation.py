@@ -114,6 +114,17 @@ def _reference(kind: Kind, what: str) -> Callable[[FieldSpec, Any], Any]:
     return check
 
 
+def _references(kind: Kind, what: str) -> Callable[[FieldSpec, Any], Any]:
+    one = _reference(kind, what)
+
+    def check(spec: FieldSpec, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise _bad(spec, f"expected a list of ids ({what} each).")
+        return [one(spec, item) for item in value]
+
+    return check
+
+
 CHECKS: dict[FieldType, Callable[[FieldSpec, Any], Any]] = {
     F.TEXT: _text(TEXT_MAX),
     F.LONG_TEXT: _text(LONG_TEXT_MAX),
@@ -129,6 +140,7 @@ CHECKS: dict[FieldType, Callable[[FieldSpec, Any], Any]] = {
     F.URL: _pattern(URL, "an http(s) URL"),
     F.LOOKUP: _reference(Kind.RECORD, "a record"),
     F.USER: _reference(Kind.USER, "a user"),
+    F.USERS: _references(Kind.USER, "a user"),
 }
 
 

@@ -22,6 +22,7 @@ from resolvers import (
     work_items,
 )
 from schema.access import CreateSharingRuleInput, SharingRule
+from schema.confirmation import ConfirmationMutation
 from schema.enums import (
     DataAccess,
     FieldAccess,
@@ -57,8 +58,11 @@ from schema.org import (
     given,
 )
 from schema.permissions import ADMIN, SIGNED_IN
+from schema.record_page import RecordPageMutation
 from schema.records import RecordInterface, TeamMemberInput, wrap_record
 from schema.retry import retry_each_mutation
+from schema.roles import RoleMutation
+from schema.transfer import TransferMutation
 
 
 def _record(row: object) -> RecordInterface:
@@ -73,7 +77,9 @@ async def _marked(info: strawberry.Info, item_id: strawberry.ID, mark: str, on: 
 
 
 @strawberry.type
-class Mutation(NotificationMutation):
+class Mutation(
+    NotificationMutation, RecordPageMutation, RoleMutation, TransferMutation, ConfirmationMutation
+):
     @strawberry.mutation(description="Create an enterprise and its first CRM administrator.")
     async def register_enterprise(
         self, info: strawberry.Info, input: RegisterEnterpriseInput
@@ -117,6 +123,7 @@ class Mutation(NotificationMutation):
             department_id=input.department_id,
             superior_id=input.superior_id,
             roles=input.roles,
+            custom_roles=input.custom_roles,
         )
         return User(row=row)
 

@@ -11,7 +11,9 @@ from crmfeed.ids import Kind, to_global
 from resolvers.paging import encode_cursor
 from schema.enums import FollowUpAccess, FunctionRole, TeamRole
 from schema.pagination import PageInfo
+from schema.roles import Role
 from store import models
+from store.viewer import custom_role_key
 
 
 @strawberry.type
@@ -53,6 +55,11 @@ class User:
     @strawberry.field
     async def roles(self, info: strawberry.Info) -> list[FunctionRole]:
         return await info.context.loaders.roles_by_user_id.load(self.row.id)
+
+    @strawberry.field(description="The custom roles the user holds (besides `roles`).")
+    async def custom_roles(self, info: strawberry.Info) -> list[Role]:
+        rows = await info.context.loaders.custom_roles_by_user_id.load(self.row.id)
+        return [Role(key=custom_role_key(row.id), name=row.name, preset=False) for row in rows]
 
 
 @strawberry.type
@@ -170,6 +177,9 @@ class CreateUserInput:
     department_id: strawberry.ID | None = None
     superior_id: strawberry.ID | None = None
     roles: list[FunctionRole] | None = None
+    custom_roles: list[str] | None = strawberry.field(
+        default=None, description="Custom role keys (CUSTOM_<n>, from createRole)."
+    )
 
 
 @strawberry.input
@@ -178,6 +188,9 @@ class UpdateUserInput:
     department_id: strawberry.ID | None = strawberry.UNSET
     superior_id: strawberry.ID | None = strawberry.UNSET
     roles: list[FunctionRole] | None = strawberry.UNSET
+    custom_roles: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the user's custom roles (keys)."
+    )
 
 
 @strawberry.input

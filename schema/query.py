@@ -8,6 +8,7 @@ from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.objects import OBJECTS
 from resolvers import access, auth, feed, field_access, org, records, sharing, tasks
 from schema.access import AccessExplanation, SharingRule
+from schema.confirmation import ConfirmationQuery
 from schema.enums import ObjectType
 from schema.feed import (
     FeedItem,
@@ -27,6 +28,7 @@ from schema.org import (
     UserConnection,
 )
 from schema.permissions import ADMIN, SIGNED_IN
+from schema.record_page import RecordPageQuery
 from schema.records import (
     FieldAccessRule,
     ObjectTypeInfo,
@@ -35,11 +37,13 @@ from schema.records import (
     RecordInterface,
     wrap_record,
 )
+from schema.roles import RoleQuery
+from schema.transfer import TransferQuery
 from store.records import RecordFilter as StoreFilter
 
 
 @strawberry.type
-class Query(NotificationQuery):
+class Query(NotificationQuery, RecordPageQuery, RoleQuery, TransferQuery, ConfirmationQuery):
     @strawberry.field(permission_classes=SIGNED_IN)
     async def me(self, info: strawberry.Info) -> User:
         return User(row=await auth.me(info.context))

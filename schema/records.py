@@ -17,10 +17,12 @@ from crmfeed.registry.transitions import transitions_of
 from resolvers.field_access import FieldAccessMap
 from resolvers.paging import encode_cursor
 from resolvers.records import RecordPage
+from schema.confirmation import extra_fields
 from schema.enums import DataAccess, FieldAccess, FunctionRole, LifeStatus, ObjectType, TeamRole
 from schema.org import Department, User, wrap_department, wrap_user
 from schema.pagination import PageInfo
 from schema.permissions import CanReadField, HideField
+from schema.record_actions import RecordAction
 from schema.transitions import TransitionInfo
 from store import models
 
@@ -134,6 +136,15 @@ class RecordInterface:
         return [TransitionInfo.build(t) for t in await offered(info.context, self.row)]
 
     @strawberry.field(
+        description="What the caller may do to this record now: the record actions and the "
+        "transitions the mutations would accept (input aside)."
+    )
+    async def allowed_actions(self, info: strawberry.Info) -> list[RecordAction]:
+        from resolvers.allowed_actions import allowed_actions
+
+        return [RecordAction.of(a) for a in await allowed_actions(info.context, self.row)]
+
+    @strawberry.field(
         description="The record's own fields (name included) that the caller may see, by name."
     )
     async def values(self, info: strawberry.Info) -> JSON:
@@ -155,6 +166,7 @@ PYTHON_TYPES: dict[F, Any] = {
     F.MULTI_SELECT: list[str],
     F.LOOKUP: strawberry.ID,
     F.USER: strawberry.ID,
+    F.USERS: list[strawberry.ID],
 }
 PARSERS: dict[F, Any] = {F.DATE: date.fromisoformat, F.DATETIME: datetime.fromisoformat}
 
@@ -178,6 +190,7 @@ def _record_type(spec: ObjectSpec) -> type[RecordInterface]:
     namespace: dict[str, Any] = {
         f.name: _typed_field(spec.object_type, f) for f in spec.fields if f.name != "name"
     }
+    namespace.update(extra_fields(spec.object_type))
     namespace["__init__"] = RecordInterface.__init__  # a dataclass keeps an __init__ it is given
     cls = type(spec.type_name, (RecordInterface,), namespace)
     return strawberry.type(cls, description=f"A {spec.label} record.")  # type: ignore[return-value]

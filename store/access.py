@@ -1,67 +1,30 @@
-"""Why one user may read one record: the facts behind every visibility rule, per record.
+"""Why one user may read one record: the facts behind every visibility grant, per record.
 
-Used by `explainAccess` and the record-action checker. Lists use `store.visibility` instead;
-`tests/test_visibility_oracle.py` keeps the two in agreement.
+Each grant of `store.visibility.GRANTS` explains itself (`Grant.explain`, its per-record form
+beside its per-viewer, per-row and per-column ones), so the facts and the list conditions are
+declared in one place. Used by `explainAccess` and the record-action checker;
+`tests/test_visibility_oracle.py` keeps the forms in agreement.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
-from crmfeed.registry.enums import DataAccess, FunctionRole
-from crmfeed.registry.roles import roles_reading
-from store.models import (
-    Department,
-    DepartmentClosure,
-    Record,
-    SharingRule,
-    TeamMember,
-    User,
-    UserClosure,
-)
-from store.visibility import rules_to_me
+from store.access_facts import AccessFacts, OwnerDepartments, TeamPath
+from store.models import DepartmentClosure, User
+from store.visibility import GRANTS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from store.models import Record
     from store.viewer import Viewer
 
-
-@dataclass(frozen=True, slots=True)
-class TeamPath:
-    """A team member in the subject's subtree (the subject themselves when depth is 0)."""
-
-    member_id: int
-    team_role: str
-    access: str
-    depth: int
-
-
-@dataclass(slots=True)
-class AccessFacts:
-    is_owner: bool = False
-    superior_of_owner: bool = False
-    team: list[TeamPath] = field(default_factory=list)
-    sharing: list[SharingRule] = field(default_factory=list)
-    headed_departments: list[Department] = field(default_factory=list)
-    function_roles: list[FunctionRole] = field(default_factory=list)
-
-    @property
-    def team_rw(self) -> bool:
-        return any(p.depth == 0 and p.access == DataAccess.READ_WRITE for p in self.team)
-
-    @property
-    def team_rw_superior(self) -> bool:
-        return any(p.depth > 0 and p.access == DataAccess.READ_WRITE for p in self.team)
-
-    @property
-    def shared_rw(self) -> bool:
-        return any(rule.access == DataAccess.READ_WRITE for rule in self.sharing)
+__all__ = ["AccessFacts", "TeamPath", "access_facts", "access_facts_many"]
 
 
 async def access_facts(session: AsyncSession, subject: Viewer, record: Record) -> AccessFacts:
@@ -72,47 +35,13 @@ async def access_facts(session: AsyncSession, subject: Viewer, record: Record) -
 async def access_facts_many(
     session: AsyncSession, subject: Viewer, records: Sequence[Record]
 ) -> dict[int, AccessFacts]:
-    """Every relation the subject has to each record, by record id: four indexed lookups
-    for all the records together (a list's `transitions` reads them through a DataLoader)."""
-    found = {
-        record.id: AccessFacts(
-            is_owner=record.owner_id == subject.id,
-            function_roles=roles_reading(subject.roles, record.object_type),
-        )
-        for record in records
-    }
+    """Every relation the subject has to each record, by record id: the owners' department
+    chains, then one batched lookup per grant that needs one, for all the records together
+    (a list's `allowedActions` and `transitions` read them through a DataLoader)."""
+    found = {record.id: AccessFacts() for record in records}
     if not records:
         return found
-    ids = sorted(found)
     owners = sorted({record.owner_id for record in records})
-    below = dict(
-        (
-            await session.execute(
-                select(UserClosure.descendant_id, UserClosure.depth).where(
-                    UserClosure.ancestor_id == subject.id, UserClosure.descendant_id.in_(owners)
-                )
-            )
-        ).all()
-    )
-    for record in records:
-        found[record.id].superior_of_owner = below.get(record.owner_id, 0) > 0
-
-    team_rows = await session.execute(
-        select(
-            TeamMember.record_id,
-            TeamMember.user_id,
-            TeamMember.team_role,
-            TeamMember.access,
-            UserClosure.depth,
-        )
-        .join(UserClosure, UserClosure.descendant_id == TeamMember.user_id)
-        .where(TeamMember.record_id.in_(ids), UserClosure.ancestor_id == subject.id)
-        .order_by(UserClosure.depth, TeamMember.user_id)
-    )
-    for record_id, *path in team_rows:
-        found[record_id].team.append(TeamPath(*path))
-
-    # Each owner's department and the departments above it, as (owner, department) pairs.
     chains = (
         await session.execute(
             select(User.id, DepartmentClosure.ancestor_id)
@@ -123,43 +52,7 @@ async def access_facts_many(
     above_owner: dict[int, set[int]] = {}
     for owner, department in chains:
         above_owner.setdefault(owner, set()).add(department)
-    departments = sorted({department for _, department in chains})
-    types = sorted({record.object_type for record in records})
-    rules = list(
-        await session.scalars(
-            select(SharingRule)
-            .where(
-                rules_to_me(subject),
-                SharingRule.object_type.in_(types),
-                or_(
-                    SharingRule.from_user_id.in_(owners),
-                    SharingRule.from_department_id.in_(departments),
-                ),
-            )
-            .order_by(SharingRule.id)
-        )
-    )
-    headed = list(
-        await session.scalars(
-            select(Department)
-            .where(
-                and_(
-                    Department.enterprise_id == subject.enterprise_id,
-                    Department.head_id == subject.id,
-                    Department.id.in_(departments),
-                )
-            )
-            .order_by(Department.id)
-        )
-    )
-    for record in records:
-        chain = above_owner.get(record.owner_id, set())
-        facts = found[record.id]
-        facts.sharing = [
-            rule
-            for rule in rules
-            if rule.object_type == record.object_type
-            and (rule.from_user_id == record.owner_id or rule.from_department_id in chain)
-        ]
-        facts.headed_departments = [d for d in headed if d.id in chain]
+    departments = OwnerDepartments(above_owner)
+    for grant in GRANTS:
+        await grant.explain(session, subject, records, found, departments)
     return found

@@ -241,3 +241,28 @@ class FieldAccessRule(Base):
     field: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32))
     access: Mapped[str] = mapped_column(String(16))
+
+
+class CustomRole(Base):
+    """A function role an administrator made (`createRole`); users hold it as `CUSTOM_<id>`."""
+
+    __tablename__ = "custom_roles"
+    __table_args__ = (UniqueConstraint("enterprise_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[int] = _enterprise_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RolePermission(Base):
+    """A function permission a role grants in an enterprise (a row per grant; no row: not
+    granted). The CRM Administrator's are not stored: it holds every permission."""
+
+    __tablename__ = "role_permissions"
+
+    enterprise_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    permission: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -23,7 +23,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from crmfeed.registry.enums import FunctionRole
 from store import visibility
 from store.feed_tables import FeedItem, Reminder, ReminderUser
 from store.models import Enterprise, Record, User, UserRole
@@ -34,7 +33,7 @@ from store.notification_tables import (
     NotificationEvent,
 )
 from store.types import Id, in_id_list, utcnow
-from store.viewer import Viewer
+from store.viewer import Viewer, split_roles
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -400,21 +399,22 @@ async def viewers(session: AsyncSession, user_ids: Collection[int]) -> dict[int,
     """The users as viewers (roles, department, enterprise flag); missing and deactivated
     users are left out (their streams end)."""
     facts: dict[int, tuple[int, int | None, bool]] = {}
-    roles: dict[int, set[FunctionRole]] = {}
+    roles: dict[int, set[str]] = {}
     for user_id, enterprise_id, department_id, opens, role in await session.execute(
         _VIEWERS, {"users": sorted(user_ids)}
     ):
         facts[user_id] = (enterprise_id, department_id, opens)
         found = roles.setdefault(user_id, set())
         if role is not None:
-            found.add(FunctionRole(role))
+            found.add(role)
     return {
         user_id: Viewer(
             id=user_id,
             enterprise_id=enterprise_id,
             department_id=department_id,
-            roles=frozenset(roles[user_id]),
+            roles=split_roles(roles[user_id])[0],
             sharing_opens_follow_up=opens,
+            custom_roles=split_roles(roles[user_id])[1],
         )
         for user_id, (enterprise_id, department_id, opens) in facts.items()
     }

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     String,
+    and_,
     bindparam,
     cast,
     delete,
@@ -22,18 +23,21 @@ from sqlalchemy import (
 )
 
 from crmfeed.registry.enums import FunctionRole
+from crmfeed.registry.permissions import default_rows
 from store import closure
 from store.locks import lock_org_chart
 from store.models import (
+    CustomRole,
     Department,
     DepartmentClosure,
     Enterprise,
     RevokedToken,
+    RolePermission,
     User,
     UserClosure,
     UserRole,
 )
-from store.viewer import Viewer
+from store.viewer import CUSTOM_PREFIX, Viewer, custom_role_key, split_roles
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence
@@ -48,9 +52,11 @@ class WouldCycle(Exception):
 
 
 async def create_enterprise(session: AsyncSession, name: str) -> Enterprise:
+    """A new enterprise, its preset roles holding their default function permissions."""
     enterprise = Enterprise(name=name, sharing_opens_follow_up=True)
     session.add(enterprise)
     await session.flush()
+    await seed_role_permissions(session, enterprise.id)
     return enterprise
 
 
@@ -105,10 +111,16 @@ async def create_user(
     return user
 
 
-async def set_roles(session: AsyncSession, user: User, roles: Iterable[FunctionRole]) -> None:
-    await session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+async def set_roles(
+    session: AsyncSession, user: User, roles: Iterable[FunctionRole | str], *, custom: bool = False
+) -> None:
+    """Replace the user's preset roles (`custom=False`) or their custom roles (role keys)."""
+    preset = UserRole.role.in_([role.value for role in FunctionRole])
+    await session.execute(
+        delete(UserRole).where(UserRole.user_id == user.id, ~preset if custom else preset)
+    )
     rows = [
-        {"enterprise_id": user.enterprise_id, "user_id": user.id, "role": role.value}
+        {"enterprise_id": user.enterprise_id, "user_id": user.id, "role": str(role)}
         for role in dict.fromkeys(roles)
     ]
     if rows:
@@ -153,44 +165,72 @@ async def users_by_ids(
     return {user.id: user for user in rows}
 
 
-async def roles_by_user_ids(
+async def role_keys_by_user_ids(
     session: AsyncSession, enterprise_id: int, ids: Sequence[int]
-) -> dict[int, list[FunctionRole]]:
+) -> dict[int, list[str]]:
+    """Every role key each user holds (preset role names and `CUSTOM_<id>`), sorted."""
     rows = await session.execute(
         select(UserRole.user_id, UserRole.role)
         .where(UserRole.enterprise_id == enterprise_id, UserRole.user_id.in_(set(ids)))
         .order_by(UserRole.user_id, UserRole.role)
     )
-    found: dict[int, list[FunctionRole]] = defaultdict(list)
+    found: dict[int, list[str]] = defaultdict(list)
     for user_id, role in rows:
-        found[user_id].append(FunctionRole(role))
+        found[user_id].append(role)
     return found
 
 
+async def roles_by_user_ids(
+    session: AsyncSession, enterprise_id: int, ids: Sequence[int]
+) -> dict[int, list[FunctionRole]]:
+    """Each user's preset roles (custom ones left out)."""
+    keys = await role_keys_by_user_ids(session, enterprise_id, ids)
+    return {user: sorted(split_roles(found)[0]) for user, found in keys.items()}
+
+
+# The function permissions each of the user's roles grants, one row per (role, permission).
+_GRANTS = and_(
+    RolePermission.enterprise_id == UserRole.enterprise_id, RolePermission.role == UserRole.role
+)
+
 # Built once: each request binds its user (and skips rebuilding the statement's cache key).
 _VIEWER = (
-    select(User.id, User.department_id, Enterprise.sharing_opens_follow_up, UserRole.role)
+    select(
+        User.id,
+        User.department_id,
+        Enterprise.sharing_opens_follow_up,
+        UserRole.role,
+        RolePermission.permission,
+    )
     .join(Enterprise, Enterprise.id == User.enterprise_id)
     .outerjoin(UserRole, UserRole.user_id == User.id)
+    .outerjoin(RolePermission, _GRANTS)
     .where(User.enterprise_id == bindparam("enterprise_id"), User.id == bindparam("user_id"))
 )
 
 
-async def load_viewer(session: AsyncSession, enterprise_id: int, user_id: int) -> Viewer | None:
-    """The viewer with their roles, in one statement."""
-    rows = (
-        await session.execute(_VIEWER, {"enterprise_id": enterprise_id, "user_id": user_id})
-    ).all()
-    if not rows:
-        return None
-    roles = frozenset(FunctionRole(row.role) for row in rows if row.role is not None)
+def _viewer(rows: Sequence[Any], enterprise_id: int) -> Viewer:
+    """A viewer from the rows of `_VIEWER` (or `_TOKEN_VIEWER`): roles and permissions."""
+    roles, custom = split_roles(row.role for row in rows)
     return Viewer(
         id=rows[0].id,
         enterprise_id=enterprise_id,
         department_id=rows[0].department_id,
         roles=roles,
         sharing_opens_follow_up=rows[0].sharing_opens_follow_up,
+        custom_roles=custom,
+        granted=frozenset(row.permission for row in rows if row.permission is not None),
     )
+
+
+async def load_viewer(session: AsyncSession, enterprise_id: int, user_id: int) -> Viewer | None:
+    """The viewer with their roles and function permissions, in one statement."""
+    rows = (
+        await session.execute(_VIEWER, {"enterprise_id": enterprise_id, "user_id": user_id})
+    ).all()
+    if not rows:
+        return None
+    return _viewer(rows, enterprise_id)
 
 
 class TokenState(StrEnum):
@@ -218,10 +258,12 @@ _TOKEN_VIEWER = (
         User.token_version,
         Enterprise.sharing_opens_follow_up,
         UserRole.role,
+        RolePermission.permission,
         exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
     )
     .join(Enterprise, Enterprise.id == User.enterprise_id)
     .outerjoin(UserRole, UserRole.user_id == User.id)
+    .outerjoin(RolePermission, _GRANTS)
     .where(User.enterprise_id == bindparam("enterprise_id"), User.id == bindparam("user_id"))
 )
 
@@ -242,15 +284,7 @@ async def load_token_viewer(
         return TokenViewer(TokenState.DEACTIVATED)
     if first.revoked or version != first.token_version:
         return TokenViewer(TokenState.REVOKED)
-    roles = frozenset(FunctionRole(row.role) for row in rows if row.role is not None)
-    viewer = Viewer(
-        id=first.id,
-        enterprise_id=enterprise_id,
-        department_id=first.department_id,
-        roles=roles,
-        sharing_opens_follow_up=first.sharing_opens_follow_up,
-    )
-    return TokenViewer(TokenState.VALID, viewer)
+    return TokenViewer(TokenState.VALID, _viewer(rows, enterprise_id))
 
 
 async def ended_sessions(
@@ -417,6 +451,22 @@ async def list_departments(session: AsyncSession, enterprise_id: int) -> list[De
     )
 
 
+async def role_holder_ids(
+    session: AsyncSession, enterprise_id: int, role: FunctionRole
+) -> list[int]:
+    """The active users holding the function role."""
+    query = (
+        select(UserRole.user_id)
+        .join(User, User.id == UserRole.user_id)
+        .where(
+            UserRole.enterprise_id == enterprise_id,
+            UserRole.role == role.value,
+            User.active.is_(True),
+        )
+    )
+    return sorted(await session.scalars(query))
+
+
 async def admin_ids(
     session: AsyncSession, enterprise_id: int, *, active_only: bool = False
 ) -> list[int]:
@@ -427,3 +477,94 @@ async def admin_ids(
     if active_only:
         query = query.join(User, User.id == UserRole.user_id).where(User.active.is_(True))
     return sorted(await session.scalars(query))
+
+
+# -- function permissions and custom roles --------------------------------------------------------
+
+
+async def seed_role_permissions(session: AsyncSession, enterprise_id: int) -> None:
+    """Give a new enterprise's preset roles their default function permissions."""
+    rows = [
+        {"enterprise_id": enterprise_id, "role": role, "permission": name}
+        for role, name in default_rows()
+    ]
+    await session.execute(insert(RolePermission), rows)
+
+
+async def role_permissions(session: AsyncSession, enterprise_id: int) -> set[tuple[str, str]]:
+    """Every stored (role key, permission) grant of the enterprise."""
+    rows = await session.execute(
+        select(RolePermission.role, RolePermission.permission).where(
+            RolePermission.enterprise_id == enterprise_id
+        )
+    )
+    return {(role, name) for role, name in rows}
+
+
+async def set_role_permission(
+    session: AsyncSession, enterprise_id: int, role: str, name: str, granted: bool
+) -> None:
+    """Grant or take away one permission of one role (idempotent)."""
+    await session.execute(
+        delete(RolePermission).where(
+            RolePermission.enterprise_id == enterprise_id,
+            RolePermission.role == role,
+            RolePermission.permission == name,
+        )
+    )
+    if granted:
+        await session.execute(
+            insert(RolePermission).values(enterprise_id=enterprise_id, role=role, permission=name)
+        )
+
+
+async def custom_roles(session: AsyncSession, enterprise_id: int) -> list[CustomRole]:
+    return list(
+        await session.scalars(
+            select(CustomRole)
+            .where(CustomRole.enterprise_id == enterprise_id)
+            .order_by(CustomRole.id)
+        )
+    )
+
+
+async def custom_role_named(
+    session: AsyncSession, enterprise_id: int, name: str
+) -> CustomRole | None:
+    return await session.scalar(
+        select(CustomRole).where(CustomRole.enterprise_id == enterprise_id, CustomRole.name == name)
+    )
+
+
+async def create_custom_role(session: AsyncSession, enterprise_id: int, name: str) -> CustomRole:
+    role = CustomRole(enterprise_id=enterprise_id, name=name)
+    session.add(role)
+    await session.flush()
+    return role
+
+
+async def custom_role_keys(session: AsyncSession, enterprise_id: int) -> dict[str, CustomRole]:
+    """The enterprise's custom roles by the key users hold them as."""
+    return {custom_role_key(role.id): role for role in await custom_roles(session, enterprise_id)}
+
+
+async def custom_roles_by_user_ids(
+    session: AsyncSession, enterprise_id: int, ids: Sequence[int]
+) -> dict[int, list[CustomRole]]:
+    """Each user's custom roles, in creation order."""
+    rows = await session.execute(
+        select(UserRole.user_id, CustomRole)
+        .join(
+            CustomRole,
+            and_(
+                CustomRole.enterprise_id == UserRole.enterprise_id,
+                UserRole.role == literal(CUSTOM_PREFIX) + cast(CustomRole.id, String),
+            ),
+        )
+        .where(UserRole.enterprise_id == enterprise_id, UserRole.user_id.in_(set(ids)))
+        .order_by(UserRole.user_id, CustomRole.id)
+    )
+    found: dict[int, list[CustomRole]] = defaultdict(list)
+    for user_id, role in rows:
+        found[user_id].append(role)
+    return found

@@ -18,6 +18,9 @@ Sharing         a party a rule shares the owner's     (type, owner_id) IN    the
                 records with (follow-up: if allowed)  pairs shared with me
 FunctionRole-   a holder of a function role whose     object_type IN the     the same test
 Scope           read scope covers the object type     roles' scopes
+CurrentConfirm- the confirmer of the record's         id IN records whose    EXISTS its CURRENT
+er              CURRENT confirmation node (an order   CURRENT node is mine   node, mine
+                waiting for them)
 CrmAdmin        CRM administrators (invalid records   the whole enterprise   the same
                 too)
 
@@ -28,7 +31,10 @@ CrmAdmin        CRM administrators (invalid records   the whole enterprise   the
 - per row (`on_row`): the same viewer, for a few rows already found by key (a correlated probe
   where the list would be long);
 - per column (`to_user`): the user as a SQL column, correlated on the row and that column only,
-  so one statement decides for any number of (user, row) pairs (the live deliverer's check).
+  so one statement decides for any number of (user, row) pairs (the live deliverer's check);
+- per record, explained (`explain`): for a few records, the facts behind the grant (which team
+  member, which sharing rule, which department), one batched statement per grant at most:
+  `explainAccess` and the record-action checker read them (`store.access`).
 
 Each form takes a `Purpose`: READ (the record itself) or FOLLOW_UP (its follow-up activity, where
 a team grant needs a Read Only team role and sharing counts only while the enterprise lets it).
@@ -49,8 +55,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
+from crmfeed.registry.confirmation import CONFIRMATION_TYPES, CONFIRMING, NodeState
 from crmfeed.registry.enums import AccessRule, DataAccess, FollowUpAccess, FunctionRole, LifeStatus
-from crmfeed.registry.roles import READ_SCOPES
+from crmfeed.registry.roles import READ_SCOPES, roles_reading
+from store.access_facts import TeamPath
+from store.confirmation_tables import ConfirmationNode
 from store.feed_tables import FeedItem, FeedItemRecord, FeedItemUser
 from store.models import (
     Department,
@@ -66,9 +75,13 @@ from store.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy import ColumnElement, CompoundSelect, Select
+    from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.sql.compiler import SQLCompiler
 
+    from store.access_facts import AccessFacts, OwnerDepartments
     from store.viewer import Viewer
 
 
@@ -394,6 +407,18 @@ class Grant(ABC):
     ) -> ColumnElement[bool]:
         """Per column: for the user in the column, on the (aliased) record row."""
 
+    @abstractmethod
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        """Per record, explained: write the facts behind the grant into `found` (by record
+        id), for the records of the read (normal or not: the reader decides)."""
+
 
 class OwnerChain(Grant):
     """The owner, and the owner's superiors at any level."""
@@ -410,6 +435,29 @@ class OwnerChain(Grant):
     ) -> ColumnElement[bool]:
         return _owner_below(user_id, record)
 
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        owners = sorted({record.owner_id for record in records})
+        below = dict(
+            (
+                await session.execute(
+                    select(UserClosure.descendant_id, UserClosure.depth).where(
+                        UserClosure.ancestor_id == subject.id,
+                        UserClosure.descendant_id.in_(owners),
+                    )
+                )
+            ).all()
+        )
+        for record in records:
+            found[record.id].is_owner = record.owner_id == subject.id
+            found[record.id].superior_of_owner = below.get(record.owner_id, 0) > 0
+
 
 class DepartmentHead(Grant):
     """The head of the owner's department, or of a department above it."""
@@ -425,6 +473,29 @@ class DepartmentHead(Grant):
         self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool]:
         return _heads_owner_department(user_id, record)
+
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        headed = list(
+            await session.scalars(
+                select(Department)
+                .where(
+                    Department.enterprise_id == subject.enterprise_id,
+                    Department.head_id == subject.id,
+                    Department.id.in_(departments.departments),
+                )
+                .order_by(Department.id)
+            )
+        )
+        for record in records:
+            chain = departments.of(record.owner_id)
+            found[record.id].headed_departments = [d for d in headed if d.id in chain]
 
 
 _READ_TEAM = aliased(TeamMember, name="read_team")
@@ -469,6 +540,29 @@ class RelatedTeam(Grant):
     ) -> ColumnElement[bool]:
         return _team_below(user_id, record, follow_up=purpose is Purpose.FOLLOW_UP)
 
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        rows = await session.execute(
+            select(
+                TeamMember.record_id,
+                TeamMember.user_id,
+                TeamMember.team_role,
+                TeamMember.access,
+                UserClosure.depth,
+            )
+            .join(UserClosure, UserClosure.descendant_id == TeamMember.user_id)
+            .where(TeamMember.record_id.in_(sorted(found)), UserClosure.ancestor_id == subject.id)
+            .order_by(UserClosure.depth, TeamMember.user_id)
+        )
+        for record_id, *path in rows:
+            found[record_id].team.append(TeamPath(*path))
+
 
 class Sharing(Grant):
     """A party a sharing rule shares the owner's records of that object type with (directly or
@@ -503,6 +597,38 @@ class Sharing(Grant):
         if purpose is Purpose.FOLLOW_UP:
             return and_(_sharing_opens_follow_up(record), shared)
         return shared
+
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        owners = sorted({record.owner_id for record in records})
+        rules = list(
+            await session.scalars(
+                select(SharingRule)
+                .where(
+                    rules_to_me(subject),
+                    SharingRule.object_type.in_(sorted({r.object_type for r in records})),
+                    or_(
+                        SharingRule.from_user_id.in_(owners),
+                        SharingRule.from_department_id.in_(departments.departments),
+                    ),
+                )
+                .order_by(SharingRule.id)
+            )
+        )
+        for record in records:
+            chain = departments.of(record.owner_id)
+            found[record.id].sharing = [
+                rule
+                for rule in rules
+                if rule.object_type == record.object_type
+                and (rule.from_user_id == record.owner_id or rule.from_department_id in chain)
+            ]
 
 
 _SCOPE_ROLE = aliased(UserRole, name="scope_role")
@@ -541,6 +667,102 @@ class FunctionRoleScope(Grant):
             .exists()
         )
 
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        for record in records:
+            found[record.id].function_roles = roles_reading(subject.roles, record.object_type)
+
+
+_WAITING_NODE = aliased(ConfirmationNode, name="waiting_node")
+_SUBJECT_NODE = aliased(ConfirmationNode, name="subject_node")
+_CONFIRMED_TYPES = sorted(object_type.value for object_type in CONFIRMATION_TYPES)
+
+
+class CurrentConfirmer(Grant):
+    """The confirmer of the record's CURRENT confirmation node: a Sales Order or Return Form
+    waiting for them (such a node exists only while the order is CONFIRMING). Its follow-up
+    activity is open to them too: the history they decide on."""
+
+    rules = (AccessRule.CURRENT_CONFIRMER,)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        waiting = select(ConfirmationNode.record_id).where(
+            ConfirmationNode.confirmer_id == viewer.id,
+            ConfirmationNode.state == NodeState.CURRENT.value,
+        )
+        return record.id.in_(waiting)
+
+    def on_row(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        node = _WAITING_NODE
+        return (
+            select(1)
+            .select_from(node)
+            .where(
+                node.record_id == record.id,
+                node.confirmer_id == viewer.id,
+                node.state == NodeState.CURRENT.value,
+            )
+            .exists()
+        )
+
+    def covers_type(self, viewer: Viewer, object_type: str) -> bool | None:
+        return None if object_type in _CONFIRMED_TYPES else False
+
+    def to_user(
+        self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool]:
+        node = _SUBJECT_NODE
+        return (
+            select(1)
+            .select_from(node)
+            .where(
+                node.record_id == record.id,
+                node.confirmer_id == user_id,
+                node.state == NodeState.CURRENT.value,
+            )
+            .correlate_except(node)
+            .exists()
+        )
+
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        """Whether each confirming order waits for the subject, or for no one (then the Order
+        Administrators confirm it): one lookup for the confirming orders of the read."""
+        confirming = sorted(
+            record.id
+            for record in records
+            if record.object_type in _CONFIRMED_TYPES and record.status == CONFIRMING
+        )
+        if not confirming:
+            return
+        rows = await session.execute(
+            select(ConfirmationNode.record_id, ConfirmationNode.confirmer_id).where(
+                ConfirmationNode.record_id.in_(confirming),
+                ConfirmationNode.state == NodeState.CURRENT.value,
+            )
+        )
+        waiting_for: dict[int, int] = {record_id: confirmer for record_id, confirmer in rows}
+        for record_id in confirming:
+            confirmer = waiting_for.get(record_id)
+            found[record_id].current_confirmer = confirmer == subject.id
+            found[record_id].no_confirmer = confirmer is None
+
 
 class CrmAdmin(Grant):
     """CRM administrators: every record of the enterprise, invalid ones too."""
@@ -561,6 +783,16 @@ class CrmAdmin(Grant):
     ) -> ColumnElement[bool]:
         return is_crm_admin(user_id)
 
+    async def explain(
+        self,
+        session: AsyncSession,
+        subject: Viewer,
+        records: Sequence[Record],
+        found: dict[int, AccessFacts],
+        departments: OwnerDepartments,
+    ) -> None:
+        """Nothing per record: the subject's role says it (`Viewer.is_admin`)."""
+
 
 GRANTS: tuple[Grant, ...] = (
     OwnerChain(),
@@ -568,6 +800,7 @@ GRANTS: tuple[Grant, ...] = (
     RelatedTeam(),
     Sharing(),
     FunctionRoleScope(),
+    CurrentConfirmer(),
     CrmAdmin(),
 )
 """Every grant; each plan below ORs their forms in this order."""

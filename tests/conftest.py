@@ -7,6 +7,7 @@ Tests isolate themselves by registering their own enterprise (tenant isolation d
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ def test_settings(database_url: str) -> Settings:
         # Every test of a session logs in from the test client's one address: only the tests
         # of that limit (tests/test_login_abuse.py, with their own apps) set a low one.
         login_address_max_failures=100_000,
+        # Import and export files of the run (uploads, exports, error reports).
+        files_dir=tempfile.mkdtemp(prefix="crmfeed-test-files-"),
     )
 
 

@@ -62,6 +62,7 @@ SUPERIOR_OF_TEAM_MEMBER = "SUPERIOR_OF_TEAM_MEMBER"
 SHARING = "SHARING"
 DEPARTMENT_HEAD = "DEPARTMENT_HEAD"
 FUNCTION_ROLE = "FUNCTION_ROLE"
+CURRENT_CONFIRMER = "CURRENT_CONFIRMER"
 ADMIN = "CRM_ADMIN"
 
 # Rule 7: the object types whose records each function role reads, whoever owns them.
@@ -129,6 +130,8 @@ class Record:
     owner: str
     team: dict[str, Member] = field(default_factory=dict)
     valid: bool = True
+    current_confirmer: str | None = None
+    """A Sales Order or Return Form waiting for this user's confirmation."""
 
 
 @dataclass
@@ -218,6 +221,10 @@ class Org:
 
     def add_rule(self, rule: SharingRule) -> None:
         self.rules[rule.key] = rule
+
+    def set_current_confirmer(self, record: str, user: str | None) -> None:
+        """The order now waits for this user's confirmation (None: for no one's)."""
+        self.records[record].current_confirmer = user
 
     def invalidate(self, record: str) -> None:
         self.records[record].valid = False
@@ -369,6 +376,8 @@ class Org:
             holds.add(DEPARTMENT_HEAD)
         if self.scoped_roles(user, found):
             holds.add(FUNCTION_ROLE)
+        if found.current_confirmer == user:
+            holds.add(CURRENT_CONFIRMER)  # rule 7: the order waits for them
         if self.users[user].is_admin:
             holds.add(ADMIN)
         return holds
@@ -533,6 +542,8 @@ class Org:
                 if member != record.owner
             )
             state = "" if record.valid else " INVALID"
+            if record.current_confirmer is not None:
+                state += f" waiting for {record.current_confirmer}"
             lines.append(
                 f"  record {record.key}: {record.object_type} owner={record.owner}{state} "
                 f"team=[{team}]"

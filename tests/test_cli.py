@@ -224,6 +224,7 @@ def test_serve_migrates_loads_the_demo_and_starts_uvicorn(
     result = run("serve", "--port", "8123", env=env_for(path))
     assert result.exit_code == 0, result.output
     assert "Loaded the demo" in result.output
+    assert "Waiting for Liam Carter's confirmation: SO-" in " ".join(result.output.split())
     assert demo.person("east1").email in result.output
     assert demo.DEMO_PASSWORD in result.output
     assert "http://127.0.0.1:8123/graphql" in result.output

@@ -226,7 +226,8 @@ async def test_the_demo_has_follow_up_activity_a_manager_sees_more_of(demo_api: 
     everything = (await demo_api.ok(WORK_FEED, ADMIN))["feed"]
     assert 0 < own["totalCount"] < team["totalCount"] < everything["totalCount"]
     assert everything["totalCount"] == demo_api.loaded.feed_items
-    assert {edge["node"]["type"] for edge in own["edges"]} == {"SALES_RECORD"}
+    # her sales records, and the confirmation steps of her orders
+    assert {edge["node"]["type"] for edge in own["edges"]} == {"SALES_RECORD", "SALES_PROCESS"}
     # Items on the two records the demo invalidated keep their author but lose relatedTo.
     assert sum(not edge["node"]["relatedTo"] for edge in own["edges"]) <= 2
 
@@ -237,4 +238,95 @@ async def test_the_demo_manager_has_notifications_to_read(demo_api: DemoApi) -> 
     assert {edge["node"]["kind"] for edge in inbox["notifications"]["edges"]} <= {
         "MENTION",
         "REPLY",
+        "CONFIRMATION_REQUESTED",
     }
+
+
+BY_STATUS = """
+query($type: ObjectType!, $status: [String!]) {
+  records(objectType: $type, filter: {status: $status}) { totalCount }
+}"""
+WAITING = """
+{
+  records(objectType: SALES_ORDER, filter: {status: ["CONFIRMING"]}) {
+    edges { node { id name transitions { name }
+      ... on SalesOrder { currentConfirmer { name } confirmationNodes { confirmer { name } state } }
+    } }
+  }
+}"""
+EXPLAIN = """
+query($id: ID!) { explainAccess(recordId: $id) { reasons { rule } followUpOpen } }"""
+ASKED = "{ notifications(first: 100) { edges { node { kind record { id } } } } }"
+RETURN_FORMS = "{ records(objectType: RETURN_FORM) { edges { node { id name status } } } }"
+
+
+async def test_orders_and_return_forms_are_in_every_status(demo_api: DemoApi) -> None:
+    for object_type in (ObjectType.SALES_ORDER, ObjectType.RETURN_FORM):
+        for status in spec_for(object_type).status_keys:
+            data = await demo_api.ok(BY_STATUS, ADMIN, type=object_type.name, status=[status])
+            assert data["records"]["totalCount"] > 0, (object_type, status)
+
+
+async def test_an_order_waits_for_the_east_manager_s_confirmation(demo_api: DemoApi) -> None:
+    assert demo_api.loaded.waiting[MANAGER.name]
+    orders = (await demo_api.ok(WAITING, MANAGER))["records"]["edges"]
+    mine = [e["node"] for e in orders if e["node"]["currentConfirmer"] == {"name": MANAGER.name}]
+    assert [order["name"] for order in mine] == demo_api.loaded.waiting[MANAGER.name]
+    [order] = mine
+    assert {"CONFIRM", "REJECT"} <= {t["name"] for t in order["transitions"]}
+    assert [node["state"] for node in order["confirmationNodes"]] == ["CURRENT", "WAITING"]
+    inbox = await demo_api.ok(ASKED, MANAGER)
+    [asked] = [
+        e["node"]
+        for e in inbox["notifications"]["edges"]
+        if e["node"]["kind"] == "CONFIRMATION_REQUESTED"
+    ]
+    assert asked["record"] == {"id": order["id"]}
+
+
+async def test_finance_reads_only_the_return_form_waiting_for_her(demo_api: DemoApi) -> None:
+    """Nora Kim confirms Return Forms but has no order role: she reads the one that waits."""
+    forms = (await demo_api.ok(RETURN_FORMS, FINANCE))["records"]["edges"]
+    assert [form["node"]["status"] for form in forms] == ["CONFIRMING"]
+    assert [form["node"]["name"] for form in forms] == demo_api.loaded.waiting[FINANCE.name]
+    explained = await demo_api.ok(EXPLAIN, FINANCE, id=forms[0]["node"]["id"])
+    assert explained["explainAccess"] == {
+        "reasons": [{"rule": "CURRENT_CONFIRMER"}],
+        "followUpOpen": True,
+    }
+
+
+PAGE_TEMPLATES = """
+{ printTemplates(objectType: ACCOUNT) { id name }
+  mailTemplates { id name }
+  accounts: records(objectType: ACCOUNT, first: 1) { edges { node { id name } } }
+  leads: records(objectType: SALES_LEAD, first: 20) { edges { node { id name values } } } }"""
+PREVIEW_MAIL = """
+query($input: SendBatchMailInput!) { previewMail(input: $input) { recipients { subject body } } }"""
+
+
+async def test_the_demo_has_a_print_and_a_mail_template_that_work(demo_api: DemoApi) -> None:
+    data = await demo_api.ok(PAGE_TEMPLATES, SALESPERSON)
+    printing = {t["name"]: t["id"] for t in data["printTemplates"]}
+    assert set(printing) == {"Default", demo.DEMO_PRINT_TEMPLATE}
+    (account,) = [edge["node"] for edge in data["accounts"]["edges"]]
+    token = await demo_api.token(SALESPERSON)
+    response = await demo_api.api.client.get(
+        f"/files/records/{account['id']}.pdf",
+        params={"template": printing[demo.DEMO_PRINT_TEMPLATE]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    (mail_template,) = data["mailTemplates"]
+    assert mail_template["name"] == demo.DEMO_MAIL_TEMPLATE
+    lead = next(e["node"] for e in data["leads"]["edges"] if e["node"]["values"].get("email"))
+    given = {
+        "objectType": "SALES_LEAD",
+        "recordIds": [lead["id"]],
+        "templateId": mail_template["id"],
+    }
+    preview = await demo_api.ok(PREVIEW_MAIL, SALESPERSON, input=given)
+    (recipient,) = preview["previewMail"]["recipients"]
+    assert recipient["subject"] == f"Following up, {lead['name']}"
+    assert recipient["body"].startswith(f"Dear {lead['name']},")
+    assert "Ava Thompson" in recipient["body"]

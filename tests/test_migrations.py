@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -183,3 +184,114 @@ async def test_work_items_migration_keeps_every_inbox_row_and_task(fresh: AsyncE
         assert (await connection.execute(_INBOX)).all() == inbox
         assert (await connection.execute(_TASKS)).all() == tasks
         assert await connection.run_sync(_differences) == []
+
+
+_PERMISSIONS = text(
+    "SELECT enterprise_id, role, permission FROM role_permissions "
+    "ORDER BY enterprise_id, role, permission"
+)
+
+
+async def test_role_permissions_migration_gives_existing_enterprises_the_defaults(
+    fresh: AsyncEngine,
+) -> None:
+    """0010 on a database made before it: every enterprise's preset roles get their default
+    function permissions (a sales user may still do what they did), nothing else changes;
+    down again, the users and their roles are as they were."""
+    from crmfeed.registry.permissions import default_rows
+    from store import org
+
+    await upgrade(fresh, "0008")
+    async with fresh.begin() as connection:
+        for name in ("First", "Second"):
+            await connection.execute(
+                text(
+                    "INSERT INTO enterprises (name, sharing_opens_follow_up, created_at) "
+                    "VALUES (:name, true, CURRENT_TIMESTAMP)"
+                ),
+                {"name": name},
+            )
+        enterprises = [
+            row.id for row in await connection.execute(text("SELECT id FROM enterprises"))
+        ]
+        await connection.execute(
+            text(
+                "INSERT INTO users (enterprise_id, name, email, password_hash, active, "
+                "token_version, created_at) VALUES (:e, 'Sam', 'sam@example.com', 'x', true, 0, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"e": enterprises[0]},
+        )
+        user = (await connection.execute(text("SELECT id FROM users"))).scalar_one()
+        await connection.execute(
+            text("INSERT INTO user_roles (enterprise_id, user_id, role) VALUES (:e, :u, 'SALES')"),
+            {"e": enterprises[0], "u": user},
+        )
+    async with fresh.connect() as connection:
+        roles_before = (await connection.execute(text("SELECT * FROM user_roles"))).all()
+
+    await upgrade(fresh)
+    async with fresh.connect() as connection:
+        stored = (await connection.execute(_PERMISSIONS)).all()
+        assert (await connection.execute(text("SELECT * FROM user_roles"))).all() == roles_before
+        assert await connection.run_sync(_differences) == []
+    expected = sorted((e, role, name) for e in enterprises for role, name in default_rows())
+    assert sorted(tuple(row) for row in stored) == expected
+    async with create_session_factory(fresh)() as session:
+        viewer = await org.load_viewer(session, enterprises[0], user)
+    assert viewer is not None
+    assert {"SalesRecord.create", "Account.edit", "Account.changeOwner"} <= viewer.permissions
+
+    await _downgrade(fresh, "0008")
+    async with fresh.connect() as connection:
+        assert (await connection.execute(text("SELECT * FROM user_roles"))).all() == roles_before
+        assert "role_permissions" not in await connection.run_sync(_tables)
+
+
+_ORDERS = sa.table(
+    "records",
+    sa.column("id", sa.Integer),
+    sa.column("object_type", sa.String),
+    sa.column("status", sa.String),
+    sa.column("values", sa.JSON),
+)
+_NODES = text("SELECT record_id, confirmer_id, state, round, position FROM confirmation_nodes")
+
+
+async def test_order_confirmation_migration_keeps_statuses_and_current_confirmers(
+    fresh: AsyncEngine,
+) -> None:
+    """0009 on orders written before it: every status kept; a confirming order's current
+    confirmer (its value) becomes the CURRENT node of a first round; a leftover value on an
+    order that is no longer confirming is removed."""
+    await upgrade(fresh)
+    await load_demo(create_session_factory(fresh), conftest.test_settings("sqlite://"))
+    await _downgrade(fresh, "0008")
+    orders = _ORDERS.c.object_type.in_(["SALES_ORDER", "RETURN_FORM"])
+    async with fresh.begin() as connection:
+        rows = (
+            await connection.execute(sa.select(_ORDERS).where(orders).order_by(_ORDERS.c.id))
+        ).all()
+        user = (await connection.execute(text("SELECT min(id) FROM users"))).scalar()
+        confirmed = next(row for row in rows if row.status == "CONFIRMED")
+        stale = {**confirmed.values, "currentConfirmerId": f"usr_{user}"}
+        await connection.execute(
+            _ORDERS.update().where(_ORDERS.c.id == confirmed.id).values(values=stale)
+        )
+    waiting = {
+        row.id: int(row.values["currentConfirmerId"].removeprefix("usr_"))
+        for row in rows
+        if row.status == "CONFIRMING" and "currentConfirmerId" in row.values
+    }
+    assert waiting
+
+    await upgrade(fresh)
+    async with fresh.connect() as connection:
+        after = (
+            await connection.execute(sa.select(_ORDERS).where(orders).order_by(_ORDERS.c.id))
+        ).all()
+        nodes = (await connection.execute(_NODES)).all()
+    assert [(r.id, r.status) for r in after] == [(r.id, r.status) for r in rows]
+    assert {(n.record_id, n.confirmer_id) for n in nodes} == set(waiting.items())
+    assert {(n.state, n.round, n.position) for n in nodes} == {("CURRENT", 1, 1)}
+    assert "currentConfirmerId" not in next(r for r in after if r.id == confirmed.id).values

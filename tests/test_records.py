@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.records_helpers import CREATE_RECORD, RECORD, RECORDS, UPDATE_RECORD, Org, new_org
+from tests.records_helpers import (
+    CREATE_RECORD,
+    RECORD,
+    RECORDS,
+    TRANSITION,
+    UPDATE_RECORD,
+    Org,
+    new_org,
+)
 
 if TYPE_CHECKING:
     from tests.conftest import Api
@@ -142,26 +150,22 @@ async def test_lookup_to_invalid_record_is_bad_user_input(api: Api) -> None:
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "accountId"}
 
 
-async def test_create_record_with_user_field_naming_a_user_of_the_enterprise_works(
-    api: Api,
-) -> None:
+async def test_a_user_field_names_a_user_of_the_enterprise(api: Api) -> None:
+    """The one user field (an order's current confirmer) is written by the confirmation, from
+    the users an order is submitted to, which must be of the enterprise."""
     org = await new_org(api)
     ann = await org.user("Ann")
-    order = await org.record(org.admin, "SALES_ORDER", currentConfirmerId=ann.id)
+    order = await org.record(org.admin, "SALES_ORDER", status="WITHDRAWN")
+    await org.transition(org.admin, order, "RESUBMIT", confirmerIds=[ann.id])
     query = "query($id: ID!) { record(id: $id) { ... on SalesOrder { currentConfirmerId } } }"
     data = await api.ok(query, {"id": order}, org.admin.token)
     assert data["record"]["currentConfirmerId"] == ann.id
 
-
-async def test_create_record_with_user_field_naming_another_enterprises_user_is_refused(
-    api: Api,
-) -> None:
-    org = await new_org(api)
     stranger = (await new_org(api, "Eve")).admin
-    error = await create_error(
-        api, org, "SALES_ORDER", {"name": "S", "currentConfirmerId": stranger.id}
-    )
-    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "currentConfirmerId"}
+    other = await org.record(org.admin, "SALES_ORDER", status="WITHDRAWN")
+    variables = {"id": other, "transition": "RESUBMIT", "input": {"confirmerIds": [stranger.id]}}
+    error = await api.error(TRANSITION, variables, org.admin.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.confirmerIds"}
 
 
 async def test_create_record_with_a_status_is_bad_user_input_naming_transition_record(

@@ -105,3 +105,32 @@ async def test_a_page_of_records_with_their_transitions_reads_access_once_for_th
         assert all(edge["node"]["transitions"] for edge in edges)  # the manager may act
         counts.append(count)
     assert counts[0] == counts[1], counts
+
+
+ALLOWED_ACTIONS_PAGE = """
+query($first: Int) {
+  records(objectType: ACCOUNT, first: $first) {
+    edges { node { id status allowedActions { name kind } transitions { name } } }
+  }
+}"""
+# Measured: the viewer, the page, then one access-facts batch (superiors of the owners, team
+# paths, the owners' department chains, sharing rules, headed departments) for the whole page,
+# shared by allowedActions and transitions.
+MAX_ALLOWED_ACTIONS_STATEMENTS = 7
+
+
+async def test_a_page_of_records_with_their_allowed_actions_reads_access_once_for_the_page(
+    api: Api,
+) -> None:
+    """allowedActions asks the checker with the same per-page access facts as transitions:
+    the statement count does not grow with the page."""
+    _, manager = await org_with_accounts(api, 10)
+    counts = []
+    for first in (2, 10):
+        count, edges = await counted_page(api, manager, ALLOWED_ACTIONS_PAGE, first)
+        for edge in edges:  # the manager is every owner's superior
+            names = {a["name"] for a in edge["node"]["allowedActions"]}
+            assert {"CHANGE_OWNER", "INVALIDATE", "FORWARD"} <= names, names
+        counts.append(count)
+    print(f"records page with allowedActions: {counts} statements for 2 and 10 rows")
+    assert counts[0] == counts[1] <= MAX_ALLOWED_ACTIONS_STATEMENTS, counts

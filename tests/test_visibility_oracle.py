@@ -89,10 +89,29 @@ class Plan:
     org: Org
     types: list[str]
     team_calls: list[tuple[str, list[tuple[str, str, str]]]] = field(default_factory=list)
+    confirmations: list[Confirmation] = field(default_factory=list)
 
 
-def random_plan(rng: random.Random, types: list[str] | None = None) -> Plan:
-    """A random organization; `types` fixes its object types (drawn from `TYPE_POOL` if not)."""
+@dataclass(frozen=True)
+class Confirmation:
+    """An order its owner withdraws and resubmits to `chain`; with `first_confirms`, the first
+    confirmer then confirms, so it waits for the second."""
+
+    record: str
+    chain: tuple[str, ...]
+    first_confirms: bool = False
+
+    @property
+    def waiting_for(self) -> str:
+        return self.chain[1] if self.first_confirms else self.chain[0]
+
+
+def random_plan(
+    rng: random.Random, types: list[str] | None = None, *, confirmations: bool = True
+) -> Plan:
+    """A random organization; `types` fixes its object types (drawn from `TYPE_POOL` if not).
+    With `confirmations`, some of its orders wait for a confirmer (a feed test leaves them
+    out: the confirmation writes feed items of its own)."""
     org = Org()
     for index in range(rng.randint(3, 5)):
         existing = list(org.departments)
@@ -154,6 +173,13 @@ def random_plan(rng: random.Random, types: list[str] | None = None) -> Plan:
     records = [r for r, record in org.records.items() if record.object_type not in UNVOIDABLE]
     for key in rng.sample(records, min(len(records), rng.randint(1, max(1, len(records) // 7)))):
         org.invalidate(key)
+    if confirmations:
+        for record in org.records.values():
+            if record.object_type in UNVOIDABLE and rng.random() < 0.6:
+                chain = tuple(rng.sample(users, rng.randint(1, 2)))
+                drawn = Confirmation(record.key, chain, len(chain) == 2 and rng.random() < 0.5)
+                plan.confirmations.append(drawn)
+                org.set_current_confirmer(record.key, drawn.waiting_for)
     return plan
 
 
@@ -251,10 +277,10 @@ def literal(value: Any) -> str:
     raise TypeError(value)
 
 
-def call(name: str, selection: str = "", **arguments: Any) -> str:
+def call(field_name: str, selection: str = "", **arguments: Any) -> str:
     """One field with literal arguments: call("record", " { id }", id="rec_1")."""
     args = ", ".join(f"{k}: {literal(v)}" for k, v in arguments.items())
-    return f"{name}({args}){selection}"
+    return f"{field_name}({args}){selection}"
 
 
 async def batch(api: Api, token: str | None, kind: str, fields: list[str]) -> list[Any]:
@@ -425,15 +451,75 @@ async def build(api: Api, label: str, plan: Plan, *, invalidate: bool = True) ->
             for record, members in calls
         ]
         await batch(api, world.tokens[owner], "mutation", fields)
+    await submit_orders(api, world)
     if invalidate:
         await invalidate_records(api, world, [r.key for r in records if not r.valid])
     return world
 
 
+async def submit_orders(api: Api, world: World) -> None:
+    """The plan's confirmations: each owner withdraws their orders (submitted with no
+    confirmers when created) and resubmits them to the chain; first confirmers confirm."""
+    confirmations = world.plan.confirmations
+    for owner, calls in by_owner(
+        confirmations, lambda c: world.org.records[c.record].owner
+    ).items():
+        fields = []
+        for drawn in calls:
+            record = world.ids[drawn.record]
+            chain = [world.ids[user] for user in drawn.chain]
+            fields += [
+                call("transitionRecord", " { id }", id=record, transition="WITHDRAW"),
+                call(
+                    "transitionRecord",
+                    " { id }",
+                    id=record,
+                    transition="RESUBMIT",
+                    input={"confirmerIds": chain},
+                ),
+            ]
+        await batch(api, world.tokens[owner], "mutation", fields)
+    confirming = [c for c in confirmations if c.first_confirms]
+    for confirmer, calls in by_owner(confirming, lambda c: c.chain[0]).items():
+        fields = [
+            call("transitionRecord", " { id }", id=world.ids[c.record], transition="CONFIRM")
+            for c in calls
+        ]
+        await batch(api, world.tokens[confirmer], "mutation", fields)
+
+
 async def invalidate_records(api: Api, world: World, keys: list[str]) -> None:
     """Invalidate records through the API. Invalidating follows the action rules too: the owner
-    may, whatever the object type."""
+    may, whatever the object type, given the function permission `<Object>.invalidate`; owners
+    whose roles lack it (no roles, or a finance role alone) get a custom role that grants it
+    (custom roles open no records: visibility is unchanged)."""
     invalid = by_owner(keys, lambda key: world.org.records[key].owner)
+    lacking = [
+        owner for owner in invalid if not {"SALES", "CRM_ADMIN"} & set(world.org.users[owner].roles)
+    ]
+    if lacking:
+        admin = world.tokens["u0"]
+        role = (
+            await batch(
+                api, admin, "mutation", [call("createRole", " { key }", name="Invalidator")]
+            )
+        )[0]
+        grants = [
+            call(
+                "setRolePermission",
+                " { granted }",
+                role=role["key"],
+                permission=f"{REGISTRY[ObjectType(t)].type_name}.invalidate",
+                granted=True,
+            )
+            for t in sorted({world.org.records[key].object_type for key in keys})
+        ]
+        await batch(api, admin, "mutation", grants)
+        for owner in lacking:
+            assign = call(
+                "updateUser", " { id }", id=world.ids[owner], input={"customRoles": [role["key"]]}
+            )
+            await batch(api, admin, "mutation", [assign])
     for owner, owned in invalid.items():
         fields = [call("invalidateRecord", " { id }", id=world.ids[key]) for key in owned]
         await batch(api, world.tokens[owner], "mutation", fields)

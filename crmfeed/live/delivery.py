@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from crmfeed import metrics
 from crmfeed.live.hub import RESYNC, LocalSubscription
 from store import notifications, org
 
@@ -188,8 +190,13 @@ class Deliverer:
         if self._stopping:
             return
         self._pending[stream] = None
+        metrics.DELIVERY_BACKLOG.set(len(self._pending))
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="crmfeed-deliverer")
+            # A context of its own: not the request's that happened to start it (its request
+            # id in the logs, its statement count in the metrics).
+            self._task = asyncio.create_task(
+                self._run(), name="crmfeed-deliverer", context=contextvars.Context()
+            )
         self._ready.set()
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -214,6 +221,7 @@ class Deliverer:
             self._ready.clear()
             while self._pending and not self._stopping:
                 batch = self._take()
+                metrics.DELIVERY_BACKLOG.set(len(self._pending))
                 try:
                     await self.deliver(batch)
                     failures = 0
@@ -294,6 +302,8 @@ class Deliverer:
                 delivered = found.get((stream.user_id, seq))
                 if delivered is not None:
                     stream.put(Delivery(delivered, viewer))
+                    if stream.live:  # not a replay: how long it took to reach its reader
+                        metrics.delivered_live(delivered.row.created_at)
             stream.cursor = end
         self._settle(batch)
 

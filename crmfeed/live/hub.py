@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 from broadcaster import Broadcast, Event
 from broadcaster._backends.base import BroadcastBackend
 
+from crmfeed import metrics
 from crmfeed.live.sessions import Ended, Sessions
 
 if TYPE_CHECKING:
@@ -281,13 +282,17 @@ class Hub:
 
     def add(self, subscription: S) -> S:
         """Register a subscription (or a subclass handling its own wake-ups)."""
-        self._subscriptions.setdefault(subscription.user_id, set()).add(subscription)
+        subscribers = self._subscriptions.setdefault(subscription.user_id, set())
+        if subscription not in subscribers:
+            subscribers.add(subscription)
+            metrics.SUBSCRIPTIONS.inc()
         return subscription
 
     def unsubscribe(self, subscription: LocalSubscription) -> None:
         subscribers = self._subscriptions.get(subscription.user_id)
-        if subscribers is not None:
+        if subscribers is not None and subscription in subscribers:
             subscribers.discard(subscription)
+            metrics.SUBSCRIPTIONS.dec()
             if not subscribers:
                 del self._subscriptions[subscription.user_id]
 

@@ -26,11 +26,13 @@ class Action(StrEnum):
     INVALIDATE = "INVALIDATE"
     RESTORE = "RESTORE"
     DELETE = "DELETE"
+    FORWARD = "FORWARD"
 
 
 class Actor(StrEnum):
     """What a user may be for a record; roles count whatever the record."""
 
+    READER = "READER"  # anyone who may read the record
     OWNER = "OWNER"
     OWNER_SUPERIOR = "OWNER_SUPERIOR"
     SHARED_RW = "SHARED_RW"
@@ -226,6 +228,13 @@ ADMIN_ONLY: dict[ObjectType, tuple[Rule, ...]] = {
     o: (rule(every_status(o), {A.CRM_ADMIN}),) for o in ObjectType
 }
 
+FORWARD: dict[ObjectType, tuple[Rule, ...]] = {
+    # Seed 八: anyone who may read a record may send its card; a recipient who may not read
+    # it sees the card only.
+    o: (rule(every_status(o), {A.READER}),)
+    for o in ObjectType
+}
+
 RULES: dict[Action, dict[ObjectType, tuple[Rule, ...]]] = {
     Action.EDIT: EDIT,
     Action.CHANGE_OWNER: CHANGE_OWNER,
@@ -233,6 +242,7 @@ RULES: dict[Action, dict[ObjectType, tuple[Rule, ...]]] = {
     Action.INVALIDATE: INVALIDATE,
     Action.RESTORE: ADMIN_ONLY,
     Action.DELETE: ADMIN_ONLY,
+    Action.FORWARD: FORWARD,
 }
 
 ACTION_LABELS: dict[Action, str] = {
@@ -242,6 +252,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.INVALIDATE: "invalidate",
     Action.RESTORE: "restore",
     Action.DELETE: "delete",
+    Action.FORWARD: "forward",
 }
 
 if set(EDIT) != set(ObjectType) or any(set(t) != set(ObjectType) for t in RULES.values()):

@@ -63,6 +63,7 @@ class AccessRule(StrEnum):
     SHARING = "SHARING"
     DEPARTMENT_HEAD = "DEPARTMENT_HEAD"
     FUNCTION_ROLE = "FUNCTION_ROLE"
+    CURRENT_CONFIRMER = "CURRENT_CONFIRMER"
     CRM_ADMIN = "CRM_ADMIN"
 
 
@@ -81,6 +82,7 @@ class FieldType(StrEnum):
     URL = "URL"
     LOOKUP = "LOOKUP"
     USER = "USER"
+    USERS = "USERS"  # a list of user ids (a transition input)
 
 
 class FieldAccess(StrEnum):

@@ -389,3 +389,17 @@ BY_TYPE_NAME: dict[str, ObjectSpec] = {spec.type_name: spec for spec in OBJECTS}
 
 def spec_for(object_type: ObjectType | str) -> ObjectSpec:
     return REGISTRY[ObjectType(object_type)]
+
+
+DUPLICATE_KEYS: dict[ObjectType, tuple[tuple[str, ...], ...]] = {
+    ObjectType.ACCOUNT: (("name",),),
+    ObjectType.CONTACT: (("mobile",), ("email",)),
+    ObjectType.SALES_LEAD: (("company", "mobile"),),
+    ObjectType.PRODUCT: (("productCode",),),
+    ObjectType.CONTRACT: (("contractNo",),),
+    ObjectType.CAMPAIGN: (("name",),),
+    ObjectType.COMPETITOR: (("name",),),
+}
+"""The fields that make two records of a type the same one, for imports: each tuple is one key
+(a record duplicates another when all the key's fields are given and equal, ignoring case and
+surrounding spaces); a type not listed has none."""

@@ -9,8 +9,9 @@ transitions do (handing a record to a new owner, converting a lead). The tables 
 when this module loads: a transition that names an unknown status, field or input stops the
 service from starting.
 
-Sales Order and Return Form only get withdraw / resubmit here; their confirmation (confirm,
-reject, ship, receive) is a flow of its own, still to come.
+Sales Order and Return Form share `_order_flow`: their confirmation through ordered
+confirmation nodes (`crmfeed.registry.confirmation`), then, for a Sales Order, shipping and
+receiving.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from crmfeed.registry.actions import (
+    ORDER_ROLES,
     OWNER_SIDE,
     STANDARD,
     Actor,
@@ -28,6 +30,7 @@ from crmfeed.registry.actions import (
     Rule,
     first_confirmer_pending,
 )
+from crmfeed.registry.confirmation import CONFIRMATION_TYPES, MIRRORED_FIELDS
 from crmfeed.registry.enums import FieldType, ObjectType
 from crmfeed.registry.objects import REGISTRY, FieldSpec
 
@@ -46,10 +49,22 @@ class Effect(StrEnum):
 
     ASSIGN = "ASSIGN"  # the `assigneeId` input becomes the record's owner
     CONVERT_LEAD = "CONVERT_LEAD"  # the lead becomes an account, a contact, maybe an opportunity
+    SUBMIT = "SUBMIT"  # a confirmation round starts (the `confirmerIds` input or the default chain)
+    CONFIRM = "CONFIRM"  # the current node confirms: the next node, or `to_status` after the last
+    REJECT = "REJECT"  # the current node rejects: the round ends
+    WITHDRAW = "WITHDRAW"  # the round ends before anyone confirmed
+
+
+CONFIRMATION_EFFECTS = frozenset({Effect.SUBMIT, Effect.CONFIRM, Effect.REJECT, Effect.WITHDRAW})
 
 
 REASON = FieldSpec("reason", "Reason", F.LONG_TEXT, required=True)
 ASSIGNEE = FieldSpec("assigneeId", "Assign to", F.USER, required=True)
+CONFIRMERS = FieldSpec(
+    "confirmerIds",
+    "Confirmers, in order (default: the enterprise's confirmation chain for the type)",
+    F.USERS,
+)
 CONVERT_INPUTS = (
     FieldSpec("accountName", "Account name (default: the lead's company, else its name)", F.TEXT),
     FieldSpec("contactName", "Contact name (default: the lead's name)", F.TEXT),
@@ -113,9 +128,33 @@ def not_converted(values: Mapping[str, Any]) -> bool:
     return not values.get("convertedAccountId")
 
 
-def _order_flow() -> tuple[Transition, ...]:
-    """Withdraw and resubmit, the part of the confirmation flow that needs no confirmer."""
-    return (
+def _order_flow(*, shipping: bool) -> tuple[Transition, ...]:
+    """Confirmation through ordered nodes (submit, confirm, reject, withdraw, resubmit), the
+    order roles' revocation of a confirmation, and for a Sales Order shipping and receiving.
+    The order is received by its owner side (the salesperson hears it from the customer) or
+    by the Order Administrator."""
+    confirmer = frozenset({A.CURRENT_CONFIRMER})
+    order_admin = frozenset({A.ORDER_ADMIN})
+    flow = (
+        transition(
+            "CONFIRM",
+            "Confirm",
+            "Confirmed",
+            from_="CONFIRMING",
+            to="CONFIRMED",
+            who=confirmer,
+            effect=Effect.CONFIRM,
+        ),
+        transition(
+            "REJECT",
+            "Reject",
+            "Rejected",
+            from_="CONFIRMING",
+            to="REJECTED",
+            who=confirmer,
+            inputs=(REASON,),
+            effect=Effect.REJECT,
+        ),
         transition(
             "WITHDRAW",
             "Withdraw",
@@ -123,6 +162,7 @@ def _order_flow() -> tuple[Transition, ...]:
             from_="CONFIRMING",
             to="WITHDRAWN",
             who=STANDARD,
+            effect=Effect.WITHDRAW,
             condition=first_confirmer_pending,
             describe="the first confirmer has not confirmed",
         ),
@@ -133,7 +173,49 @@ def _order_flow() -> tuple[Transition, ...]:
             from_="REJECTED WITHDRAWN",
             to="CONFIRMING",
             who=STANDARD,
-            sets={"firstConfirmerConfirmed": False},
+            inputs=(CONFIRMERS,),
+            effect=Effect.SUBMIT,
+        ),
+        transition(
+            "REVOKE_CONFIRMATION",
+            "Revoke the confirmation",
+            "Confirmation revoked",
+            from_="CONFIRMED",
+            to="REJECTED",
+            who=ORDER_ROLES,
+            inputs=(REASON,),
+        ),
+    )
+    if not shipping:
+        return flow
+    return (
+        *flow,
+        transition("SHIP", "Ship", "Shipped", from_="CONFIRMED", to="SHIPPED", who=order_admin),
+        transition(
+            "RECEIVE",
+            "Mark received",
+            "Marked received",
+            from_="SHIPPED",
+            to="RECEIVED",
+            who=STANDARD | order_admin,
+        ),
+        transition(
+            "REVERT_SHIPMENT",
+            "Revert the shipment",
+            "Shipment reverted",
+            from_="SHIPPED",
+            to="CONFIRMED",
+            who=order_admin,
+            inputs=(REASON,),
+        ),
+        transition(
+            "REVERT_RECEIPT",
+            "Revert the receipt",
+            "Receipt reverted",
+            from_="RECEIVED",
+            to="SHIPPED",
+            who=order_admin,
+            inputs=(REASON,),
         ),
     )
 
@@ -324,8 +406,8 @@ TRANSITIONS: dict[ObjectType, tuple[Transition, ...]] = {
             "REOPEN", "Reopen", "Reopened", from_="COMPLETED", to="INCOMPLETE", who=OWNER_SIDE
         ),
     ),
-    O.SALES_ORDER: _order_flow(),
-    O.RETURN_FORM: _order_flow(),
+    O.SALES_ORDER: _order_flow(shipping=True),
+    O.RETURN_FORM: _order_flow(shipping=False),
     O.PAYMENT: _finance_flow(
         A.PAYMENT_FINANCE,
         pending="NOT_RECEIVED",
@@ -441,6 +523,8 @@ def validate(table: Mapping[ObjectType, tuple[Transition, ...]]) -> None:
                 raise RuntimeError(f"{where}: {t.name} declares an input twice")
             if t.effect is Effect.ASSIGN and t.input("assigneeId") is None:
                 raise RuntimeError(f"{where}: {t.name} assigns but has no assigneeId input")
+            if t.effect in CONFIRMATION_EFFECTS and object_type not in CONFIRMATION_TYPES:
+                raise RuntimeError(f"{where}: {t.name}: only an order type is confirmed")
             if t.effect is Effect.CONVERT_LEAD:
                 if object_type is not O.SALES_LEAD:
                     raise RuntimeError(f"{where}: only a Sales Lead can be converted")
@@ -467,6 +551,14 @@ MANAGED_BY: dict[tuple[ObjectType, str], str] = {
         if t.effect is Effect.CONVERT_LEAD
         for name in CONVERTED_FIELDS
     },
+    **{
+        (object_type, name): t.name
+        for object_type, declared in TRANSITIONS.items()
+        for t in declared
+        if t.effect is Effect.CONFIRM
+        for name in MIRRORED_FIELDS
+    },
 }
 """(object type, field) -> a transition that writes the field: `values` may not, or a record
-could say it is approved, in the highseas or converted while its status says otherwise."""
+could say it is approved, in the highseas, converted or confirmed while its status says
+otherwise."""

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from alembic import context
 
-from store import feed_tables, notification_tables
+from store import (
+    confirmation_tables,
+    feed_tables,
+    notification_tables,
+    record_page_tables,
+    transfer_tables,
+)
 from store.models import Base
 
-TABLE_MODULES = (feed_tables, notification_tables)  # imported so Base.metadata knows them
+TABLE_MODULES = (
+    confirmation_tables,
+    feed_tables,
+    notification_tables,
+    record_page_tables,
+    transfer_tables,
+)  # imported so Base.metadata knows them
 
 connection = context.config.attributes.get("connection")
 if connection is None:

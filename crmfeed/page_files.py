@@ -1,0 +1,106 @@
+"""Files of the record page actions, mounted beside /graphql: a record printed to PDF, a
+calendar event as .ics (both with the same bearer token as the API; 404 for what the caller may
+not see), and a user's calendar feed at a secret URL for calendar programs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+from starlette.routing import Route, Router
+
+from crmfeed.pdf import PdfBusy
+from crmfeed.request_guard import error_response
+from resolvers import calendar_files, printing
+from resolvers.context import Context
+from resolvers.errors import CrmError, Unauthenticated
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from starlette.requests import Request
+
+    from crmfeed.app import Services
+
+ICS = "text/calendar; charset=utf-8"
+PDF = "application/pdf"
+NOT_FOUND = "Not found, or you may not read it."
+STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "BAD_USER_INPUT": 400}
+
+
+def _file(body: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def page_files(services: Services) -> Router:
+    """The routes, each with a per-request Context like a GraphQL operation's."""
+    from crmfeed.app import bearer_token
+
+    def context_of(request: Request) -> Context:
+        return Context(
+            settings=services.settings,
+            session_factory=services.session_factory,
+            token=bearer_token(request.headers),
+            hub=services.hub,
+            request=request,
+            passwords=services.passwords,
+            throttle=services.throttle,
+        )
+
+    def answer(
+        make: Callable[[Context, Request], Awaitable[Response | None]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            context = context_of(request)
+            try:
+                found = await make(context, request)
+            except PdfBusy:
+                return error_response(
+                    503,
+                    "Too many documents are being printed: try again in a few seconds.",
+                    "LIMIT_EXCEEDED",
+                    {"Retry-After": "5"},
+                )
+            except CrmError as error:
+                code = (error.extensions or {}).get("code", "BAD_USER_INPUT")
+                headers = (
+                    {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthenticated) else None
+                )
+                return error_response(STATUS.get(code, 400), error.message, code, headers)
+            finally:
+                await context.close()
+            return found or error_response(404, NOT_FOUND, "NOT_FOUND")
+
+        return endpoint
+
+    async def record_pdf(context: Context, request: Request) -> Response | None:
+        record_id = request.path_params["record_id"]
+        printed = await printing.print_record(
+            context, record_id, request.query_params.get("template")
+        )
+        return _file(printed, PDF, f"{record_id}.pdf") if printed is not None else None
+
+    async def event_ics(context: Context, request: Request) -> Response | None:
+        event_id = request.path_params["event_id"]
+        found = await calendar_files.event_ics(context, event_id)
+        return _file(found, ICS, f"{event_id}.ics") if found is not None else None
+
+    async def feed_ics(context: Context, request: Request) -> Response | None:
+        found = await calendar_files.feed_ics(context, request.path_params["token"])
+        return _file(found, ICS, "calendar.ics") if found is not None else None
+
+    return Router(
+        routes=[
+            Route("/files/records/{record_id}.pdf", answer(record_pdf), methods=["GET"]),
+            Route("/files/events/{event_id}.ics", answer(event_ics), methods=["GET"]),
+            Route("/calendar/{token}.ics", answer(feed_ics), methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,359 @@
+"""Excel files: import templates generated from the object registry, streamed reading of an
+uploaded workbook (python-calamine), and row-by-row writing of exports and error reports
+(xlsxwriter in constant-memory mode). No database and no permission decisions here: callers
+pass the columns the person may see or write."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import xlsxwriter
+from python_calamine import CalamineError, CalamineWorkbook
+
+from crmfeed.registry.enums import FieldType
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from pathlib import Path
+
+    from crmfeed.registry.objects import FieldSpec, ObjectSpec
+
+F = FieldType
+OWNER_EMAIL = "ownerEmail"
+OWNER_EMAIL_LABEL = "Owner email"
+REQUIRED_MARK = " *"
+EXCEL_EPOCH = datetime(1899, 12, 30)
+LAST_ROW = 1_048_575
+SAMPLES: dict[FieldType, Any] = {
+    F.TEXT: "Sample text",
+    F.LONG_TEXT: "A longer description",
+    F.NUMBER: 42,
+    F.CURRENCY: 1000.5,
+    F.BOOLEAN: True,
+    F.DATE: date(2026, 1, 31),
+    F.DATETIME: datetime(2026, 1, 31, 9, 30),
+    F.EMAIL: "name@example.com",
+    F.PHONE: "+1 555 0100",
+    F.URL: "https://example.com",
+    F.LOOKUP: "",
+    F.USER: "",
+}
+HINTS: dict[FieldType, str] = {
+    F.DATE: "a date (YYYY-MM-DD)",
+    F.DATETIME: "a date and time (UTC unless an offset is written, e.g. 2026-01-31T09:00+02:00)",
+    F.NUMBER: "a number",
+    F.CURRENCY: "an amount",
+    F.BOOLEAN: "TRUE or FALSE",
+    F.EMAIL: "an email address",
+    F.PHONE: "a phone number",
+    F.URL: "an http(s) URL",
+    F.LOOKUP: "the id of the related record",
+    F.USER: "the id of a user",
+}
+
+
+class UnreadableWorkbook(ValueError):
+    """The file is not an .xlsx (or .xls/.ods) workbook calamine can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a template or import: a registry field, or the owner's email."""
+
+    key: str
+    label: str
+    field: FieldSpec | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.field is not None and self.field.required
+
+    @property
+    def header(self) -> str:
+        return self.label + (REQUIRED_MARK if self.required else "")
+
+
+def import_columns(fields: Iterable[FieldSpec]) -> list[Column]:
+    """The columns of a template: the given fields, then the owner's email."""
+    columns = [Column(f.name, f.label, f) for f in fields]
+    return [*columns, Column(OWNER_EMAIL, OWNER_EMAIL_LABEL)]
+
+
+def _formats(workbook: Any) -> dict[str, Any]:
+    return {
+        "header": workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1}),
+        "required": workbook.add_format(
+            {"bold": True, "bg_color": "#FCE4D6", "border": 1, "font_color": "#9C0006"}
+        ),
+        "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
+        "datetime": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        "text": workbook.add_format({"num_format": "@"}),
+    }
+
+
+def _write_header(sheet: Any, columns: Sequence[Column], formats: dict[str, Any]) -> None:
+    """Row 1: labels (required ones marked); row 2, hidden: the field keys, so a relabelled
+    header still maps."""
+    for index, column in enumerate(columns):
+        style = formats["required"] if column.required else formats["header"]
+        sheet.write_string(0, index, column.header, style)
+        sheet.write_string(1, index, column.key)
+        sheet.set_column(
+            index, index, max(14, len(column.header) + 4), _cell_format(column, formats)
+        )
+    sheet.set_row(1, None, None, {"hidden": True})
+    sheet.freeze_panes(2, 0)
+
+
+def _cell_format(column: Column, formats: dict[str, Any]) -> Any:
+    kind = column.field.type if column.field else None
+    if kind is F.DATE:
+        return formats["date"]
+    if kind is F.DATETIME:
+        return formats["datetime"]
+    if kind is F.PHONE:
+        return formats["text"]
+    return None
+
+
+def write_template(target: BinaryIO | str, spec: ObjectSpec, columns: Sequence[Column]) -> None:
+    """An import template: the header, a note and option list per column, and one sample row
+    on a second sheet (the import reads the first sheet only)."""
+    workbook = xlsxwriter.Workbook(target, {"in_memory": True})
+    formats = _formats(workbook)
+    sheet = workbook.add_worksheet(spec.label[:31])
+    _write_header(sheet, columns, formats)
+    for index, column in enumerate(columns):
+        field = column.field
+        note = f"Field key: {column.key}."
+        if column.required:
+            note += " Required."
+        if field is not None and field.type in (F.SELECT, F.MULTI_SELECT):
+            note += " One of: " + ", ".join(field.options) + "."
+            if field.type is F.MULTI_SELECT:
+                note += " Separate several with commas."
+            else:
+                sheet.data_validation(
+                    2,
+                    index,
+                    LAST_ROW,
+                    index,
+                    {
+                        "validate": "list",
+                        "source": list(field.options),
+                        "error_title": column.label,
+                        "error_message": "Pick one of the listed options.",
+                    },
+                )
+        elif field is not None and field.type in HINTS:
+            note += f" Write {HINTS[field.type]}."
+        elif column.key == OWNER_EMAIL:
+            note += " The owner's email; empty: you own the record."
+        sheet.write_comment(0, index, note)
+    example = workbook.add_worksheet("Example")
+    _write_header(example, columns, formats)
+    for index, column in enumerate(columns):
+        example.write(2, index, sample_value(column), _cell_format(column, formats))
+    workbook.close()
+
+
+def sample_value(column: Column) -> Any:
+    field = column.field
+    if field is None:
+        return "owner@example.com"
+    if field.name == "name":
+        return "Sample name"
+    if field.type in (F.SELECT, F.MULTI_SELECT):
+        return field.options[0]
+    return SAMPLES.get(field.type, "")
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SheetReader:
+    """The first sheet of a workbook: `headers` (row 1 as written), the field key each column
+    maps to (or None), and `rows()` yielding (row number as Excel shows it, cells)."""
+
+    headers: list[str]
+    keys: list[str | None]
+    first_data_row: int
+    height: int
+    _sheet: Any
+    _start_row: int
+
+    def rows(self, skip: int = 0) -> Iterator[tuple[int, list[Any]]]:
+        """Data rows after the header, the first `skip` of them left out."""
+        offset = self.first_data_row
+        for index, cells in enumerate(self._sheet.iter_rows()):
+            if index < offset + skip:
+                continue
+            yield self._start_row + index + 1, cells
+
+
+def open_sheet(source: Path | str | BinaryIO, known: dict[str, str]) -> SheetReader:
+    """Open the first sheet and map its header: `known` maps casefolded labels and keys to
+    field keys. A hidden second row of keys (as templates have) wins over the labels."""
+    try:
+        if isinstance(source, str) or hasattr(source, "__fspath__"):
+            workbook = CalamineWorkbook.from_path(str(source))
+        else:
+            workbook = CalamineWorkbook.from_filelike(source)
+        sheet = workbook.get_sheet_by_index(0)
+        rows = sheet.iter_rows()
+        header = next(rows, None)
+        second = next(rows, None)
+    except (CalamineError, IndexError, ValueError, OSError) as error:
+        raise UnreadableWorkbook(str(error)) from None
+    except Exception as error:  # calamine raises panics and zip errors of several kinds
+        raise UnreadableWorkbook(type(error).__name__) from None
+    headers = [text_of(cell) for cell in header or []]
+    key_row = [text_of(cell) for cell in second or []]
+    values = set(known.values())
+    is_key_row = any(key_row) and all(not key or key in values for key in key_row)
+    keys: list[str | None] = []
+    for index, label in enumerate(headers):
+        key = key_row[index] if is_key_row and index < len(key_row) and key_row[index] else None
+        if key is None:
+            key = known.get(normalize_label(label))
+        keys.append(key)
+    return SheetReader(
+        headers=headers,
+        keys=keys,
+        first_data_row=2 if is_key_row else 1,
+        height=sheet.height,
+        _sheet=sheet,
+        _start_row=sheet.start[0] if sheet.start else 0,
+    )
+
+
+def normalize_label(label: str) -> str:
+    label = label.strip()
+    if label.endswith("*"):
+        label = label[:-1].strip()
+    return label.casefold()
+
+
+def text_of(cell: Any) -> str:
+    """A cell as text: whole numbers without `.0`, dates in ISO form."""
+    if cell is None or cell == "":
+        return ""
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime | date | time):
+        return cell.isoformat()
+    return str(cell).strip()
+
+
+def is_blank(cells: Sequence[Any]) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def cell_value(field: FieldSpec, cell: Any) -> Any:
+    """An Excel cell as the JSON value `createRecord` takes for the field (left as is when it
+    cannot be, so validation names the problem)."""
+    kind = field.type
+    if kind in (F.NUMBER, F.CURRENCY):
+        if isinstance(cell, str):
+            try:
+                number = float(cell.strip().replace(",", ""))
+            except ValueError:
+                return cell
+            return int(number) if number.is_integer() else number
+        if isinstance(cell, float) and math.isfinite(cell) and cell.is_integer():
+            return int(cell)
+        return cell
+    if kind is F.BOOLEAN:
+        if isinstance(cell, str):
+            word = cell.strip().casefold()
+            if word in ("true", "yes", "1", "y"):
+                return True
+            if word in ("false", "no", "0", "n"):
+                return False
+        if isinstance(cell, int | float) and not isinstance(cell, bool) and cell in (0, 1):
+            return bool(cell)
+        return cell
+    if kind is F.DATE:
+        if isinstance(cell, datetime):
+            return cell.date().isoformat()
+        if isinstance(cell, date):
+            return cell.isoformat()
+        if isinstance(cell, float | int) and not isinstance(cell, bool):
+            return (EXCEL_EPOCH + timedelta(days=cell)).date().isoformat()
+        return cell.strip() if isinstance(cell, str) else cell
+    if kind is F.DATETIME:
+        if isinstance(cell, datetime):
+            return (cell if cell.tzinfo else cell.replace(tzinfo=UTC)).isoformat()
+        if isinstance(cell, date):
+            return datetime.combine(cell, time(), UTC).isoformat()
+        if isinstance(cell, str):
+            text = cell.strip()
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                return text
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+        return cell
+    if kind is F.MULTI_SELECT:
+        text = text_of(cell)
+        return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    if isinstance(cell, str):
+        return cell.strip()
+    return text_of(cell) if kind is not F.SELECT or not isinstance(cell, bool) else cell
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+class SheetWriter:
+    """Rows written one at a time and flushed as they go (xlsxwriter's constant memory)."""
+
+    def __init__(self, target: Path | str, sheet_name: str, header: Sequence[str]) -> None:
+        self.workbook = xlsxwriter.Workbook(
+            str(target), {"constant_memory": True, "strings_to_numbers": False}
+        )
+        self.formats = _formats(self.workbook)
+        self.sheet = self.workbook.add_worksheet(sheet_name[:31])
+        for index, label in enumerate(header):
+            self.sheet.write_string(0, index, label, self.formats["header"])
+            self.sheet.set_column(index, index, max(12, min(40, len(label) + 4)))
+        self.next_row = 1
+
+    def keys_row(self, keys: Sequence[str]) -> None:
+        """A hidden row of field keys under the header (error reports re-import with it)."""
+        for index, key in enumerate(keys):
+            self.sheet.write_string(self.next_row, index, key)
+        self.sheet.set_row(self.next_row, None, None, {"hidden": True})
+        self.next_row += 1
+
+    def row(self, cells: Sequence[Any]) -> None:
+        sheet, row = self.sheet, self.next_row
+        for index, cell in enumerate(cells):
+            if cell is None or cell == "":
+                continue
+            kind = type(cell)
+            if kind is str:
+                sheet.write_string(row, index, cell)
+            elif kind is bool:
+                sheet.write_boolean(row, index, cell)
+            elif kind is int or kind is float:
+                sheet.write_number(row, index, cell)
+            elif isinstance(cell, datetime):
+                naive = cell.astimezone(UTC).replace(tzinfo=None) if cell.tzinfo else cell
+                sheet.write_datetime(row, index, naive, self.formats["datetime"])
+            elif isinstance(cell, date):
+                sheet.write_datetime(row, index, cell, self.formats["date"])
+            elif isinstance(cell, list):
+                sheet.write_string(row, index, ", ".join(map(str, cell)))
+            else:
+                sheet.write_string(row, index, str(cell))
+        self.next_row += 1
+
+    def close(self) -> None:
+        self.workbook.close()
