@@ -16,10 +16,6 @@ starts a write transaction (INSERT, UPDATE, DELETE, REPLACE, BEGIN outside a tra
 its turn in order, and the connection passes the turn on as soon as its transaction ends.
 Other processes still meet SQLite's own lock and busy timeout; a connection that waits longer
 than the busy timeout at the gate goes on without it (and meets SQLite's lock, as before).
-Once its first write holds the lock, while other writers wait, the rest of the transaction
-runs on the event loop's thread (`OneHopConnection.writes_here`): the lock is held for the
-transaction's own work, not for as long as the event loop takes to come back to it after each
-statement.
 """
 
 from __future__ import annotations
@@ -46,31 +42,7 @@ Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
 # Statements after which the sqlite3 driver holds a write transaction (it opens one before
 # the first INSERT, UPDATE, DELETE or REPLACE; BEGIN opens one explicitly).
 _WRITE_STARTS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN")
-
-
-class WriterGate:
-    """The turn to write of one process's connections to one file, and how many wait for it."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.waiting = 0
-
-    async def acquire(self, seconds: float) -> bool:
-        """Wait for the turn, at most `seconds`; whether it came."""
-        self.waiting += 1
-        try:
-            await asyncio.wait_for(self.lock.acquire(), seconds)
-        except TimeoutError:
-            return False
-        finally:
-            self.waiting -= 1
-        return True
-
-    def release(self) -> None:
-        self.lock.release()
-
-
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriterGate]] = (
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -79,16 +51,13 @@ def starts_write(sql: str) -> bool:
     return sql.lstrip()[:7].upper().startswith(_WRITE_STARTS)
 
 
-def writer_gate(database: str) -> WriterGate | None:
-    """The gate this event loop's connections to `database` pass before writing (None for
-    an in-memory database: each connection has its own)."""
+def writer_gate(database: str) -> asyncio.Lock | None:
+    """The asyncio lock this event loop's connections to `database` take before writing
+    (None for an in-memory database: each connection has its own)."""
     if database == ":memory:" or "mode=memory" in database:
         return None
     per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
-    gate = per_loop.get(database)
-    if gate is None:
-        gate = per_loop[database] = WriterGate()
-    return gate
+    return per_loop.setdefault(database, asyncio.Lock())
 
 
 class OneHopCursor:
@@ -132,10 +101,6 @@ class OneHopCursor:
                 cursor.close()
 
         connection = self._connection
-        if connection.writes_here():
-            rows, self.description, self.rowcount, self.lastrowid = run(connection._conn)
-            self._rows = deque(rows)
-            return
         if not connection.holds_gate and starts_write(sql):
             await connection.take_gate()
         try:
@@ -171,27 +136,11 @@ class OneHopConnection(aiosqlite.Connection):
         super().__init__(connector, 64)
         self._database = database
         self._gate_timeout = 5.0
-        self._held: WriterGate | None = None  # the writer gate, while this connection writes
-        self._wal: bool | None = None  # whether the file is in WAL mode, once known
+        self._held: asyncio.Lock | None = None  # the writer gate, while this connection writes
 
     @property
     def holds_gate(self) -> bool:
         return self._held is not None
-
-    def writes_here(self) -> bool:
-        """Whether statements run here, on the event loop's thread: while this connection
-        holds the gate and SQLite's write lock on a WAL file and other writers wait for their
-        turn. No statement then waits for a lock (readers never block a WAL writer), so the
-        rest of the transaction costs no hand-off but its commit, and the lock is not held
-        across the event loop's other work. With nobody waiting, statements stay on the
-        connection's thread (a long write does not stall the loop)."""
-        held = self._held
-        if held is None or not held.waiting or not self._conn.in_transaction:
-            return False
-        if self._wal is None:
-            (mode,) = self._conn.execute("PRAGMA journal_mode").fetchone()
-            self._wal = str(mode).lower() == "wal"
-        return self._wal
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
@@ -202,8 +151,11 @@ class OneHopConnection(aiosqlite.Connection):
         gate = writer_gate(self._database)
         if gate is None or self.in_transaction:
             return
-        if await gate.acquire(self._gate_timeout):
-            self._held = gate
+        try:
+            await asyncio.wait_for(gate.acquire(), self._gate_timeout)
+        except TimeoutError:
+            return
+        self._held = gate
 
     def release_gate_unless_writing(self) -> None:
         if self._held is not None and not self._conn.in_transaction:
@@ -215,8 +167,6 @@ class OneHopConnection(aiosqlite.Connection):
             gate.release()
 
     async def commit(self) -> None:
-        # Always on the connection's thread: a commit may checkpoint the WAL into the file
-        # (and sync it), which must not stall the event loop.
         if self._conn.in_transaction:
             try:
                 await super().commit()
@@ -226,10 +176,7 @@ class OneHopConnection(aiosqlite.Connection):
     async def rollback(self) -> None:
         if self._conn.in_transaction:
             try:
-                if self.writes_here():
-                    self._conn.rollback()
-                else:
-                    await super().rollback()
+                await super().rollback()
             finally:
                 self.release_gate_unless_writing()
 
@@ -242,9 +189,6 @@ class OneHopConnection(aiosqlite.Connection):
 
 def _connect(database: str, *, gate_timeout: float, **kwargs: Any) -> OneHopConnection:
     """As `aiosqlite.connect`, with a daemon thread (as SQLAlchemy makes aiosqlite's)."""
-    # Used from the event loop's thread too, while it writes (never at once: one statement at
-    # a time per connection).
-    kwargs["check_same_thread"] = False
     connection = OneHopConnection(lambda: sqlite3.connect(database, **kwargs), database)
     connection._gate_timeout = gate_timeout
     connection._thread.daemon = True

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import create_engine
-from store.sqlite_connection import OneHopConnection, writer_gate
+from store.sqlite_connection import OneHopConnection
 from tests import conftest
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ async def test_writers_of_one_process_queue_at_the_gate_not_in_sqlite(
     await first.commit()
     await waiting
     await second.commit()
-    assert calls[0] == 3  # the read, the insert, the commit (nobody waits behind it)
+    assert calls[0] == 3  # the read, the insert, the commit
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
     assert [text for (text,) in rows] == ["first", "second"]
@@ -179,35 +179,3 @@ async def test_a_writer_that_outwaits_the_gate_meets_sqlites_lock(tmp_path: Path
         await first.close()
         await second.close()
         await engine.dispose()
-
-
-async def test_a_write_transaction_runs_in_place_while_others_wait(engine: AsyncEngine) -> None:
-    session, other = AsyncSession(engine), AsyncSession(engine)
-    connection = await session.connection()
-    calls = count_hand_offs((await connection.get_raw_connection()).driver_connection)
-    await session.execute(select(NOTES.c.id))
-    await session.execute(insert(NOTES).values(text="a"))  # takes the write lock: one hand-off
-    await session.execute(insert(NOTES), [{"text": "b"}])  # nobody waits: on the thread
-    assert calls[0] == 3
-    waiting = asyncio.create_task(other.execute(insert(NOTES).values(text="x")))
-    gate = writer_gate(str(engine.url.database))
-    assert gate is not None
-    for _ in range(1000):  # until the other session's insert waits at the gate
-        if gate.waiting:
-            break
-        await asyncio.sleep(0.01)
-    assert gate.waiting == 1
-    await session.execute(insert(NOTES), [{"text": "c"}, {"text": "e"}])
-    await session.execute(NOTES.update().where(NOTES.c.text == "e").values(text="d"))
-    written = (await session.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
-    assert calls[0] == 3  # with a writer waiting, the rest ran in place
-    await session.commit()
-    assert calls[0] == 4  # the commit, on the thread (it may checkpoint the WAL)
-    await waiting
-    await other.commit()
-    await session.close()
-    await other.close()
-    assert [text for (text,) in written] == ["a", "b", "c", "d"]
-    async with engine.connect() as reader:
-        rows = (await reader.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
-    assert [text for (text,) in rows] == ["a", "b", "c", "d", "x"]
