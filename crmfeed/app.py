@@ -98,6 +98,19 @@ class Services:
             persisted_queries=PersistedQueries.from_settings(settings),
         )
 
+    def context_for(self, request: Request | WebSocket) -> Context:
+        """A request's Context (a GraphQL operation's, or a file route's), signed in by its
+        bearer token."""
+        return Context(
+            settings=self.settings,
+            session_factory=self.session_factory,
+            token=bearer_token(request.headers),
+            hub=self.hub,
+            request=request,
+            passwords=self.passwords,
+            throttle=self.throttle,
+        )
+
 
 SOCKET_STATE = "crmfeed_socket"  # the socket's OpenSocket, in the websocket scope's state
 
@@ -265,15 +278,7 @@ class CrmGraphQL(GraphQL):
         return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
-        return Context(
-            settings=self.services.settings,
-            session_factory=self.services.session_factory,
-            token=bearer_token(request.headers),
-            hub=self.services.hub,
-            request=request,
-            passwords=self.services.passwords,
-            throttle=self.services.throttle,
-        )
+        return self.services.context_for(request)
 
     async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
         """The token comes in connection_init: {"Authorization": "Bearer <token>"}."""

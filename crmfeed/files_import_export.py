@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from crmfeed.registry.enums import ObjectType
 from resolvers import transfer
-from resolvers.context import Context
 from resolvers.errors import CrmError
 from resolvers.transfer_jobs import error_report_path, export_path
 from store.types import utcnow
@@ -40,18 +39,7 @@ def _not_found() -> JSONResponse:
 
 
 def transfer_routes(services: Services) -> list[Route]:
-    from crmfeed.app import bearer_token
-
-    def context_of(request: Request) -> Context:
-        return Context(
-            settings=services.settings,
-            session_factory=services.session_factory,
-            token=bearer_token(request.headers),
-            hub=services.hub,
-            request=request,
-            passwords=services.passwords,
-            throttle=services.throttle,
-        )
+    context_of = services.context_for
 
     async def template(request: Request) -> Response:
         name = request.path_params["object_type"]

@@ -12,7 +12,6 @@ from starlette.routing import Route, Router
 from crmfeed.pdf import PdfBusy
 from crmfeed.request_guard import error_response
 from resolvers import calendar_files, printing
-from resolvers.context import Context
 from resolvers.errors import CrmError, Unauthenticated
 
 if TYPE_CHECKING:
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from crmfeed.app import Services
+    from resolvers.context import Context
 
 ICS = "text/calendar; charset=utf-8"
 PDF = "application/pdf"
@@ -42,18 +42,7 @@ def _file(body: bytes, media_type: str, filename: str) -> Response:
 
 def page_files(services: Services) -> Router:
     """The routes, each with a per-request Context like a GraphQL operation's."""
-    from crmfeed.app import bearer_token
-
-    def context_of(request: Request) -> Context:
-        return Context(
-            settings=services.settings,
-            session_factory=services.session_factory,
-            token=bearer_token(request.headers),
-            hub=services.hub,
-            request=request,
-            passwords=services.passwords,
-            throttle=services.throttle,
-        )
+    context_of = services.context_for
 
     def answer(
         make: Callable[[Context, Request], Awaitable[Response | None]],
