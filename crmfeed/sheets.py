@@ -16,10 +16,10 @@ from python_calamine import CalamineError, CalamineWorkbook
 from crmfeed.registry.enums import FieldType
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
-    from crmfeed.registry.objects import FieldSpec, ObjectSpec
+    from crmfeed.registry.objects import FieldSpec
 
 F = FieldType
 OWNER_EMAIL = "ownerEmail"
@@ -119,12 +119,18 @@ def _cell_format(column: Column, formats: dict[str, Any]) -> Any:
     return None
 
 
-def write_template(target: BinaryIO | str, spec: ObjectSpec, columns: Sequence[Column]) -> None:
-    """An import template: the header, a note and option list per column, and one sample row
-    on a second sheet (the import reads the first sheet only)."""
+def write_template(
+    target: BinaryIO | str,
+    title: str,
+    columns: Sequence[Column],
+    notes: Mapping[str, str] | None = None,
+) -> None:
+    """An import template (`title` names its sheet): the header, a note and option list per
+    column (`notes` adds to a column's note), and one sample row on a second sheet (the import
+    reads the first sheet only)."""
     workbook = xlsxwriter.Workbook(target, {"in_memory": True})
     formats = _formats(workbook)
-    sheet = workbook.add_worksheet(spec.label[:31])
+    sheet = workbook.add_worksheet(title[:31])
     _write_header(sheet, columns, formats)
     for index, column in enumerate(columns):
         field = column.field
@@ -152,6 +158,8 @@ def write_template(target: BinaryIO | str, spec: ObjectSpec, columns: Sequence[C
             note += f" Write {HINTS[field.type]}."
         elif column.key == OWNER_EMAIL:
             note += " The owner's email; empty: you own the record."
+        if notes and column.key in notes:
+            note += " " + notes[column.key]
         sheet.write_comment(0, index, note)
     example = workbook.add_worksheet("Example")
     _write_header(example, columns, formats)
