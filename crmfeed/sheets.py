@@ -14,9 +14,10 @@ import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
 
 from crmfeed.registry.enums import FieldType
+from crmfeed.xlsx_stream import XlsxError, XlsxSheet
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from crmfeed.registry.objects import FieldSpec
@@ -185,37 +186,69 @@ def sample_value(column: Column) -> Any:
 @dataclass(slots=True)
 class SheetReader:
     """The first sheet of a workbook: `headers` (row 1 as written), the field key each column
-    maps to (or None), and `rows()` yielding (row number as Excel shows it, cells)."""
+    maps to (or None), and `rows()` yielding (row number as Excel shows it, cells). `height`
+    counts the rows from the header on (the sheet's declared range for a streamed file)."""
 
     headers: list[str]
     keys: list[str | None]
     first_data_row: int
     height: int
-    _sheet: Any
-    _start_row: int
+    _rows: Callable[[], Iterator[tuple[int, list[Any]]]]
 
     def rows(self, skip: int = 0) -> Iterator[tuple[int, list[Any]]]:
         """Data rows after the header, the first `skip` of them left out."""
-        offset = self.first_data_row
-        for index, cells in enumerate(self._sheet.iter_rows()):
-            if index < offset + skip:
+        for index, row in enumerate(self._rows()):
+            if index < self.first_data_row + skip:
                 continue
-            yield self._start_row + index + 1, cells
+            yield row
 
 
-def open_sheet(source: Path | str | BinaryIO, known: dict[str, str]) -> SheetReader:
-    """Open the first sheet and map its header: `known` maps casefolded labels and keys to
-    field keys. A hidden second row of keys (as templates have) wins over the labels."""
+def _calamine_rows(source: Path | str | BinaryIO) -> tuple[int, Callable[[], Iterator[Any]]]:
+    """python-calamine: fast, but the whole sheet in memory (small files, .xls and .ods)."""
+    if isinstance(source, str) or hasattr(source, "__fspath__"):
+        workbook = CalamineWorkbook.from_path(str(source))
+    else:
+        workbook = CalamineWorkbook.from_filelike(source)
+    sheet = workbook.get_sheet_by_index(0)
+    start = sheet.start[0] if sheet.start else 0
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        for index, cells in enumerate(sheet.iter_rows()):
+            yield start + index + 1, cells
+
+    return sheet.height, rows
+
+
+def _streamed_rows(path: Path | str) -> tuple[int, Callable[[], Iterator[Any]]] | None:
+    """crmfeed/xlsx_stream.py: row by row in flat memory (an .xlsx on disk); None for a file
+    that is no .xlsx (calamine then reads .xls and .ods)."""
     try:
-        if isinstance(source, str) or hasattr(source, "__fspath__"):
-            workbook = CalamineWorkbook.from_path(str(source))
-        else:
-            workbook = CalamineWorkbook.from_filelike(source)
-        sheet = workbook.get_sheet_by_index(0)
-        rows = sheet.iter_rows()
-        header = next(rows, None)
-        second = next(rows, None)
-    except (CalamineError, IndexError, ValueError, OSError) as error:
+        sheet = XlsxSheet(path)
+    except XlsxError:
+        return None
+    if sheet.dimension is not None:
+        first, last = sheet.dimension
+        height = last - first + 1
+    else:  # no declared range: count the rows once
+        height = sum(1 for _ in sheet.rows())
+    return height, sheet.rows
+
+
+def open_sheet(
+    source: Path | str | BinaryIO, known: dict[str, str], *, stream: bool = False
+) -> SheetReader:
+    """Open the first sheet and map its header: `known` maps casefolded labels and keys to
+    field keys. A hidden second row of keys (as templates have) wins over the labels. With
+    `stream` (a file on disk), an .xlsx is read row by row in flat memory."""
+    try:
+        found = None
+        if stream and (isinstance(source, str) or hasattr(source, "__fspath__")):
+            found = _streamed_rows(source)  # type: ignore[arg-type]
+        height, make_rows = found or _calamine_rows(source)
+        rows = make_rows()
+        header = next(rows, (0, None))[1]
+        second = next(rows, (0, None))[1]
+    except (CalamineError, XlsxError, IndexError, ValueError, OSError) as error:
         raise UnreadableWorkbook(str(error)) from None
     except Exception as error:  # calamine raises panics and zip errors of several kinds
         raise UnreadableWorkbook(type(error).__name__) from None
@@ -233,9 +266,8 @@ def open_sheet(source: Path | str | BinaryIO, known: dict[str, str]) -> SheetRea
         headers=headers,
         keys=keys,
         first_data_row=2 if is_key_row else 1,
-        height=sheet.height,
-        _sheet=sheet,
-        _start_row=sheet.start[0] if sheet.start else 0,
+        height=height,
+        _rows=make_rows,
     )
 
 

@@ -16,6 +16,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -224,7 +225,9 @@ class JobRun:
             access = await field_access_of(session, viewer)
             await session.commit()
         try:
-            reader = await asyncio.to_thread(open_sheet, path, headers_of(object_type))
+            reader = await asyncio.to_thread(
+                partial(open_sheet, path, headers_of(object_type), stream=True)
+            )
         except (UnreadableWorkbook, FileNotFoundError):
             raise JobFailed("the file is not a readable .xlsx workbook.") from None
         importer = importer_for(
