@@ -2,9 +2,10 @@
 
 python-calamine (used for the small files of the quick import) reads a whole sheet into
 memory before the first row: ≈250 MB for 300,000 rows of 9 columns. Here the sheet's XML is
-parsed as a stream (the standard library's expat-based `iterparse` on the zip member), each
-row's elements dropped once read; only the shared strings (the workbook's table of distinct
-strings) are kept, packed in one string with an array of offsets rather than a list of
+decoded a chunk at a time and its complete rows matched by one regular expression (the usual
+cell form that Excel and xlsxwriter write; a general per-cell path for any other), nothing kept
+once a row is yielded. Only the shared strings (the workbook's table of distinct strings) stay
+in memory, packed as UTF-8 in one bytes object with an array of offsets rather than a list of
 Python strings. Cells come back as calamine gives them: str, float, bool, and datetime/date
 for numbers with a date format; an error cell (`#N/A`) as its text.
 """
@@ -49,17 +50,22 @@ def _column(ref: str) -> int:
 
 
 class SharedStrings:
-    """The shared string table, packed: one joined string and the offsets into it."""
+    """The shared string table, packed: the strings' UTF-8 bytes end to end and where each
+    ends (a list of 2 million Python strings would take ≈150 MB)."""
 
     def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._text = ""
+        self._data = b""
         self._ends = array("q")
 
     def load(self, stream: IO[bytes]) -> None:
+        chunks: list[bytes] = []
+        parts: list[bytes] = []
         size = 0
-        for _, element in iterparse(stream):
-            if element.tag != f"{MAIN}si":
+        root = None
+        for event, element in iterparse(stream, events=("start", "end")):
+            if root is None:
+                root = element
+            if event != "end" or element.tag != f"{MAIN}si":
                 continue
             # Plain: one <t>; rich text: runs (<r><t>); phonetic hints (<rPh>) are left out.
             plain = element.find(_TEXT)
@@ -67,19 +73,20 @@ class SharedStrings:
                 text = plain.text or ""
             else:
                 text = "".join(run.findtext(_TEXT) or "" for run in element.iter(f"{MAIN}r"))
-            self._parts.append(text)
-            size += len(text)
+            encoded = text.encode()
+            parts.append(encoded)
+            size += len(encoded)
             self._ends.append(size)
-            element.clear()
-            if len(self._parts) >= 4096:
-                self._text += "".join(self._parts)
-                self._parts.clear()
-        self._text += "".join(self._parts)
-        self._parts.clear()
+            root.clear()  # the strings read so far leave the tree
+            if len(parts) >= 4096:
+                chunks.append(b"".join(parts))
+                parts.clear()
+        chunks.append(b"".join(parts))
+        self._data = b"".join(chunks)
 
     def __getitem__(self, index: int) -> str:
         start = self._ends[index - 1] if index else 0
-        return self._text[start : self._ends[index]]
+        return self._data[start : self._ends[index]].decode()
 
 
 def _date_styles(stream: IO[bytes]) -> frozenset[int]:
