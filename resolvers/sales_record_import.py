@@ -7,11 +7,11 @@ one-field key is matched by the record's name). The importer is the author, as w
 An import only creates sales records, never updates one (there is no key to match them by).
 Each row is checked as `postSalesRecord` checks its input: the content, and the related
 records, which must be normal records the importer may read (one they may not read is "not
-found", as a missing one). Valid rows are written through the same store call as a posted
-sales record (`store.feed.insert_item`: related-to links, the author following the item), so
-they appear in the feeds of their records exactly as posted ones. A posted sales record
-notifies only the people it mentions or copies; imported rows name nobody, so the only
-notification is the job's one summary (IMPORT_FINISHED).
+found", as a missing one). Valid rows are written as a posted sales record is
+(`store.feed.insert_items`, the batch form of `insert_item`: the same item, related-to links,
+the author following it), so they appear in the feeds of their records exactly as posted ones.
+A posted sales record notifies only the people it mentions or copies; imported rows name
+nobody, so the only notification is the job's one summary (IMPORT_FINISHED).
 
 The class has the interface of `resolvers.importing.Importer`, so the quick import, the
 background job and the CLI run it unchanged.
@@ -320,21 +320,19 @@ class SalesRecordImporter:
         return None
 
     async def write(self, session: AsyncSession, rows: Sequence[SalesRow]) -> list[int]:
-        """Create the sales records (in the caller's transaction) as posting them would;
-        returns their feed item ids."""
-        ids = []
-        for row in rows:
-            related = [*row.related_ids]
-            if row.account_id is not None:
-                related.append(row.account_id)
-            item = await feed.insert_item(
-                session,
-                enterprise_id=self.viewer.enterprise_id,
-                type=FeedItemType.SALES_RECORD.value,
-                author_id=self.viewer.id,
-                content=row.content,
-                account_id=row.account_id,
-                record_ids=related,
-            )
-            ids.append(item.id)
-        return ids
+        """Create the sales records (in the caller's transaction) as posting them would (the
+        store's batch form of the same rows); returns their feed item ids."""
+        return await feed.insert_items(
+            session,
+            enterprise_id=self.viewer.enterprise_id,
+            type=FeedItemType.SALES_RECORD.value,
+            author_id=self.viewer.id,
+            items=[
+                (
+                    row.content,
+                    row.account_id,
+                    [*row.related_ids, *([] if row.account_id is None else [row.account_id])],
+                )
+                for row in rows
+            ],
+        )
