@@ -90,6 +90,11 @@ async def test_sales_records_import_as_posted_and_unreadable_records_do_not_exis
     assert missing["data"]["importSalesRecords"]["errors"][0]["reason"] == (
         "no Account with the Name 'Nobody Inc' exists."
     )
+    no_content = await upload(
+        api, QUICK, {"mode": "VALID_ROWS_ONLY"}, workbook(["Account"], [["Acme Ltd"]]), sam.token
+    )
+    assert no_content["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Content column" in no_content["errors"][0]["message"]
     # Each created item is a sales record Sam wrote, in its records' feeds, as if posted.
     first, second, third = result["recordIds"]
     item = (await api.ok(FEED_ITEM, {"id": first}, sam.token))["feedItem"]
