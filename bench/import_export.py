@@ -11,6 +11,10 @@ writing). Peak RSS is the child's `ru_maxrss` from `os.wait4`.
     python -m bench.import_export                      # SQLite file in a temporary directory
     python -m bench.import_export --database-url postgresql+asyncpg://postgres@127.0.0.1/test
     python -m bench.import_export --rows 20000         # a quick run
+    python -m bench.import_export --source FILE --code /tmp/old-checkout   # compare code
+
+The machine's load average is printed beside each figure: on shared cores the figures only
+compare within one run (`--code` runs another checkout's crmfeed on the same file).
 """
 
 from __future__ import annotations
@@ -74,8 +78,14 @@ def write_file(path: Path, rows: int) -> tuple[int, int]:
     return bad, duplicates
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{n:.1f}" for n in os.getloadavg())
+
+
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, output) of one child process; fails on a non-zero exit."""
+    """(seconds, peak RSS in MB, output) of one child process; fails on a non-zero exit. The
+    output ends with the child's CPU time (user + system), which shared cores inflate less
+    than its wall time."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -86,7 +96,8 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{output}")
-    return elapsed, usage.ru_maxrss / 1024, output
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, usage.ru_maxrss / 1024, f"{output.rstrip()}\n(CPU {cpu:.1f} s)"
 
 
 async def reset_schema(url: str, schema: str) -> None:
@@ -107,6 +118,7 @@ def main() -> None:
     parser.add_argument("--schema", default="crmfeed_bench_io", help="PostgreSQL schema (reset)")
     parser.add_argument("--workdir", type=Path, help="default: a new temporary directory")
     parser.add_argument("--source", type=Path, help="an .xlsx this script wrote before (reused)")
+    parser.add_argument("--code", type=Path, help="run the crmfeed of this checkout instead")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="crmfeed-bench-io-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +135,8 @@ def main() -> None:
             "CRMFEED_ADMIN_PASSWORD": PASSWORD,
         }
     )
+    if args.code:
+        env["PYTHONPATH"] = str(args.code.resolve())
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
         env["DATABASE_SCHEMA"] = args.schema
@@ -146,18 +160,25 @@ def main() -> None:
         [crmfeed, "create-enterprise", "--name", "Bench", "--admin-name", "Ada", "--email", ADMIN],
         env,
     )
+    before = load()
     seconds, rss, output = run(
         [crmfeed, "import", str(source), "--object", "account", "--as", ADMIN], env
     )
     summary = next((line for line in output.splitlines() if "import finished" in line), output)
-    print(f"import: {seconds:.1f} s, peak RSS {rss:.0f} MB, {summary.strip()}")
+    print(
+        f"import: {seconds:.1f} s {output.splitlines()[-1]}, peak RSS {rss:.0f} MB, "
+        f"{summary.strip()} "
+        f"({before} before, {load()} after)"
+    )
     out = workdir / "export.xlsx"
+    before = load()
     seconds, rss, output = run(
         [crmfeed, "export", "--object", "account", "--as", ADMIN, "-o", str(out)], env
     )
     print(
-        f"export: {seconds:.1f} s, peak RSS {rss:.0f} MB, {output.strip().splitlines()[-1]} "
-        f"({out.stat().st_size / 1e6:.1f} MB)"
+        f"export: {seconds:.1f} s {output.splitlines()[-1]}, peak RSS {rss:.0f} MB, "
+        f"{output.strip().splitlines()[-2]} "
+        f"({out.stat().st_size / 1e6:.1f} MB; {before} before, {load()} after)"
     )
     print(f"database: {where}; files in {workdir}")
 

@@ -3,6 +3,7 @@ run by an operator as a named user (their permissions, visibility and field acce
 
     crmfeed template --object account --as ada@example.com -o account-template.xlsx
     crmfeed import accounts.xlsx --object account --as ada@example.com
+    crmfeed import calls.xlsx --object sales-record --as ada@example.com
     crmfeed export --object account --as ada@example.com -o accounts.xlsx
 
 An import runs as a background job would (batches, the same checks, one notification at the
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from crmfeed.settings import Settings
+    from resolvers.import_targets import ImportTarget
     from store.transfer_tables import TransferJob
     from store.viewer import Viewer
 
@@ -40,15 +42,24 @@ T = TypeVar("T")
 def _object_type(name: str) -> ObjectType:
     key = name.strip().upper().replace("-", "_").replace(" ", "_")
     if key not in ObjectType.__members__:
-        known = ", ".join(t.name.lower() for t in ObjectType)
+        known = ", ".join(t.name.lower().replace("_", "-") for t in ObjectType)
         raise typer.BadParameter(f"unknown object type {name!r}; one of: {known}")
     return ObjectType[key]
+
+
+def _import_target(name: str) -> ImportTarget:
+    """An object type, or `sales-record` (sales records are imported, not exported here)."""
+    from resolvers.sales_record_import import SALES_RECORD
+
+    if name.strip().upper().replace("-", "_").replace(" ", "_") == SALES_RECORD:
+        return SALES_RECORD
+    return _object_type(name)
 
 
 async def _viewer(session_factory: async_sessionmaker[AsyncSession], email: str) -> Viewer:
     from sqlalchemy import func, select
 
-    from store import notifications
+    from store import notifications, org
     from store.models import User
 
     async with session_factory() as session:
@@ -56,12 +67,18 @@ async def _viewer(session_factory: async_sessionmaker[AsyncSession], email: str)
             select(User.id).where(func.lower(User.email) == email.strip().lower())
         )
         found = await notifications.viewers(session, [user_id]) if user_id else {}
-    if user_id is None or user_id not in found:
+        viewer = None
+        if user_id is not None and user_id in found:  # with their stored permissions
+            viewer = await org.load_viewer(session, found[user_id].enterprise_id, user_id)
+    if viewer is None:
         raise typer.BadParameter(f"no active user with the email {email}", param_hint="--as")
-    return found[user_id]
+    return viewer
 
 
-OBJECT_OPTION = typer.Option("--object", help="The object type, e.g. account, sales-lead.")
+OBJECT_OPTION = typer.Option(
+    "--object",
+    help="The object type, e.g. account, sales-lead (import and template: also sales-record).",
+)
 AS_OPTION = typer.Option("--as", help="Email of the user to act as.")
 OUTPUT_OPTION = typer.Option("-o", "--output", help="Where to write it.")
 
@@ -75,23 +92,28 @@ def template_command(
     from crmfeed.cli import load_settings, say
     from crmfeed.registry.objects import spec_for
     from crmfeed.sheets import write_template
+    from resolvers import sales_record_import
+    from resolvers.import_targets import require_import_permission
     from resolvers.importing import importable_columns
     from resolvers.transfer_jobs import field_access_of
-    from resolvers.transfer_permissions import require_transfer_permission
     from store.engine import create_session_factory
 
-    object_type = _object_type(object_name)
+    target = _import_target(object_name)
     settings = load_settings()
-    spec = spec_for(object_type)
 
     async def step(engine: AsyncEngine) -> None:
         factory = create_session_factory(engine)
         viewer = await _viewer(factory, email)
-        require_transfer_permission(viewer, object_type, "import")
+        require_import_permission(viewer, target)
         async with factory() as session:
             access = await field_access_of(session, viewer)
         with output.open("wb") as out:
-            write_template(out, spec, importable_columns(spec, access))
+            if isinstance(target, ObjectType):
+                spec = spec_for(target)
+                write_template(out, spec.label, importable_columns(spec, access))
+            else:
+                columns = sales_record_import.template_columns()
+                write_template(out, sales_record_import.LABEL, columns, sales_record_import.NOTES)
 
     _run(settings, step)
     say(f"Wrote {output}.")
@@ -113,11 +135,11 @@ def import_command(
     from crmfeed.cli import console, load_settings, say
     from resolvers.transfer_jobs import error_report_path
 
-    object_type = _object_type(object_name)
+    target = _import_target(object_name)
     settings = load_settings()
 
     async def step(engine: AsyncEngine) -> TransferJob:
-        return await _import(settings, engine, file, object_type, email, all_or_nothing)
+        return await _import(settings, engine, file, target, email, all_or_nothing)
 
     job = _run(settings, step)
     say(job.message or job.status)
@@ -180,20 +202,20 @@ async def _import(
     settings: Settings,
     engine: AsyncEngine,
     file: Path,
-    object_type: ObjectType,
+    object_type: ImportTarget,
     email: str,
     all_or_nothing: bool,
 ) -> TransferJob:
+    from resolvers.import_targets import require_import_permission
     from resolvers.importing import ImportMode
     from resolvers.transfer_jobs import JobRun, prepare_dir, upload_path
-    from resolvers.transfer_permissions import require_transfer_permission
     from store import transfer
     from store.engine import create_session_factory
     from store.types import utcnow
 
     factory = create_session_factory(engine)
     viewer = await _viewer(factory, email)
-    require_transfer_permission(viewer, object_type, "import")
+    require_import_permission(viewer, object_type)
     owner = f"cli-{uuid.uuid4().hex[:12]}"
     mode = ImportMode.ALL_OR_NOTHING if all_or_nothing else ImportMode.VALID_ROWS_ONLY
     async with factory() as session:
@@ -202,7 +224,7 @@ async def _import(
             enterprise_id=viewer.enterprise_id,
             user_id=viewer.id,
             kind="IMPORT",
-            object_type=object_type.value,
+            object_type=str(object_type),
             mode=mode.value,
             file_name=file.name[:255],
             status="RUNNING",

@@ -1,6 +1,6 @@
 """File downloads of import and export, with the same bearer token as /graphql:
 
-    GET /files/templates/{OBJECT_TYPE}.xlsx        the caller's import template
+    GET /files/templates/{OBJECT_TYPE}.xlsx        the caller's import template (SALES_RECORD too)
     GET /files/exports/{job id}.xlsx               an export (its requester, until it expires)
     GET /files/imports/{job id}/errors.xlsx        an import's error report, for its importer
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from crmfeed.registry.enums import ObjectType
 from resolvers import transfer
 from resolvers.errors import CrmError
+from resolvers.import_targets import target_of
 from resolvers.transfer_jobs import error_report_path, export_path
 from store.types import utcnow
 
@@ -43,11 +43,13 @@ def transfer_routes(services: Services) -> list[Route]:
 
     async def template(request: Request) -> Response:
         name = request.path_params["object_type"]
-        if name not in ObjectType.__members__:
+        try:
+            target = target_of(name)
+        except ValueError:
             return _not_found()
         context = context_of(request)
         try:
-            data = await transfer.template(context, ObjectType[name])
+            data = await transfer.template(context, target)
         except CrmError as error:
             code = (error.extensions or {}).get("code", "BAD_REQUEST")
             return _error(STATUS.get(code, 400), error.message, code)

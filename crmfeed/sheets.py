@@ -14,12 +14,13 @@ import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
 
 from crmfeed.registry.enums import FieldType
+from crmfeed.xlsx_stream import XlsxError, XlsxSheet
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
-    from crmfeed.registry.objects import FieldSpec, ObjectSpec
+    from crmfeed.registry.objects import FieldSpec
 
 F = FieldType
 OWNER_EMAIL = "ownerEmail"
@@ -119,12 +120,18 @@ def _cell_format(column: Column, formats: dict[str, Any]) -> Any:
     return None
 
 
-def write_template(target: BinaryIO | str, spec: ObjectSpec, columns: Sequence[Column]) -> None:
-    """An import template: the header, a note and option list per column, and one sample row
-    on a second sheet (the import reads the first sheet only)."""
+def write_template(
+    target: BinaryIO | str,
+    title: str,
+    columns: Sequence[Column],
+    notes: Mapping[str, str] | None = None,
+) -> None:
+    """An import template (`title` names its sheet): the header, a note and option list per
+    column (`notes` adds to a column's note), and one sample row on a second sheet (the import
+    reads the first sheet only)."""
     workbook = xlsxwriter.Workbook(target, {"in_memory": True})
     formats = _formats(workbook)
-    sheet = workbook.add_worksheet(spec.label[:31])
+    sheet = workbook.add_worksheet(title[:31])
     _write_header(sheet, columns, formats)
     for index, column in enumerate(columns):
         field = column.field
@@ -152,6 +159,8 @@ def write_template(target: BinaryIO | str, spec: ObjectSpec, columns: Sequence[C
             note += f" Write {HINTS[field.type]}."
         elif column.key == OWNER_EMAIL:
             note += " The owner's email; empty: you own the record."
+        if notes and column.key in notes:
+            note += " " + notes[column.key]
         sheet.write_comment(0, index, note)
     example = workbook.add_worksheet("Example")
     _write_header(example, columns, formats)
@@ -177,37 +186,69 @@ def sample_value(column: Column) -> Any:
 @dataclass(slots=True)
 class SheetReader:
     """The first sheet of a workbook: `headers` (row 1 as written), the field key each column
-    maps to (or None), and `rows()` yielding (row number as Excel shows it, cells)."""
+    maps to (or None), and `rows()` yielding (row number as Excel shows it, cells). `height`
+    counts the rows from the header on (the sheet's declared range for a streamed file)."""
 
     headers: list[str]
     keys: list[str | None]
     first_data_row: int
     height: int
-    _sheet: Any
-    _start_row: int
+    _rows: Callable[[], Iterator[tuple[int, list[Any]]]]
 
     def rows(self, skip: int = 0) -> Iterator[tuple[int, list[Any]]]:
         """Data rows after the header, the first `skip` of them left out."""
-        offset = self.first_data_row
-        for index, cells in enumerate(self._sheet.iter_rows()):
-            if index < offset + skip:
+        for index, row in enumerate(self._rows()):
+            if index < self.first_data_row + skip:
                 continue
-            yield self._start_row + index + 1, cells
+            yield row
 
 
-def open_sheet(source: Path | str | BinaryIO, known: dict[str, str]) -> SheetReader:
-    """Open the first sheet and map its header: `known` maps casefolded labels and keys to
-    field keys. A hidden second row of keys (as templates have) wins over the labels."""
+def _calamine_rows(source: Path | str | BinaryIO) -> tuple[int, Callable[[], Iterator[Any]]]:
+    """python-calamine: fast, but the whole sheet in memory (small files, .xls and .ods)."""
+    if isinstance(source, str) or hasattr(source, "__fspath__"):
+        workbook = CalamineWorkbook.from_path(str(source))
+    else:
+        workbook = CalamineWorkbook.from_filelike(source)
+    sheet = workbook.get_sheet_by_index(0)
+    start = sheet.start[0] if sheet.start else 0
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        for index, cells in enumerate(sheet.iter_rows()):
+            yield start + index + 1, cells
+
+    return sheet.height, rows
+
+
+def _streamed_rows(path: Path | str) -> tuple[int, Callable[[], Iterator[Any]]] | None:
+    """crmfeed/xlsx_stream.py: row by row in flat memory (an .xlsx on disk); None for a file
+    that is no .xlsx (calamine then reads .xls and .ods)."""
     try:
-        if isinstance(source, str) or hasattr(source, "__fspath__"):
-            workbook = CalamineWorkbook.from_path(str(source))
-        else:
-            workbook = CalamineWorkbook.from_filelike(source)
-        sheet = workbook.get_sheet_by_index(0)
-        rows = sheet.iter_rows()
-        header = next(rows, None)
-        second = next(rows, None)
-    except (CalamineError, IndexError, ValueError, OSError) as error:
+        sheet = XlsxSheet(path)
+    except XlsxError:
+        return None
+    if sheet.dimension is not None:
+        first, last = sheet.dimension
+        height = last - first + 1
+    else:  # no declared range: count the rows once
+        height = sum(1 for _ in sheet.rows())
+    return height, sheet.rows
+
+
+def open_sheet(
+    source: Path | str | BinaryIO, known: dict[str, str], *, stream: bool = False
+) -> SheetReader:
+    """Open the first sheet and map its header: `known` maps casefolded labels and keys to
+    field keys. A hidden second row of keys (as templates have) wins over the labels. With
+    `stream` (a file on disk), an .xlsx is read row by row in flat memory."""
+    try:
+        found = None
+        if stream and (isinstance(source, str) or hasattr(source, "__fspath__")):
+            found = _streamed_rows(source)  # type: ignore[arg-type]
+        height, make_rows = found or _calamine_rows(source)
+        rows = make_rows()
+        header = next(rows, (0, None))[1]
+        second = next(rows, (0, None))[1]
+    except (CalamineError, XlsxError, IndexError, ValueError, OSError) as error:
         raise UnreadableWorkbook(str(error)) from None
     except Exception as error:  # calamine raises panics and zip errors of several kinds
         raise UnreadableWorkbook(type(error).__name__) from None
@@ -225,9 +266,8 @@ def open_sheet(source: Path | str | BinaryIO, known: dict[str, str]) -> SheetRea
         headers=headers,
         keys=keys,
         first_data_row=2 if is_key_row else 1,
-        height=sheet.height,
-        _sheet=sheet,
-        _start_row=sheet.start[0] if sheet.start else 0,
+        height=height,
+        _rows=make_rows,
     )
 
 

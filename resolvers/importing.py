@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 F = FieldType
 UPDATABLE = frozenset(DUPLICATE_KEYS)
-"""Object types an import may update by duplicate key (Sales Records are no object type here:
-they are feed items, never imported, so never updated)."""
+"""Object types an import may update by duplicate key (sales records, feed items imported by
+resolvers/sales_record_import.py, are only ever created)."""
 SEPARATOR = "\x1f"  # the ASCII unit separator joins the parts of a duplicate key
 
 

@@ -15,15 +15,16 @@ from crmfeed.ids import Kind, from_global
 from crmfeed.registry.feed import SCENES, FeedScene
 from crmfeed.registry.objects import spec_for
 from crmfeed.sheets import UnreadableWorkbook, open_sheet, write_template
+from resolvers import sales_record_import
 from resolvers.errors import BadUserInput, LimitExceeded, not_found
-from resolvers.importing import (
-    UPDATABLE,
-    Importer,
-    ImportMode,
-    RowError,
-    importable_columns,
-    known_headers,
+from resolvers.import_targets import (
+    ImportTarget,
+    headers_of,
+    importer_for,
+    label_of,
+    require_import_permission,
 )
+from resolvers.importing import UPDATABLE, ImportMode, RowError, importable_columns
 from resolvers.transfer_jobs import (
     export_conditions,
     export_path,
@@ -50,7 +51,9 @@ PROGRESS_POLL_SECONDS = 0.5
 
 @dataclass(frozen=True, slots=True)
 class QuickImportResult:
-    object_type: ObjectType
+    """`record_ids`: the records created, or for sales records their feed items."""
+
+    object_type: ImportTarget
     mode: ImportMode
     rows_read: int
     imported: int
@@ -61,13 +64,18 @@ class QuickImportResult:
     ignored_columns: list[str]
 
 
-async def template(context: Context, object_type: ObjectType) -> bytes:
-    """The caller's import template for the type (the fields they may write)."""
+async def template(context: Context, target: ImportTarget) -> bytes:
+    """The caller's import template for the type (the fields they may write), or for sales
+    records."""
     viewer = await context.viewer()
-    require_transfer_permission(viewer, object_type, "import")
-    columns = importable_columns(spec_for(object_type), await context.field_access())
+    require_import_permission(viewer, target)
     buffer = io.BytesIO()
-    write_template(buffer, spec_for(object_type), columns)
+    if target == sales_record_import.SALES_RECORD:
+        columns = sales_record_import.template_columns()
+        write_template(buffer, label_of(target), columns, sales_record_import.NOTES)
+    else:
+        columns = importable_columns(spec_for(target), await context.field_access())
+        write_template(buffer, label_of(target), columns)
     return buffer.getvalue()
 
 
@@ -88,9 +96,9 @@ async def _read_small(upload: Any, limit: int, what: str) -> bytes:
     return data
 
 
-def _open(source: Any, object_type: ObjectType) -> Any:
+def _open(source: Any, target: ImportTarget) -> Any:
     try:
-        return open_sheet(source, known_headers(spec_for(object_type)))
+        return open_sheet(source, headers_of(target))
     except UnreadableWorkbook:
         raise BadUserInput(
             "The file is not a readable Excel workbook (.xlsx): download the template and "
@@ -101,19 +109,20 @@ def _open(source: Any, object_type: ObjectType) -> Any:
 
 async def import_records(
     context: Context,
-    object_type: ObjectType,
+    object_type: ImportTarget,
     upload: Any,
     mode: ImportMode,
     update_existing: bool = False,
 ) -> QuickImportResult:
-    """The quick import: at most QUICK_IMPORT_MAX_ROWS rows and QUICK_IMPORT_MAX_BYTES, checked
-    and written at once. ALL_OR_NOTHING writes nothing when any row fails."""
+    """The quick import (of an object type's records, or of sales records): at most
+    QUICK_IMPORT_MAX_ROWS rows and QUICK_IMPORT_MAX_BYTES, checked and written at once.
+    ALL_OR_NOTHING writes nothing when any row fails."""
     viewer = await context.viewer()
-    require_transfer_permission(viewer, object_type, "import")
+    require_import_permission(viewer, object_type)
     settings = context.settings
     data = await _read_small(upload, settings.quick_import_max_bytes, "quick import")
     reader = await asyncio.to_thread(_open, io.BytesIO(data), object_type)
-    importer = Importer(
+    importer = importer_for(
         viewer, object_type, await context.field_access(), reader, update_existing=update_existing
     )
     importer.check_header()
@@ -171,17 +180,19 @@ async def _store_upload(upload: Any, path: Path, limit: int) -> None:
 
 async def start_import(
     context: Context,
-    object_type: ObjectType,
+    object_type: ImportTarget,
     upload: Any,
     mode: ImportMode,
     update_existing: bool = False,
 ) -> TransferJob:
-    """Store the upload and queue an import job; a runner picks it up."""
+    """Store the upload and queue an import job (of an object type's records, or of sales
+    records); a runner picks it up."""
     viewer = await context.viewer()
-    require_transfer_permission(viewer, object_type, "import")
+    require_import_permission(viewer, object_type)
     if update_existing and object_type not in UPDATABLE:
         raise BadUserInput(
-            f"{spec_for(object_type).label} records have no duplicate key to update by.",
+            f"{label_of(object_type)} records have no duplicate key to update by"
+            + (": an import only creates them." if object_type == "SALES_RECORD" else "."),
             field="updateExisting",
         )
     name = str(getattr(upload, "filename", "") or "upload.xlsx")[:255]
@@ -191,7 +202,7 @@ async def start_import(
             enterprise_id=viewer.enterprise_id,
             user_id=viewer.id,
             kind="IMPORT",
-            object_type=object_type.value,
+            object_type=str(object_type),
             mode=mode.value,
             file_name=name,
             status="STORING",

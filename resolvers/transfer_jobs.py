@@ -16,6 +16,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +27,21 @@ from crmfeed.registry.objects import spec_for
 from crmfeed.sheets import SheetWriter, UnreadableWorkbook, open_sheet
 from resolvers.errors import CrmError
 from resolvers.field_access import FieldAccessMap
-from resolvers.importing import Importer, ImportMode, known_headers
+from resolvers.import_targets import (
+    headers_of,
+    importer_for,
+    label_of,
+    require_import_permission,
+    target_of,
+)
+from resolvers.importing import ImportMode
 from resolvers.notify import NotificationKind
 from resolvers.transfer_permissions import (
     require_feed_export_permission,
     require_transfer_permission,
 )
 from store import feed as feed_store
-from store import field_access, notifications, transfer
+from store import field_access, notifications, org, transfer
 from store.notifications import NewNotification
 from store.records import RecordFilter
 from store.types import utcnow
@@ -45,6 +53,8 @@ if TYPE_CHECKING:
 
     from crmfeed.live.hub import Hub
     from crmfeed.settings import Settings
+    from resolvers.importing import Importer
+    from resolvers.sales_record_import import SalesRecordImporter
     from store.transfer_tables import TransferJob
     from store.viewer import Viewer
 
@@ -115,8 +125,12 @@ class JobRun:
         return self.settings.transfer_lease_seconds
 
     async def _viewer(self, session: AsyncSession) -> Viewer:
+        """The user who started the job, with the function permissions their enterprise
+        stores for their roles now (not the roles' defaults)."""
         found = await notifications.viewers(session, [self.job.user_id])
-        viewer = found.get(self.job.user_id)
+        viewer = None
+        if self.job.user_id in found:
+            viewer = await org.load_viewer(session, self.job.enterprise_id, self.job.user_id)
         if viewer is None:
             raise JobFailed("the user who started it no longer exists or is deactivated.")
         return viewer
@@ -158,7 +172,7 @@ class JobRun:
 
     def _summary(self, how: str) -> str:
         job = self.job
-        label = spec_for(job.object_type).label if job.object_type else "record"
+        label = label_of(target_of(job.object_type)) if job.object_type else "record"
         return (
             f"Your {label} import {how}: {job.rows_imported:,} imported"
             + (f" ({job.rows_updated:,} updated)" if job.rows_updated else "")
@@ -203,18 +217,20 @@ class JobRun:
 
     async def _import(self) -> None:
         job = self.job
-        object_type = ObjectType(job.object_type)
+        object_type = target_of(job.object_type or "")
         path = upload_path(self.settings, job.id)
         async with self.session_factory() as session:
             viewer = await self._viewer(session)
-            require_transfer_permission(viewer, object_type, "import")
+            require_import_permission(viewer, object_type)
             access = await field_access_of(session, viewer)
             await session.commit()
         try:
-            reader = await asyncio.to_thread(open_sheet, path, known_headers(spec_for(object_type)))
+            reader = await asyncio.to_thread(
+                partial(open_sheet, path, headers_of(object_type), stream=True)
+            )
         except (UnreadableWorkbook, FileNotFoundError):
             raise JobFailed("the file is not a readable .xlsx workbook.") from None
-        importer = Importer(
+        importer = importer_for(
             viewer,
             object_type,
             access,
@@ -241,7 +257,9 @@ class JobRun:
                 await self._step(session, phase="WRITING", rows_read=0)
         await self._pass(importer, reader, write=True)
 
-    async def _pass(self, importer: Importer, reader: Any, *, write: bool) -> None:
+    async def _pass(
+        self, importer: Importer | SalesRecordImporter, reader: Any, *, write: bool
+    ) -> None:
         """Read the rows from the last committed position, a batch at a time: validate, and
         (when `write`) insert the valid ones, committing each batch with the job's progress."""
         job = self.job

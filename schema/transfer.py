@@ -11,6 +11,7 @@ from strawberry.file_uploads import Upload
 
 from crmfeed.ids import Kind, to_global
 from resolvers import importing, records, transfer
+from resolvers.sales_record_import import SALES_RECORD
 from schema.enums import ObjectType
 from schema.feed import FeedItemType, FeedScene
 from schema.permissions import SIGNED_IN
@@ -32,7 +33,12 @@ class ImportRowError:
 
 @strawberry.type(description="The quick import's answer: what it read, took and refused.")
 class ImportResult:
-    object_type: ObjectType
+    object_type: ObjectType | None = strawberry.field(
+        description="The records' type; null for an import of sales records."
+    )
+    feed_item_type: FeedItemType | None = strawberry.field(
+        description="SALES_RECORD for an import of sales records (feed items); else null."
+    )
     mode: ImportMode
     rows_read: int
     imported: int = strawberry.field(description="Rows written: created, and updated.")
@@ -41,7 +47,8 @@ class ImportResult:
     valid_rows: list[int] = strawberry.field(description="Row numbers of the valid rows.")
     errors: list[ImportRowError]
     record_ids: list[strawberry.ID] = strawberry.field(
-        description="The records created (none when ALL_OR_NOTHING met an error)."
+        description="The records created, or the sales records' feed items (none when "
+        "ALL_OR_NOTHING met an error)."
     )
     ignored_columns: list[str] = strawberry.field(
         description="Header cells that name no field you may import (their cells were not read)."
@@ -49,8 +56,11 @@ class ImportResult:
 
 
 def _wrap_result(result: transfer.QuickImportResult) -> ImportResult:
+    sales = result.object_type == SALES_RECORD
+    kind = Kind.FEED_ITEM if sales else Kind.RECORD
     return ImportResult(
-        object_type=result.object_type,
+        object_type=None if sales else ObjectType(result.object_type),
+        feed_item_type=FeedItemType.SALES_RECORD if sales else None,
         mode=result.mode,
         rows_read=result.rows_read,
         imported=result.imported,
@@ -61,7 +71,7 @@ def _wrap_result(result: transfer.QuickImportResult) -> ImportResult:
             ImportRowError(row=e.row, column=e.column, kind=e.kind, reason=e.reason)
             for e in result.errors
         ],
-        record_ids=[strawberry.ID(to_global(Kind.RECORD, n)) for n in result.record_ids],
+        record_ids=[strawberry.ID(to_global(kind, n)) for n in result.record_ids],
         ignored_columns=result.ignored_columns,
     )
 
@@ -85,9 +95,10 @@ class TransferJob:
     def phase(self) -> str | None:
         return self.row.phase
 
-    @strawberry.field
+    @strawberry.field(description="The records' type; null for sales records and feed exports.")
     def object_type(self) -> ObjectType | None:
-        return ObjectType(self.row.object_type) if self.row.object_type else None
+        found = self.row.object_type
+        return ObjectType(found) if found and found != SALES_RECORD else None
 
     @strawberry.field
     def rows_total(self) -> int | None:
@@ -112,6 +123,10 @@ class TransferJob:
 
 @strawberry.type
 class ImportJob(TransferJob):
+    @strawberry.field(description="SALES_RECORD for an import of sales records; else null.")
+    def feed_item_type(self) -> FeedItemType | None:
+        return FeedItemType.SALES_RECORD if self.row.object_type == SALES_RECORD else None
+
     @strawberry.field
     def mode(self) -> ImportMode | None:
         return importing.ImportMode(self.row.mode) if self.row.mode else None
@@ -237,6 +252,30 @@ class TransferMutation:
     ) -> ImportJob:
         row = await transfer.start_import(info.context, object_type, file, mode, update_existing)
         return ImportJob(row=row)
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Quick import of sales records from an .xlsx (at most 1,000 rows and 2 MB; "
+        "template: /files/templates/SALES_RECORD.xlsx), answered at once with each failed "
+        "row's number, column and reason. Each row is a new sales record you write, about the "
+        "account and/or record it names (by id or by its duplicate key) that you may read; an "
+        "import never updates one. Needs SalesRecord.import and SalesRecord.create.",
+    )
+    async def import_sales_records(
+        self, info: strawberry.Info, file: Upload, mode: ImportMode
+    ) -> ImportResult:
+        return _wrap_result(await transfer.import_records(info.context, SALES_RECORD, file, mode))
+
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Large import of sales records (up to 300,000 rows) in the background, as "
+        "importSalesRecords checks them: follow it with importJob or importProgress; you are "
+        "notified (IMPORT_FINISHED) once when it ends.",
+    )
+    async def start_sales_record_import(
+        self, info: strawberry.Info, file: Upload, mode: ImportMode
+    ) -> ImportJob:
+        return ImportJob(row=await transfer.start_import(info.context, SALES_RECORD, file, mode))
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,

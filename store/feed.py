@@ -165,6 +165,66 @@ async def insert_item(
     return item
 
 
+async def insert_items(
+    session: AsyncSession,
+    *,
+    enterprise_id: int,
+    type: str,
+    author_id: int,
+    items: Sequence[tuple[str, int | None, Sequence[int]]],
+) -> list[int]:
+    """Many items by one author, each (content, account, related records), written as
+    `insert_item` writes one (its related-to links, the author following it, no named
+    users) in four statements; returns their ids in order."""
+    if not items:
+        return []
+    now = utcnow()
+    await session.execute(
+        insert(FeedItem.__table__),
+        [
+            {
+                "enterprise_id": enterprise_id,
+                "type": type,
+                "author_id": author_id,
+                "content": content,
+                "account_id": account_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for content, account_id, _ in items
+        ],
+    )
+    ids = list(
+        await session.scalars(
+            select(FeedItem.id)
+            .where(
+                FeedItem.enterprise_id == enterprise_id,
+                FeedItem.author_id == author_id,
+                FeedItem.type == type,
+                FeedItem.created_at == now,
+            )
+            .order_by(FeedItem.id)
+        )
+    )
+    if len(ids) != len(items):  # another writer at the very same microsecond: never silently
+        raise RuntimeError(f"wrote {len(items)} feed items but found {len(ids)}")
+    links = [
+        {"enterprise_id": enterprise_id, "item_id": item_id, "record_id": record_id}
+        for item_id, (_, _, records) in zip(ids, items, strict=True)
+        for record_id in dict.fromkeys(records)
+    ]
+    if links:
+        await session.execute(insert(FeedItemRecord), links)
+    await session.execute(
+        insert(FeedFollow),
+        [
+            {"enterprise_id": enterprise_id, "item_id": i, "user_id": author_id, "created_at": now}
+            for i in ids
+        ],
+    )
+    return ids
+
+
 async def set_account(session: AsyncSession, item: FeedItem, account_id: int | None) -> None:
     """Change the account lookup; a new account also joins related-to, clearing leaves it."""
     item.account_id = account_id

@@ -346,3 +346,33 @@ async def row_errors(session: AsyncSession, job_id: int) -> AsyncIterator[Transf
     )
     async for row in result:
         yield row
+
+
+async def records_by_key(
+    session: AsyncSession,
+    viewer: Viewer,
+    object_type: str,
+    fields: Sequence[str],
+    values: Collection[str],
+) -> dict[str, list[int]]:
+    """Normal records of the type the viewer may read whose `fields` (any of them; `name` is
+    the record's name) equal one of `values`, ignoring case and surrounding spaces: the
+    lower-cased value -> the ids having it (several when ambiguous)."""
+    if not values or not fields:
+        return {}
+    wanted = sorted({value.strip().lower() for value in values})
+    found: dict[str, list[int]] = {}
+    for name in fields:
+        column = Record.name if name == "name" else Record.values[name].as_string()
+        rows = await session.execute(
+            select(func.lower(func.trim(column)), Record.id).where(
+                visibility.listed(viewer, life_status=LifeStatus.NORMAL, object_type=object_type),
+                Record.object_type == object_type,
+                func.lower(func.trim(column)).in_(wanted),
+            )
+        )
+        for value, record_id in rows:
+            ids = found.setdefault(value, [])
+            if record_id not in ids:
+                ids.append(record_id)
+    return found

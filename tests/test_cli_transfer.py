@@ -38,6 +38,22 @@ def test_an_operator_imports_and_exports_as_a_user(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert len(read_rows(out.read_bytes())) == 50
+    notes = tmp_path / "sales-records.xlsx"
+    notes.write_bytes(
+        workbook(["Content", "Account"], [["Met them", "Co 1"], ["Called", "Co 2"], ["?", "Co 3"]])
+    )
+    result = run(
+        "import", str(notes), "--object", "sales-record", "--as", "ada@example.com", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "Sales Record import finished: 2 imported, 1 failed" in result.output
+    assert "UNKNOWN_REFERENCE" in result.output  # Co 3 failed its import above
+    result = run(
+        "template", "--object", "sales-record", "--as", "ada@example.com", "-o", str(template),
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_rows(template.read_bytes())[1] == ["content", "account", "relatedType", "relatedTo"]
     refused = run("import", str(data), "--object", "planet", "--as", "ada@example.com", env=env)
     assert refused.exit_code != 0 and "unknown object type" in refused.output
     refused = run("export", "--object", "account", "--as", "x@example.com", "-o", str(out), env=env)

@@ -112,6 +112,19 @@ async def test_all_or_nothing_imports_nothing_when_a_row_fails(api: Api) -> None
     assert done is not None and (done["status"], done["rowsImported"]) == ("SUCCEEDED", 30)
 
 
+async def test_a_job_checks_the_permissions_the_enterprise_stores_when_it_runs(api: Api) -> None:
+    org = await new_org(api)
+    sam = await org.user("Sam", roles=["SALES"])
+    job_id = await start(api, sam, workbook(HEADER, rows_with_errors(3, set())))
+    revoke = """mutation { setRolePermission(role: "SALES", permission: "Account.import",
+      granted: false) { granted } }"""
+    await api.ok(revoke, token=org.admin.token)
+    await run_jobs(api)
+    done = await job(api, sam, job_id)
+    assert done is not None and (done["status"], done["rowsImported"]) == ("FAILED", 0)
+    assert "Account.import" in done["message"]
+
+
 async def test_a_cancelled_job_never_runs_and_a_bad_file_fails_with_a_reason(api: Api) -> None:
     org = await new_org(api)
     job_id = await start(api, org.admin, workbook(HEADER, rows_with_errors(10, set())))
