@@ -534,6 +534,7 @@ async def walk_status(world: World, object_type: str, situation: Situation) -> l
     values = seen_by_admin["values"]
     if object_type in CONFIRMED_TYPES and status == "CONFIRMING":
         assert bool(values.get("firstConfirmerConfirmed")) == situation.first_confirmed
+        assert values.get("currentConfirmerId") == world.people["CONFIRMER"].id
     wrong: list[str] = []
     first_allowed: dict[str, Relationship] = {}
     declared = {t["name"]: t for t in world.declared[object_type] if status in t["fromStatuses"]}
