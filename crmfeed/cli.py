@@ -203,6 +203,9 @@ def print_loaded(loaded: demo_data.DemoData) -> None:
     print_logins(loaded.password)
     for confirmer, names in loaded.waiting.items():
         say(f"Waiting for {confirmer}'s confirmation: {', '.join(names)}.")
+    if loaded.lead_to_convert is not None:
+        who, lead = loaded.lead_to_convert
+        say(f"A lead {who} may convert (CONVERT): {lead}.")
 
 
 # -- commands --------------------------------------------------------------------------------------

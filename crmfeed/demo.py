@@ -26,6 +26,7 @@ from crmfeed.registry.enums import (
     TeamRole,
 )
 from crmfeed.registry.feed import FeedItemType
+from crmfeed.registry.transitions import find as find_transition
 from crmfeed.security import hash_password
 from resolvers import notify
 from store import confirmation, feed, org, records, sharing
@@ -187,6 +188,8 @@ RETURN_STATUSES = ("CONFIRMING", "REJECTED", "WITHDRAWN", "CONFIRMED")
 RETURN_CONFIRMER = "finance"
 """Nora Kim confirms Return Forms (the enterprise's default chain): she reads one only while it
 waits for her."""
+CONVERTER = "east1"
+"""Ava Thompson: the demo names one of her Sales Leads as the lead to convert (CONVERT)."""
 REJECTION = "Discount above the region's limit; please check with the customer."
 FOLLOWED_UP = frozenset({ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.OPPORTUNITY})
 SALES_NOTES = (
@@ -224,6 +227,8 @@ class DemoData:
     feed_items: int = 0
     waiting: dict[str, list[str]] = field(default_factory=dict)
     """Confirmer name -> the names of the orders and return forms waiting for them."""
+    lead_to_convert: tuple[str, str] | None = None
+    """(who, lead name): a Sales Lead its owner may convert now (`CONVERT` is offered)."""
 
     @property
     def record_total(self) -> int:
@@ -276,6 +281,7 @@ class _Loader:
         self.counts: dict[str, int] = {}
         self.account_names: set[str] = set()
         self.followed_up: list[tuple[Record, str]] = []
+        self.leads: list[tuple[Record, str]] = []
         self.feed_items = 0
         self.pending_drawn = 0
         self.confirming_kept = 0
@@ -303,6 +309,7 @@ class _Loader:
             record_counts=dict(sorted(self.counts.items())),
             feed_items=self.feed_items,
             waiting=self._waiting(),
+            lead_to_convert=self._lead_to_convert(),
         )
 
     # -- record page actions: a print template and a mail template ---------------------------
@@ -777,11 +784,24 @@ class _Loader:
                     steps.append((chain[position - 1], f"{said}: Confirming → Confirmed."))
         return steps
 
+    def _lead_to_convert(self) -> tuple[str, str] | None:
+        """CONVERTER's first valid Sales Lead in a status the conversion applies to."""
+        convert = find_transition(O.SALES_LEAD, "CONVERT")
+        assert convert is not None
+        for lead, owner in self.leads:
+            if (
+                owner == CONVERTER
+                and lead.life_status == LifeStatus.NORMAL.value
+                and convert.rule.applies(lead.status, lead.values or {})
+            ):
+                return PEOPLE_BY_KEY[owner].name, lead.name
+        return None
+
     async def _lead(self, owner: str, campaigns: list[Record]) -> Record:
         name = self._person_name()
         company = f"{self.rng.choice(COMPANY_FIRST)} {self.rng.choice(COMPANY_SECOND)}"
         source = self.rng.choice(["CAMPAIGN", "WEBSITE", "REFERRAL", "COLD_CALL"])
-        return await self._record(
+        lead = await self._record(
             O.SALES_LEAD,
             f"{name} ({company})",
             self.rng.choice(["TO_BE_PROCESSED", "FOLLOWING_UP"]),
@@ -792,6 +812,8 @@ class _Loader:
             email=f"{name.lower().replace(' ', '.')}@{company.split()[0].lower()}.example",
             campaignId=_gid(self.rng.choice(campaigns)) if source == "CAMPAIGN" else None,
         )
+        self.leads.append((lead, owner))
+        return lead
 
     # -- follow-up activity ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tests.conftest import Api
 
 PASSWORD = "secret-pass-123"
+MAX_CONFIRMERS = 10  # nodes in one confirmation chain at most
 
 REGISTER = """
 mutation($input: RegisterEnterpriseInput!) {
@@ -198,12 +199,26 @@ class Org:
             "record"
         ]
         for step in await self.path(object_type, record["status"], goal):
-            given = {
-                i["name"]: record["owner"]["id"] if i["name"] == "assigneeId" else "For a test."
-                for i in step["inputs"]
-                if i["required"]
-            }
-            await self.transition(self.admin, record_id, step["name"], **given)
+            await self.take(record_id, step, record["owner"]["id"])
+
+    async def take(
+        self, record_id: str, step: dict[str, Any], assignee: str, text: str = "For a test."
+    ) -> dict[str, Any]:
+        """Apply one declared transition as the CRM administrator (`assignee` for an
+        `assigneeId` input, `text` for the other required ones), until the record reaches the
+        step's status: an order's CONFIRM confirms one node at a time, so it is taken again
+        (on behalf of each confirmer of the chain) while the order waits for the next one."""
+        given = {
+            i["name"]: assignee if i["name"] == "assigneeId" else text
+            for i in step["inputs"]
+            if i["required"]
+        }
+        for _ in range(MAX_CONFIRMERS + 1):
+            moved = await self.transition(self.admin, record_id, step["name"], **given)
+            if moved["status"] == step["toStatus"]:
+                return moved
+            assert step["name"] == "CONFIRM", f"{step['name']} left {moved['status']}"
+        raise AssertionError(f"{step['name']} never reached {step['toStatus']}")
 
     async def update(self, who: Person, record_id: str, **values: Any) -> dict[str, Any]:
         data = await self.api.ok(UPDATE_RECORD, {"id": record_id, "values": values}, who.token)

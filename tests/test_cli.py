@@ -224,7 +224,9 @@ def test_serve_migrates_loads_the_demo_and_starts_uvicorn(
     result = run("serve", "--port", "8123", env=env_for(path))
     assert result.exit_code == 0, result.output
     assert "Loaded the demo" in result.output
-    assert "Waiting for Liam Carter's confirmation: SO-" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "Waiting for Liam Carter's confirmation: SO-" in said
+    assert "A lead Ava Thompson may convert (CONVERT): Hugo Green (Riverside Textiles)." in said
     assert demo.person("east1").email in result.output
     assert demo.DEMO_PASSWORD in result.output
     assert "http://127.0.0.1:8123/graphql" in result.output

@@ -296,6 +296,31 @@ async def test_finance_reads_only_the_return_form_waiting_for_her(demo_api: Demo
     }
 
 
+LEADS = """
+query($name: String!) {
+  records(objectType: SALES_LEAD, filter: {nameContains: $name}) {
+    edges { node { id name status owner { name }
+      transitions { name inputs { name required } }
+      allowedActions { name kind }
+    } }
+  }
+}"""
+
+
+async def test_a_salesperson_has_a_lead_to_convert(demo_api: DemoApi) -> None:
+    assert demo_api.loaded.lead_to_convert is not None
+    who, name = demo_api.loaded.lead_to_convert
+    assert who == SALESPERSON.name
+    [lead] = [
+        e["node"] for e in (await demo_api.ok(LEADS, SALESPERSON, name=name))["records"]["edges"]
+    ]
+    assert lead["name"] == name
+    assert lead["owner"] == {"name": SALESPERSON.name}
+    [convert] = [t for t in lead["transitions"] if t["name"] == "CONVERT"]
+    assert not any(i["required"] for i in convert["inputs"])  # the lead's names are the defaults
+    assert {"name": "CONVERT", "kind": "TRANSITION"} in lead["allowedActions"]
+
+
 PAGE_TEMPLATES = """
 { printTemplates(objectType: ACCOUNT) { id name }
   mailTemplates { id name }

@@ -296,6 +296,26 @@ async def test_a_crm_administrator_decides_for_the_current_confirmer(api: Api) -
     )
 
 
+async def test_a_test_order_is_walked_to_a_status_through_every_node_of_its_chain(api: Api) -> None:
+    """`Org.record(..., status=...)` (the tests' way to an order in any status) confirms an
+    order on behalf of each confirmer of a two-node chain before shipping it."""
+    s = await shop(api)
+    await s.chain(s.cora, s.dan)
+    order = await s.org.record(s.ann, "SALES_ORDER", "Order 8", status="SHIPPED")
+    seen = await s.see(s.org.admin, order)
+    assert seen is not None
+    assert seen["status"] == "SHIPPED"
+    assert [(n["confirmer"]["name"], n["state"]) for n in seen["confirmationNodes"]] == [
+        ("Cora", "CONFIRMED"),
+        ("Dan", "CONFIRMED"),
+    ]
+    assert (await s.process_items(order))[1:] == [
+        "Confirmed by Ada for Cora (1 of 2); now waiting for Dan.",
+        "Confirmed by Ada for Dan (2 of 2): Confirming → Confirmed.",
+        "Shipped by Ada: Confirmed → Shipped.",
+    ]
+
+
 # -- the current confirmer's read access --------------------------------------------------------
 
 
