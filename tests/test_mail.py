@@ -478,3 +478,20 @@ async def test_mailing_needs_the_mail_permission_of_the_callers_roles(
     assert "SalesLead.mail" in refused["message"]
     assert await api.services.mail.run_once() == 0
     assert server.received == []
+
+
+async def test_a_mail_template_is_deleted_by_an_administrator_of_its_enterprise(
+    api: Api,
+) -> None:
+    org = await new_org(api)
+    other = await new_org(api)
+    given = {"name": "Intro", "subject": "Hi {{ name }}", "body": "Dear {{ name }}"}
+    saved = (await api.ok(SAVE_TEMPLATE, {"input": given}, org.admin.token))["saveMailTemplate"]
+    delete = "mutation($id: ID!) { deleteMailTemplate(id: $id) }"
+    elsewhere = await api.error(delete, {"id": saved["id"]}, other.admin.token)
+    assert elsewhere["extensions"]["code"] == "NOT_FOUND"
+    assert (await api.ok(delete, {"id": saved["id"]}, org.admin.token))["deleteMailTemplate"]
+    listed = await api.ok("{ mailTemplates { id } }", token=org.admin.token)
+    assert listed["mailTemplates"] == []
+    again = await api.error(delete, {"id": saved["id"]}, org.admin.token)
+    assert again["extensions"]["code"] == "NOT_FOUND"

@@ -168,3 +168,20 @@ async def test_printing_needs_the_print_permission_of_the_callers_roles(api: Api
     assert error["extensions"]["code"] == "FORBIDDEN"
     assert "Account.print" in error["message"]
     assert (await fetch(api, account, org.admin)).status_code == 200
+
+
+async def test_a_print_template_is_deleted_by_an_administrator_of_its_enterprise(
+    api: Api,
+) -> None:
+    org = await new_org(api)
+    other = await new_org(api)
+    given = {"objectType": "ACCOUNT", "name": "Quote", "body": "<p>{{ record.name }}</p>"}
+    saved = (await api.ok(SAVE, {"input": given}, org.admin.token))["savePrintTemplate"]
+    delete = "mutation($id: ID!) { deletePrintTemplate(id: $id) }"
+    elsewhere = await api.error(delete, {"id": saved["id"]}, other.admin.token)
+    assert elsewhere["extensions"]["code"] == "NOT_FOUND"
+    assert (await api.ok(delete, {"id": saved["id"]}, org.admin.token))["deletePrintTemplate"]
+    listed = (await api.ok(TEMPLATES, {"t": "ACCOUNT"}, org.admin.token))["printTemplates"]
+    assert [t["id"] for t in listed] == ["default"]
+    again = await api.error(delete, {"id": saved["id"]}, org.admin.token)
+    assert again["extensions"]["code"] == "NOT_FOUND"
