@@ -71,6 +71,8 @@ def render_html(html: str, title: str) -> bytes:
         document.write_html(html, font_family=FAMILY, image_map=_no_images)
     except PdfError:
         raise
+    # fpdf2's HTML layout raises NotImplementedError for markup it cannot lay out (a nested
+    # table, an unknown list type): the template's fault, answered as such.
     except (FPDFException, ValueError, NotImplementedError) as error:
         raise PdfError(f"the template's HTML cannot be laid out: {error}") from error
     return bytes(document.output())

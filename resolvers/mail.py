@@ -20,6 +20,7 @@ from crmfeed.ids import Kind, from_global, to_global
 from crmfeed.registry.enums import FieldType, LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
 from crmfeed.registry.record_page import MAIL_BATCH_LIMIT, MailSecurity, MailStatus, PageAction
+from resolvers import page_templates as shared_templates
 from resolvers.errors import BadUserInput, Conflict, LimitExceeded, not_found
 from resolvers.inputs import EMAIL, clean_email, clean_text, parse_id, parse_ids
 from resolvers.page_permissions import require_page_action
@@ -165,16 +166,9 @@ async def save_template(
 
 
 async def delete_template(context: Context, template_id: str) -> bool:
-    viewer = await context.viewer()
-    number = parse_id(template_id, Kind.MAIL_TEMPLATE, "id")
-    async with context.db() as session:
-        deleted = await page_templates.delete_template(
-            session, MailTemplate, viewer.enterprise_id, number
-        )
-        await session.commit()
-    if not deleted:
-        raise not_found("mail template", template_id)
-    return True
+    return await shared_templates.delete_template(
+        context, MailTemplate, Kind.MAIL_TEMPLATE, "mail template", template_id
+    )
 
 
 # -- recipients ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from crmfeed.registry.enums import FieldType, ObjectType
 from crmfeed.registry.feed import ITEM_TYPES, FeedItemType
 from crmfeed.registry.objects import spec_for
 from crmfeed.registry.record_page import PRINT_ACTIVITY_LIMIT, PageAction
+from resolvers import page_templates as shared_templates
 from resolvers.errors import BadUserInput, Conflict, NotFound, not_found
 from resolvers.inputs import clean_text, parse_id
 from resolvers.page_permissions import require_page_action
@@ -138,16 +139,9 @@ async def save_template(
 
 
 async def delete_template(context: Context, template_id: str) -> bool:
-    viewer = await context.viewer()
-    number = parse_id(template_id, Kind.PRINT_TEMPLATE, "id")
-    async with context.db() as session:
-        deleted = await page_templates.delete_template(
-            session, PrintTemplate, viewer.enterprise_id, number
-        )
-        await session.commit()
-    if not deleted:
-        raise not_found("print template", template_id)
-    return True
+    return await shared_templates.delete_template(
+        context, PrintTemplate, Kind.PRINT_TEMPLATE, "print template", template_id
+    )
 
 
 # -- printing ------------------------------------------------------------------------------------
