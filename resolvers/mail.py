@@ -27,7 +27,7 @@ from resolvers.page_permissions import require_page_action
 from resolvers.paging import decode_cursor
 from resolvers.printing import shown_value
 from resolvers.records import readable_or_not_found
-from store import mail, org, page_templates, records
+from store import mail, page_templates, records
 from store.record_page_tables import MailTemplate
 
 if TYPE_CHECKING:
@@ -224,27 +224,12 @@ async def _variables(
 ) -> dict[int, dict[str, Any]]:
     """Per record: its visible fields by name (lookups and users by their names), plus
     `record` (id, name, type, status), `owner` and `sender`."""
-    record_ids, user_ids = [], [viewer.id]
-    for row in rows:
-        user_ids.append(row.owner_id)
-        spec = spec_for(row.object_type)
-        for key, value in (row.values or {}).items():
-            field = spec.field_map.get(key)
-            if field is None or not isinstance(value, str):
-                continue
-            try:
-                if field.type is FieldType.LOOKUP:
-                    record_ids.append(from_global(Kind.RECORD, value))
-                elif field.type is FieldType.USER:
-                    user_ids.append(from_global(Kind.USER, value))
-            except ValueError:
-                continue
-    readable = await records.readable_records(session, viewer, record_ids)
-    users = await org.users_by_ids(session, viewer.enterprise_id, user_ids)
-    names = {
-        **{to_global(Kind.RECORD, n): r.name for n, r in readable.items()},
-        **{to_global(Kind.USER, n): u.name for n, u in users.items()},
-    }
+    names, users = await shared_templates.referenced_names(
+        session,
+        viewer,
+        [(row.object_type, row.values or {}) for row in rows],
+        [viewer.id, *(row.owner_id for row in rows)],
+    )
     found: dict[int, dict[str, Any]] = {}
     for row in rows:
         spec = spec_for(row.object_type)

@@ -168,25 +168,10 @@ async def _names(
     session: AsyncSession, viewer: Viewer, values: dict[str, Any], record: Record
 ) -> dict[str, str]:
     """Names for the record's lookup and user values: records only when readable."""
-    spec = spec_for(record.object_type)
-    record_ids, user_ids = [], []
-    for key, value in values.items():
-        field = spec.field_map.get(key)
-        if field is None or not isinstance(value, str):
-            continue
-        try:
-            if field.type is FieldType.LOOKUP:
-                record_ids.append(from_global(Kind.RECORD, value))
-            elif field.type is FieldType.USER:
-                user_ids.append(from_global(Kind.USER, value))
-        except ValueError:
-            continue
-    found = await records.readable_records(session, viewer, record_ids)
-    users = await org.users_by_ids(session, viewer.enterprise_id, [*user_ids, record.owner_id])
-    return {
-        **{to_global(Kind.RECORD, n): r.name for n, r in found.items()},
-        **{to_global(Kind.USER, n): u.name for n, u in users.items()},
-    }
+    names, _ = await shared_templates.referenced_names(
+        session, viewer, [(record.object_type, values)], [record.owner_id]
+    )
+    return names
 
 
 async def print_variables(

@@ -185,3 +185,14 @@ async def test_a_print_template_is_deleted_by_an_administrator_of_its_enterprise
     assert [t["id"] for t in listed] == ["default"]
     again = await api.error(delete, {"id": saved["id"]}, org.admin.token)
     assert again["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_lookup_and_user_values_print_as_names(api: Api) -> None:
+    org = await new_org(api)
+    ann = await org.user("Ann", roles=["SALES"])
+    account = await org.record(ann, "ACCOUNT", "Acme Holdings")
+    contact = await org.record(ann, "CONTACT", "Chen", accountId=account)
+    text = text_of((await fetch(api, contact, ann)).content)
+    assert "Acme Holdings" in text
+    assert account not in text  # the name, not the id
+    assert "Owner: Ann" in text
