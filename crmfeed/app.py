@@ -359,23 +359,26 @@ def create_app(services: Services | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await services.hub.start()
-        if services.settings.run_reminders:
-            services.reminders.start()
-        if services.settings.run_mail_sender:
-            services.mail.start()
-        if services.settings.run_transfer_jobs:
-            services.transfers.start()
-        try:
+        """Start the services and the pollers the settings ask for, and stop them at the end.
+        Services already started by whoever made them (a test's shared services, an app that
+        embeds this one) are theirs to stop: only what this lifespan started is stopped."""
+        async with contextlib.AsyncExitStack() as started:
+            if not services.hub.running:
+                await services.hub.start()
+                started.push_async_callback(services.engine.dispose)
+                started.push_async_callback(services.persisted_queries.close)
+                started.push_async_callback(services.throttle.close)
+                started.push_async_callback(services.hub.stop)
+            pollers = (
+                (services.settings.run_mail_sender, services.mail),
+                (services.settings.run_reminders, services.reminders),
+                (services.settings.run_transfer_jobs, services.transfers),
+            )
+            for wanted, poller in pollers:
+                if wanted and not poller.running:
+                    poller.start()
+                    started.push_async_callback(poller.stop)
             yield
-        finally:
-            await services.transfers.stop()
-            await services.reminders.stop()
-            await services.mail.stop()
-            await services.hub.stop()
-            await services.throttle.close()
-            await services.persisted_queries.close()
-            await services.engine.dispose()
 
     app = Starlette(
         routes=[

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmfeed.ids import Kind, to_global
+from crmfeed.live.poller import Poller
 from crmfeed.registry.enums import FunctionRole, ObjectType
 from crmfeed.registry.feed import SCENES, FeedScene
 from crmfeed.registry.objects import spec_for
@@ -518,9 +519,11 @@ async def write_feed_export(
 # -- the runner ------------------------------------------------------------------------------
 
 
-class TransferRunner:
+class TransferRunner(Poller):
     """Polls for jobs and runs them one at a time (a process may run one job at once; several
-    processes share the queue through the lease)."""
+    processes share the queue through the lease), and removes expired files now and then."""
+
+    name = "crmfeed-transfer-jobs"
 
     def __init__(
         self,
@@ -532,7 +535,21 @@ class TransferRunner:
         self.session_factory = session_factory
         self.hub = hub
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self._task: asyncio.Task[None] | None = None
+        self._pruned_at: float | None = None
+        super().__init__()
+
+    @property
+    def interval(self) -> float:
+        return self.settings.transfer_poll_seconds
+
+    async def poll(self) -> bool:
+        """Prune first when it is due, then run one job (a job that fails stays claimed until
+        its lease ends, then runs again)."""
+        now = asyncio.get_running_loop().time()
+        if self._pruned_at is None or now - self._pruned_at > PRUNE_SECONDS:
+            self._pruned_at = now
+            await self.prune()
+        return await self.run_once() is not None
 
     async def run_once(self) -> TransferJob | None:
         """Claim one job and run it to its end; None when no job waits."""
@@ -563,28 +580,3 @@ class TransferRunner:
         while await self.run_once() is not None:
             ran += 1
         return ran
-
-    async def _loop(self) -> None:
-        pruned_at = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if loop.time() - pruned_at > PRUNE_SECONDS:
-                    pruned_at = loop.time()
-                    await self.prune()
-                if await self.run_once() is not None:
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the job stays claimed until its lease ends, then runs again
-                log.exception("transfer jobs: a run failed")
-            await asyncio.sleep(self.settings.transfer_poll_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="crmfeed-transfer-jobs")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

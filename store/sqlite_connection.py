@@ -137,6 +137,7 @@ class OneHopConnection(aiosqlite.Connection):
         self._database = database
         self._gate_timeout = 5.0
         self._held: asyncio.Lock | None = None  # the writer gate, while this connection writes
+        self._loop_of_gate: asyncio.AbstractEventLoop | None = None
 
     @property
     def holds_gate(self) -> bool:
@@ -156,6 +157,7 @@ class OneHopConnection(aiosqlite.Connection):
         except TimeoutError:
             return
         self._held = gate
+        self._loop_of_gate = asyncio.get_running_loop()
 
     def release_gate_unless_writing(self) -> None:
         if self._held is not None and not self._conn.in_transaction:
@@ -185,6 +187,17 @@ class OneHopConnection(aiosqlite.Connection):
             await super().close()
         finally:
             self._release_gate()
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Terminate without waiting (SQLAlchemy's pool does this to a connection it could
+        not close: one whose session was dropped mid-transaction, say). SQLite undoes the
+        open transaction when the connection closes, so the turn at the gate is passed on;
+        from the event loop's thread, as the garbage collector may run this elsewhere."""
+        gate, self._held = self._held, None
+        stopped = super().stop()
+        if gate is not None and self._loop_of_gate is not None:
+            self._loop_of_gate.call_soon_threadsafe(gate.release)
+        return stopped
 
 
 def _connect(database: str, *, gate_timeout: float, **kwargs: Any) -> OneHopConnection:

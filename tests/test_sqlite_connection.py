@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import TYPE_CHECKING
 
 import pytest
@@ -179,3 +180,30 @@ async def test_a_writer_that_outwaits_the_gate_meets_sqlites_lock(tmp_path: Path
         await first.close()
         await second.close()
         await engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:The garbage collector is trying to clean up")
+async def test_a_writer_dropped_mid_transaction_gives_the_gate_back(engine: AsyncEngine) -> None:
+    """A session left for the garbage collector in the middle of a write (its task cancelled
+    before it could close) has its connection terminated by the pool; the next writer must
+    not wait for a turn that will never be passed on."""
+    dropped = AsyncSession(engine)
+    await dropped.execute(insert(NOTES).values(text="abandoned"))
+    raw = (await (await dropped.connection()).get_raw_connection()).driver_connection
+    assert raw.holds_gate
+    del dropped, raw
+    gc.collect()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    writer = AsyncSession(engine)
+    writing = asyncio.create_task(writer.execute(insert(NOTES).values(text="next")))
+    for _ in range(50):
+        await asyncio.sleep(0.001)
+        if writing.done():
+            break
+    assert writing.done(), "the next writer waits at a gate nobody holds"
+    await writing
+    await writer.commit()
+    await writer.close()
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(NOTES.c.text))).scalars().all() == ["next"]

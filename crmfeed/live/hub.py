@@ -224,6 +224,11 @@ class Hub:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopped since."""
+        return self._supervisor is not None and not self._stopping
+
     async def start(self) -> None:
         self._stopping = False
         self._supervisor = asyncio.create_task(self._supervise(), name="crmfeed-hub")

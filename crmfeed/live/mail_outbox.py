@@ -10,14 +10,13 @@ recording of it leaves the lease to run out, and the mail is sent again."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from crmfeed import secrets_box, smtp
+from crmfeed.live.poller import Poller
 from crmfeed.registry.feed import MAX_CONTENT
 from crmfeed.registry.record_page import (
     ACTIVITY_TYPE,
@@ -50,7 +49,9 @@ def activity_text(message: MailMessage) -> str:
     return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
 
 
-class MailRunner:
+class MailRunner(Poller):
+    name = "crmfeed-mail"
+
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
@@ -63,7 +64,15 @@ class MailRunner:
         self.hub = hub
         self.settings = settings
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
+
+    @property
+    def interval(self) -> float:
+        return self.settings.mail_poll_seconds
+
+    async def poll(self) -> bool:
+        await self.run_once()  # unsent rows stay in the outbox
+        return False
 
     def _mailbox(self, row: Mailbox) -> smtp.Mailbox:
         return smtp.Mailbox(
@@ -198,22 +207,3 @@ class MailRunner:
             record_id=message.record_id,
         )
         return await mail_failed(session, message.enterprise_id, [told])
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep polling; unsent rows stay in the outbox
-                log.exception("mail: a poll failed")
-            await asyncio.sleep(self.settings.mail_poll_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="crmfeed-mail")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -4,12 +4,10 @@ reminder twice nor lose one. No in-memory timer is the truth."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from crmfeed.live.poller import Poller
 from resolvers.notify import NotificationKind, reminders_due
 from store import notifications
 from store.notifications import NewNotification
@@ -22,10 +20,10 @@ if TYPE_CHECKING:
 
     from crmfeed.live.hub import Hub
 
-log = logging.getLogger("crmfeed.reminders")
 
+class ReminderRunner(Poller):
+    name = "crmfeed-reminders"
 
-class ReminderRunner:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
@@ -38,7 +36,15 @@ class ReminderRunner:
         self.hub = hub
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
+
+    @property
+    def interval(self) -> float:
+        return self.poll_seconds
+
+    async def poll(self) -> bool:
+        await self.run_once()
+        return False
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Fire every reminder due at `now`; returns how many this process claimed."""
@@ -69,22 +75,3 @@ class ReminderRunner:
             fired += len(claimed)
             if len(claimed) < self.batch:
                 return fired
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep polling; the rows stay due until claimed
-                log.exception("reminders: a poll failed")
-            await asyncio.sleep(self.poll_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="crmfeed-reminders")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
