@@ -235,7 +235,7 @@ async def _variables(
         spec = spec_for(row.object_type)
         visible = access.visible_values(row)
         values = {
-            f.name: shown_value(f.type, visible.get(f.name), names)
+            f.name: shown_value(f, visible.get(f.name), names)
             for f in spec.fields
             if f.name in visible
         }

@@ -17,7 +17,7 @@ from crmfeed import pdf, templating
 from crmfeed.ids import Kind, from_global, to_global
 from crmfeed.registry.enums import FieldType, ObjectType
 from crmfeed.registry.feed import ITEM_TYPES, FeedItemType
-from crmfeed.registry.objects import spec_for
+from crmfeed.registry.objects import FieldSpec, option_label, spec_for
 from crmfeed.registry.record_page import PRINT_ACTIVITY_LIMIT, PageAction
 from resolvers import page_templates as shared_templates
 from resolvers.errors import BadUserInput, Conflict, NotFound, not_found
@@ -151,14 +151,22 @@ def _when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def shown_value(field_type: FieldType, value: Any, names: dict[str, str]) -> str:
-    """A field value as a person reads it; a lookup or user shows the name, when known."""
+def shown_value(field: FieldSpec, value: Any, names: dict[str, str]) -> str:
+    """A field value as a person reads it: a lookup or user shows the name (when known), an
+    option its label, an amount of money two decimals with thousands separated."""
     if value is None or value == "" or value == []:
         return ""
-    if field_type in (FieldType.LOOKUP, FieldType.USER):
+    if field.type in (FieldType.LOOKUP, FieldType.USER):
         return names.get(str(value), "")
-    if field_type is FieldType.BOOLEAN:
+    if field.type is FieldType.BOOLEAN:
         return "Yes" if value else "No"
+    if field.type in (FieldType.SELECT, FieldType.MULTI_SELECT):
+        chosen = value if isinstance(value, list) else [value]
+        return ", ".join(option_label(str(v)) for v in chosen)
+    if field.type is FieldType.CURRENCY and isinstance(value, int | float):
+        return f"{value:,.2f}"
+    if field.type is FieldType.NUMBER and isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -182,7 +190,7 @@ async def print_variables(
     visible = access.visible_values(record)
     names = await _names(session, viewer, visible, record)
     fields = [
-        {"name": f.name, "label": f.label, "value": shown_value(f.type, visible.get(f.name), names)}
+        {"name": f.name, "label": f.label, "value": shown_value(f, visible.get(f.name), names)}
         for f in spec.fields
         if f.name != "name" and f.name in visible
     ]

@@ -196,3 +196,15 @@ async def test_lookup_and_user_values_print_as_names(api: Api) -> None:
     assert "Acme Holdings" in text
     assert account not in text  # the name, not the id
     assert "Owner: Ann" in text
+
+
+async def test_options_print_as_labels_and_money_with_two_decimals(api: Api) -> None:
+    org = await new_org(api)
+    ann = await org.user("Ann", roles=["SALES"])
+    account = await org.record(
+        ann, "ACCOUNT", "Acme Health", industry="HEALTHCARE", level="A", annualRevenue=1234567.5
+    )
+    text = text_of((await fetch(api, account, ann)).content)
+    assert "Healthcare" in text
+    assert "HEALTHCARE" not in text
+    assert "1,234,567.50" in text

@@ -27,6 +27,11 @@ class FieldSpec:
     target: ObjectType | None = None
 
 
+def option_label(key: str) -> str:
+    """An option key as people read it: COLD_CALL is "Cold call"."""
+    return key.replace("_", " ").capitalize() if len(key) > 1 else key
+
+
 @dataclass(frozen=True, slots=True)
 class StatusSpec:
     key: str
