@@ -444,6 +444,13 @@ class CalendarEvent:
     def ends_at(self) -> datetime | None:
         return self.row.ends_at
 
+    @strawberry.field(
+        description="The event as an .ics file (calendar apps import it); the caller's bearer "
+        "token opens it."
+    )
+    def ics_url(self) -> str:
+        return f"/files/events/{self.id()}.ics"
+
     @strawberry.field
     async def participants(self, info: strawberry.Info) -> list[User]:
         return await _users(info, self.participant_ids)

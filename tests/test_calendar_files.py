@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tests.records_helpers import Org, Person
 
 CREATE_EVENT = """
-mutation($input: CreateCalendarEventInput!) { createCalendarEvent(input: $input) { id } }"""
+mutation($input: CreateCalendarEventInput!) { createCalendarEvent(input: $input) { id icsUrl } }"""
 ADD_REMINDER = """
 mutation($id: ID!, $at: DateTime!, $users: [ID!], $note: String) {
   addRecordReminder(recordId: $id, remindAt: $at, userIds: $users, note: $note) { id }
@@ -27,6 +27,7 @@ STARTS = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 
 async def event(org: Org, who: Person, record: str, people: list[Person]) -> str:
+    """The new event's id (its icsUrl checked to be the path the file is served at)."""
     given = {
         "title": "Confirm the quotation plan 确认报价",
         "startsAt": STARTS.isoformat(),
@@ -34,9 +35,9 @@ async def event(org: Org, who: Person, record: str, people: list[Person]) -> str
         "recordId": record,
         "participantIds": [p.id for p in people],
     }
-    return (await org.api.ok(CREATE_EVENT, {"input": given}, who.token))["createCalendarEvent"][
-        "id"
-    ]
+    created = (await org.api.ok(CREATE_EVENT, {"input": given}, who.token))["createCalendarEvent"]
+    assert created["icsUrl"] == f"/files/events/{created['id']}.ics"
+    return created["id"]
 
 
 async def get(api: Api, path: str, who: Person | None = None) -> tuple[int, bytes, str]:
