@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(default=2.0, gt=0)
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
     smtp_allow_private_hosts: bool = False  # mailboxes on loopback or private addresses
+    # bindMailbox tries a login on the given server: at most this many tries per user per window.
+    mailbox_bind_max_attempts: int = Field(default=10, gt=0)
+    mailbox_bind_window_seconds: int = Field(default=600, gt=0)
     # Import and export (resolvers/importing.py, resolvers/transfer_jobs.py): uploads, exports
     # and error reports are kept under FILES_DIR (default: next to the SQLite file, or
     # ./crmfeed-files); every process that runs jobs must see the same directory.

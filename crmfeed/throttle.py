@@ -1,4 +1,5 @@
-"""Login throttling: failed logins are counted per account (email) and per client address.
+"""Login throttling: failed logins are counted per account (email) and per client address;
+and the tries of `bindMailbox`, each a login on a mail server, per user.
 
 Each failed login is a hit in moving windows (the `limits` library's moving-window strategy)
 for its email and for the client's address. A login whose email or address has a full window
@@ -79,7 +80,15 @@ class LoginThrottle:
     """One app's login throttle; `close()` releases its Redis connections."""
 
     def __init__(self, settings: Settings) -> None:
-        self.windows = {"account": account_windows(settings), "address": address_windows(settings)}
+        self.windows = {
+            "account": account_windows(settings),
+            "address": address_windows(settings),
+            "mailbox": [
+                RateLimitItemPerSecond(
+                    settings.mailbox_bind_max_attempts, settings.mailbox_bind_window_seconds
+                )
+            ],
+        }
         self.memory = MovingWindowRateLimiter(MemoryStorage())
         self.shared: MovingWindowRateLimiter | None = None
         self._pool: ConnectionPool | None = None
@@ -104,16 +113,26 @@ class LoginThrottle:
 
     async def refusal(self, email: str, address: str) -> Refusal | None:
         """Whether a login for `email` from `address` must wait, and how long."""
-        waits: list[Refusal] = []
-        for by, key in self._keys(email, address):
-            seconds = 0.0
-            for window in self.windows[by]:
-                if not await self._call("test", window, by, key):
-                    reset, _ = await self._call("get_window_stats", window, by, key)
-                    seconds = max(seconds, reset - time.time())
-            if seconds > 0:
-                waits.append(Refusal(by, max(1, math.ceil(seconds))))
-        return max(waits, key=lambda refusal: refusal.seconds, default=None)
+        waits = [await self._wait(by, key) for by, key in self._keys(email, address)]
+        return max(filter(None, waits), key=lambda refusal: refusal.seconds, default=None)
+
+    async def mailbox_try(self, user_id: int) -> Refusal | None:
+        """Count a mailbox binding try of the user's, unless their window is full: then the
+        refusal, and nothing counted."""
+        key = str(user_id)
+        refused = await self._wait("mailbox", key)
+        if refused is None:
+            for window in self.windows["mailbox"]:
+                await self._call("hit", window, "mailbox", key)
+        return refused
+
+    async def _wait(self, by: str, key: str) -> Refusal | None:
+        seconds = 0.0
+        for window in self.windows[by]:
+            if not await self._call("test", window, by, key):
+                reset, _ = await self._call("get_window_stats", window, by, key)
+                seconds = max(seconds, reset - time.time())
+        return Refusal(by, max(1, math.ceil(seconds))) if seconds > 0 else None
 
     async def failed(self, email: str, address: str) -> None:
         """Count a failed login against its email and its address."""

@@ -21,7 +21,7 @@ from crmfeed.registry.enums import FieldType, LifeStatus, ObjectType
 from crmfeed.registry.objects import spec_for
 from crmfeed.registry.record_page import MAIL_BATCH_LIMIT, MailSecurity, MailStatus, PageAction
 from resolvers import page_templates as shared_templates
-from resolvers.errors import BadUserInput, Conflict, LimitExceeded, not_found
+from resolvers.errors import BadUserInput, Conflict, LimitExceeded, TooManyAttempts, not_found
 from resolvers.inputs import EMAIL, clean_email, clean_text, parse_id, parse_ids
 from resolvers.page_permissions import require_page_action
 from resolvers.paging import decode_cursor
@@ -74,6 +74,12 @@ async def bind_mailbox(context: Context, given: BindMailbox) -> Mailbox:
     if len(given.password) > 1000:
         raise BadUserInput("password may be at most 1000 characters.", field="password")
     box = smtp.Mailbox(host, given.port, given.security, username, given.password, from_address)
+    refused_try = await context.throttle.mailbox_try(viewer.id)
+    if refused_try is not None:
+        raise TooManyAttempts(
+            f"Too many mailbox binding tries; try again in {refused_try.seconds} seconds.",
+            retry_after=refused_try.seconds,
+        )
     try:
         await smtp.check_login(
             box,

@@ -117,6 +117,27 @@ async def bound(api: Api, server: MailServer) -> tuple[Org, Person]:
     return org, ann
 
 
+async def test_binding_tries_are_limited_per_user(api: Api, server: MailServer) -> None:
+    """Each bindMailbox logs in on a mail server: a user's tries are counted, and once their
+    window is full the next is refused before any connection, with the wait."""
+    org = await new_org(api)
+    ann = await org.user("Ann")
+    bob = await org.user("Bob")
+    allowed = api.services.settings.mailbox_bind_max_attempts
+    for _ in range(allowed):
+        wrong = await api.error(BIND, {"input": bind_input(server, password="wrong")}, ann.token)
+        assert wrong["extensions"]["code"] == "BAD_USER_INPUT"
+    tried = len(server.logins)
+    refused = await api.error(BIND, {"input": bind_input(server)}, ann.token)
+    assert refused["extensions"]["code"] == "TOO_MANY_ATTEMPTS"
+    assert (
+        0 < refused["extensions"]["retryAfter"] <= api.services.settings.mailbox_bind_window_seconds
+    )
+    assert len(server.logins) == tried  # refused before the server was asked
+    assert (await api.ok(MAILBOX, token=ann.token))["mailbox"] is None
+    await api.ok(BIND, {"input": bind_input(server)}, bob.token)  # the others are not held up
+
+
 async def messages(api: Api, who: Person, batch_id: str) -> list[dict[str, Any]]:
     data = await api.ok(MESSAGES, {"batchId": batch_id}, who.token)
     return [edge["node"] for edge in data["mailMessages"]["edges"]]
