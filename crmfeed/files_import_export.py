@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from crmfeed.file_routes import file_endpoint
 from resolvers import transfer
-from resolvers.errors import CrmError
 from resolvers.import_targets import target_of
 from resolvers.transfer_jobs import error_report_path, export_path
 from store.types import utcnow
@@ -25,71 +25,55 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from crmfeed.app import Services
+    from resolvers.context import Context
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "BAD_USER_INPUT": 400}
-
-
-def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
-
-
-def _not_found() -> JSONResponse:
-    return _error(404, "No such file.", "NOT_FOUND")
 
 
 def transfer_routes(services: Services) -> list[Route]:
-    context_of = services.context_for
-
-    async def template(request: Request) -> Response:
+    async def template(context: Context, request: Request) -> Response | None:
         name = request.path_params["object_type"]
         try:
             target = target_of(name)
         except ValueError:
-            return _not_found()
-        context = context_of(request)
-        try:
-            data = await transfer.template(context, target)
-        except CrmError as error:
-            code = (error.extensions or {}).get("code", "BAD_REQUEST")
-            return _error(STATUS.get(code, 400), error.message, code)
-        finally:
-            await context.close()
+            return None
+        data = await transfer.template(context, target)
         return Response(
             data,
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}-template.xlsx"'},
         )
 
-    async def job_file(request: Request, kind: str) -> Response:
-        context = context_of(request)
-        try:
-            job = await transfer.get_job(context, request.path_params["job_id"])
-        except CrmError as error:
-            code = (error.extensions or {}).get("code", "BAD_REQUEST")
-            return _error(STATUS.get(code, 400), error.message, code)
-        finally:
-            await context.close()
+    async def job_file(context: Context, request: Request, kind: str) -> Response | None:
+        job = await transfer.get_job(context, request.path_params["job_id"])
         if job is None or job.kind != kind or job.finished_at is None:
-            return _not_found()
+            return None
         if kind == "EXPORT":
             if job.status != "SUCCEEDED" or (job.expires_at and job.expires_at <= utcnow()):
-                return _not_found()
+                return None
             path, name = export_path(services.settings, job.id), f"export-{job.id}.xlsx"
         else:
             path, name = error_report_path(services.settings, job.id), f"errors-{job.id}.xlsx"
-        if not path.is_file():
-            return _not_found()
-        return FileResponse(path, media_type=XLSX, filename=name)
+        return FileResponse(path, media_type=XLSX, filename=name) if path.is_file() else None
 
-    async def export_file(request: Request) -> Response:
-        return await job_file(request, "EXPORT")
+    async def export_file(context: Context, request: Request) -> Response | None:
+        return await job_file(context, request, "EXPORT")
 
-    async def error_report(request: Request) -> Response:
-        return await job_file(request, "IMPORT")
+    async def error_report(context: Context, request: Request) -> Response | None:
+        return await job_file(context, request, "IMPORT")
 
     return [
-        Route("/files/templates/{object_type}.xlsx", template, methods=["GET"]),
-        Route("/files/exports/{job_id}.xlsx", export_file, methods=["GET"]),
-        Route("/files/imports/{job_id}/errors.xlsx", error_report, methods=["GET"]),
+        Route(
+            "/files/templates/{object_type}.xlsx",
+            file_endpoint(services, template),
+            methods=["GET"],
+        ),
+        Route(
+            "/files/exports/{job_id}.xlsx", file_endpoint(services, export_file), methods=["GET"]
+        ),
+        Route(
+            "/files/imports/{job_id}/errors.xlsx",
+            file_endpoint(services, error_report),
+            methods=["GET"],
+        ),
     ]

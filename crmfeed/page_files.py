@@ -9,14 +9,10 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from crmfeed.pdf import PdfBusy
-from crmfeed.request_guard import error_response
+from crmfeed.file_routes import file_endpoint
 from resolvers import calendar_files, printing
-from resolvers.errors import CrmError, Unauthenticated
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from starlette.requests import Request
 
     from crmfeed.app import Services
@@ -24,8 +20,6 @@ if TYPE_CHECKING:
 
 ICS = "text/calendar; charset=utf-8"
 PDF = "application/pdf"
-NOT_FOUND = "Not found, or you may not read it."
-STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "BAD_USER_INPUT": 400}
 
 
 def _file(body: bytes, media_type: str, filename: str) -> Response:
@@ -42,33 +36,6 @@ def _file(body: bytes, media_type: str, filename: str) -> Response:
 
 def page_files(services: Services) -> Router:
     """The routes, each with a per-request Context like a GraphQL operation's."""
-    context_of = services.context_for
-
-    def answer(
-        make: Callable[[Context, Request], Awaitable[Response | None]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            context = context_of(request)
-            try:
-                found = await make(context, request)
-            except PdfBusy:
-                return error_response(
-                    503,
-                    "Too many documents are being printed: try again in a few seconds.",
-                    "LIMIT_EXCEEDED",
-                    {"Retry-After": "5"},
-                )
-            except CrmError as error:
-                code = (error.extensions or {}).get("code", "BAD_USER_INPUT")
-                headers = (
-                    {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthenticated) else None
-                )
-                return error_response(STATUS.get(code, 400), error.message, code, headers)
-            finally:
-                await context.close()
-            return found or error_response(404, NOT_FOUND, "NOT_FOUND")
-
-        return endpoint
 
     async def record_pdf(context: Context, request: Request) -> Response | None:
         record_id = request.path_params["record_id"]
@@ -88,8 +55,14 @@ def page_files(services: Services) -> Router:
 
     return Router(
         routes=[
-            Route("/files/records/{record_id}.pdf", answer(record_pdf), methods=["GET"]),
-            Route("/files/events/{event_id}.ics", answer(event_ics), methods=["GET"]),
-            Route("/calendar/{token}.ics", answer(feed_ics), methods=["GET"]),
+            Route(
+                "/files/records/{record_id}.pdf",
+                file_endpoint(services, record_pdf),
+                methods=["GET"],
+            ),
+            Route(
+                "/files/events/{event_id}.ics", file_endpoint(services, event_ics), methods=["GET"]
+            ),
+            Route("/calendar/{token}.ics", file_endpoint(services, feed_ics), methods=["GET"]),
         ]
     )

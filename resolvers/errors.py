@@ -46,6 +46,13 @@ class LimitExceeded(CrmError):
     code = "LIMIT_EXCEEDED"
 
 
+class Busy(LimitExceeded):
+    """The server has too much of this work under way: `retryAfter` seconds, then again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
+
+
 class TooManyAttempts(CrmError):
     """A throttled login: `retryAfter` is the number of seconds to wait."""
 

@@ -20,7 +20,7 @@ from crmfeed.registry.feed import ITEM_TYPES, FeedItemType
 from crmfeed.registry.objects import FieldSpec, option_label, spec_for
 from crmfeed.registry.record_page import PRINT_ACTIVITY_LIMIT, PageAction
 from resolvers import page_templates as shared_templates
-from resolvers.errors import BadUserInput, Conflict, NotFound, not_found
+from resolvers.errors import BadUserInput, Busy, Conflict, NotFound, not_found
 from resolvers.inputs import clean_text, parse_id
 from resolvers.page_permissions import require_page_action
 from resolvers.records import readable_or_not_found
@@ -259,6 +259,10 @@ async def print_record(context: Context, record_id: str, template_id: str | None
         return await pdf.render(html, record.name)
     except (templating.TemplateProblem, pdf.PdfError) as problem:
         raise BadUserInput(f"template: {problem}", field="template") from None
+    except pdf.PdfBusy:
+        raise Busy(
+            "Too many documents are being printed: try again in a few seconds.", retry_after=5
+        ) from None
 
 
 async def _template_source(
