@@ -23,7 +23,7 @@ from crmfeed.registry.enums import FieldType
 from crmfeed.xlsx_stream import XlsxError, XlsxSheet
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from crmfeed.registry.objects import FieldSpec
@@ -484,11 +484,11 @@ async def write_table_async(
     target: Path | str,
     sheet_name: str,
     columns: Sequence[TableColumn],
-    pages: AsyncIterator[Sequence[Any]],
+    pages: AsyncGenerator[Sequence[Any], None],
 ) -> None:
     """`write_table` in a worker thread, fed page by page from `pages` (which runs on the
-    calling event loop, so a page is fetched while the last one is being compressed). When
-    the caller is cancelled, the writer stops at its next page before this returns."""
+    calling event loop: the loop is free while a page is written and the file compressed).
+    When the caller is cancelled, the writer stops at its next page before this returns."""
     loop = asyncio.get_running_loop()
     stopped = threading.Event()
 
@@ -513,7 +513,7 @@ async def write_table_async(
             await writing
         raise
     finally:
-        await pages.aclose()  # type: ignore[attr-defined]
+        await pages.aclose()
 
 
 class WriteStopped(Exception):

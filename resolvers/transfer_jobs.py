@@ -56,7 +56,7 @@ from store.records import RecordFilter
 from store.types import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -423,7 +423,7 @@ async def write_export(
     name_column = 1 + keys.index("name") if "name" in keys else None  # a column, not a value
     done = 0
 
-    async def pages() -> AsyncIterator[list[list[Any]]]:
+    async def pages() -> AsyncGenerator[list[list[Any]], None]:
         nonlocal done
         before: int | None = None
         owners: dict[int, tuple[str, str]] = {}
@@ -461,7 +461,7 @@ async def write_export(
 
 
 async def _write_atomically(
-    path: Path, sheet_name: str, columns: list[TableColumn], pages: AsyncIterator[Any]
+    path: Path, sheet_name: str, columns: list[TableColumn], pages: AsyncGenerator[Any, None]
 ) -> None:
     """The table written next to `path`, then moved onto it (a failed write leaves nothing)."""
     tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
@@ -504,7 +504,7 @@ async def write_feed_export(
     ]
     done = 0
 
-    async def pages() -> AsyncIterator[list[list[Any]]]:
+    async def pages() -> AsyncGenerator[list[list[Any]], None]:
         nonlocal done
         before: int | None = None
         while True:
