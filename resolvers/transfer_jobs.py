@@ -25,7 +25,15 @@ from crmfeed.live.poller import Poller
 from crmfeed.registry.enums import FunctionRole, ObjectType
 from crmfeed.registry.feed import SCENES, FeedScene
 from crmfeed.registry.objects import spec_for
-from crmfeed.sheets import SheetWriter, UnreadableWorkbook, open_sheet
+from crmfeed.sheets import (
+    Cells,
+    SheetWriter,
+    TableColumn,
+    UnreadableWorkbook,
+    cells_of,
+    open_sheet,
+    write_table_async,
+)
 from resolvers.errors import CrmError
 from resolvers.field_access import FieldAccessMap
 from resolvers.import_targets import (
@@ -48,7 +56,7 @@ from store.records import RecordFilter
 from store.types import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crmfeed.transfer")
 EXPORT_BATCH = 2000
+NO_OWNER = ("", "")
 PRUNE_SECONDS = 600  # how often a runner deletes expired exports
 
 
@@ -399,59 +408,69 @@ async def write_export(
     updated times; keyset batches keep memory flat whatever the size."""
     spec = spec_for(object_type)
     fields = [f for f in spec.fields if access.can_read(object_type.value, f.name)]
-    header = [
-        "Id",
-        *(f.label for f in fields),
-        "Status",
-        "Owner",
-        "Owner email",
-        "Created at",
-        "Updated at",
+    columns = [
+        TableColumn("Id"),
+        *(TableColumn(f.label, cells_of(f)) for f in fields),
+        TableColumn("Status"),
+        TableColumn("Owner"),
+        TableColumn("Owner email"),
+        TableColumn("Created at", Cells.DATETIME),
+        TableColumn("Updated at", Cells.DATETIME),
     ]
     statuses = {s.key: s.label for s in spec.statuses}
     conditions = export_conditions(viewer, object_type, params)
-    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
-    writer = SheetWriter(tmp, spec.label, header)
-    done = 0
-    before: int | None = None
-    owners: dict[int, tuple[str, str]] = {}
     keys = [f.name for f in fields]
-    try:
+    name_column = 1 + keys.index("name") if "name" in keys else None  # a column, not a value
+    done = 0
+
+    async def pages() -> AsyncGenerator[list[list[Any]], None]:
+        nonlocal done
+        before: int | None = None
+        owners: dict[int, tuple[str, str]] = {}
         while True:
             async with session_factory() as session:
                 page = await transfer.export_page(session, conditions, before, EXPORT_BATCH)
                 missing = {row.owner_id for row in page} - owners.keys()
                 owners.update(await transfer.users_named(session, viewer.enterprise_id, missing))
             if not page:
-                break
+                return
+            rows = []
             for record_id, name, values, status, owner_id, created_at, updated_at in page:
-                values = values or {}
-                owner = owners.get(owner_id, ("", ""))
-                writer.row(
-                    [
-                        to_global(Kind.RECORD, record_id),
-                        *(name if key == "name" else values.get(key) for key in keys),
-                        statuses.get(status, status),
-                        owner[0],
-                        owner[1],
-                        created_at,
-                        updated_at,
-                    ]
-                )
+                owner = owners.get(owner_id, NO_OWNER)
+                row = [
+                    to_global(Kind.RECORD, record_id),
+                    *map((values or {}).get, keys),
+                    statuses.get(status, status),
+                    *owner,
+                    created_at,
+                    updated_at,
+                ]
+                if name_column is not None:
+                    row[name_column] = name
+                rows.append(row)
+            yield rows
             done += len(page)
             before = page[-1].id
             if on_batch is not None:
                 await on_batch(done)
             if len(page) < EXPORT_BATCH:
-                break
-        await asyncio.to_thread(writer.close)
+                return
+
+    await _write_atomically(path, spec.label, columns, pages())
+    return done
+
+
+async def _write_atomically(
+    path: Path, sheet_name: str, columns: list[TableColumn], pages: AsyncGenerator[Any, None]
+) -> None:
+    """The table written next to `path`, then moved onto it (a failed write leaves nothing)."""
+    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
+    try:
+        await write_table_async(tmp, sheet_name, columns, pages)
     except BaseException:
-        with contextlib.suppress(Exception):
-            writer.close()
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
-    return done
 
 
 def feed_filter(viewer: Viewer, params: dict[str, Any]) -> feed_store.ItemFilter:
@@ -475,12 +494,19 @@ async def write_feed_export(
     """Write the feed's items the viewer sees (the feed's own visibility and paging), newest
     first, with the related records they may read; returns how many."""
     item_filter = feed_filter(viewer, params)
-    header = ["Id", "Type", "Author", "Content", "Related to", "Created at"]
-    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
-    writer = SheetWriter(tmp, "Follow-up activity", header)
+    columns = [
+        TableColumn("Id"),
+        TableColumn("Type"),
+        TableColumn("Author"),
+        TableColumn("Content", Cells.ANY),
+        TableColumn("Related to", Cells.ANY),
+        TableColumn("Created at", Cells.DATETIME),
+    ]
     done = 0
-    before: int | None = None
-    try:
+
+    async def pages() -> AsyncGenerator[list[list[Any]], None]:
+        nonlocal done
+        before: int | None = None
         while True:
             async with session_factory() as session:
                 page = await feed_store.page_items(
@@ -489,30 +515,25 @@ async def write_feed_export(
                 related = await feed_store.related_records_by_item(
                     session, viewer, [item.id for item, _ in page]
                 )
-            for item, author in page:
-                writer.row(
-                    [
-                        to_global(Kind.FEED_ITEM, item.id),
-                        item.type,
-                        author.name,
-                        item.content,
-                        ", ".join(record.name for record in related.get(item.id, [])),
-                        item.created_at,
-                    ]
-                )
+            yield [
+                [
+                    to_global(Kind.FEED_ITEM, item.id),
+                    item.type,
+                    author.name,
+                    item.content,
+                    ", ".join(record.name for record in related.get(item.id, [])),
+                    item.created_at,
+                ]
+                for item, author in page
+            ]
             done += len(page)
             if on_batch is not None and page:
                 await on_batch(done)
             if len(page) < EXPORT_BATCH:
-                break
+                return
             before = page[-1][0].id
-        await asyncio.to_thread(writer.close)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+
+    await _write_atomically(path, "Follow-up activity", columns, pages())
     return done
 
 

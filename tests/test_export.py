@@ -4,7 +4,7 @@ oracle), the fields they may see, the list's filter and scene, and a download on
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -113,6 +113,30 @@ async def test_the_download_is_for_the_requester_until_it_expires(api: Api) -> N
     query = "query($id: ID!) { exportJob(id: $id) { status downloadUrl } }"
     found = (await api.ok(query, {"id": job["id"]}, org.admin.token))["exportJob"]
     assert found == {"status": "EXPIRED", "downloadUrl": None}
+
+
+async def test_dates_are_exported_as_dates_and_every_value_keeps_its_type(api: Api) -> None:
+    org = await new_org(api)
+    values = {"startsOn": "2026-03-01", "budget": 1500.5, "channels": ["ONLINE", "PARTNER"]}
+    await org.record(org.admin, "CAMPAIGN", "Spring fair", **values)
+    await org.record(org.admin, "CAMPAIGN", "Founders' fair", startsOn="1850-05-01", budget=7)
+    await org.record(org.admin, "CAMPAIGN", "Unplanned")  # newest: the first row has no values
+    _, rows = await export(api, org.admin.token, "CAMPAIGN")
+    header = rows[0]
+    by_name = {row[1]: dict(zip(header, row, strict=True)) for row in rows[1:]}
+    fair, founders = by_name["Spring fair"], by_name["Founders' fair"]
+    unplanned = by_name["Unplanned"]
+    assert fair["Starts on"] == date(2026, 3, 1)
+    assert (fair["Budget"], fair["Channels"]) == (1500.5, "ONLINE, PARTNER")
+    assert founders["Starts on"] == "1850-05-01"  # before Excel's calendar: left as text
+    assert founders["Budget"] == 7
+    assert unplanned["Starts on"] == unplanned["Budget"] == unplanned["Channels"] == ""
+    assert isinstance(unplanned["Created at"], datetime)
+    await org.record(org.admin, "VISIT", "Call on the buyer", plannedAt="2026-03-01T09:30:00+02:00")
+    _, rows = await export(api, org.admin.token, "VISIT")
+    visit = dict(zip(rows[0], rows[1], strict=True))
+    assert visit["Planned at"] == datetime(2026, 3, 1, 7, 30)  # in UTC, as every time exported
+    assert abs(visit["Created at"] - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=5)
 
 
 FEED_EXPORT = """
