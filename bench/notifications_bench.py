@@ -609,7 +609,7 @@ class Probe:
         elif action == "tasks":
             body = {"tasks": task_stacks()}
         elif action == "profile-start":
-            self.profiler = cProfile.Profile()
+            self.profiler = cProfile.Profile(time.thread_time)  # CPU of the main thread
             self.profiler.enable()
             body = {"ok": True}
         elif action == "profile-stop":
@@ -636,7 +636,7 @@ class Probe:
         for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
             by_package[package_of(filename)] += tottime
         total = sum(by_package.values()) or 1.0
-        out.write("own time by package (cProfile, main thread):\n")
+        out.write("own CPU time by package (cProfile, thread_time of the main thread):\n")
         for name, seconds in by_package.most_common(14):
             out.write(f"  {name:28s} {seconds:7.2f}s {seconds / total * 100:5.1f} %\n")
         stats.sort_stats("tottime").print_stats(30)
@@ -830,9 +830,10 @@ class Target:
 class Server:
     """The server subprocess and its probe endpoints."""
 
-    def __init__(self, target: Target, compression: bool) -> None:
+    def __init__(self, target: Target, compression: bool, code: Path = REPO_ROOT) -> None:
         self.target = target
         self.compression = compression
+        self.code = code  # the checkout whose code the server runs
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
@@ -860,7 +861,8 @@ class Server:
             command += ["--schema", self.target.schema]
         if not self.compression:
             command.append("--no-compression")
-        self.process = await asyncio.create_subprocess_exec(*command, cwd=REPO_ROOT)
+        # `-m` puts the working directory first on sys.path: the server imports its code.
+        self.process = await asyncio.create_subprocess_exec(*command, cwd=self.code)
         deadline = monotonic() + 60
         while monotonic() < deadline:
             if self.process.returncode is not None:
@@ -915,11 +917,36 @@ class Driver:
         self.tokens = {
             u: issue_token(settings, u, ENTERPRISE) for u in range(1, self.plan.users + 1)
         }
-        self.poster = httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.server.port}",
+        self.poster = self.client_of(self.server)
+        self.starts = 0  # servers warmed up so far (their warm-up tags differ)
+
+    @staticmethod
+    def client_of(server: Server) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{server.port}",
             timeout=120,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
         )
+
+    async def use(self, server: Server) -> None:
+        """Post to and subscribe on another server from now on (`--code`)."""
+        await self.poster.aclose()
+        self.server = server
+        self.poster = self.client_of(server)
+
+    async def last_seqs(self, users: Sequence[int]) -> dict[int, int]:
+        """Each user's last inbox seq now."""
+        engine = create_engine(self.target.settings(), schema=self.target.schema)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    select(InboxCounter.user_id, InboxCounter.last_seq).where(
+                        InboxCounter.user_id.in_(list(users))
+                    )
+                )
+                return {user: last for user, last in rows}
+        finally:
+            await engine.dispose()
 
     async def watch(self, every: float) -> None:
         """Print the server's progress and where its tasks wait, every `every` seconds."""
@@ -966,11 +993,12 @@ class Driver:
         started = monotonic()
         gate = asyncio.Semaphore(concurrency)
         fresh = []
+        last = await self.last_seqs(users)
         for user in users:
             listener = Listener(
                 user,
                 self.tokens[user],
-                encode_cursor(self.plan.inbox - 1),
+                encode_cursor(last.get(user, self.plan.inbox) - 1),
                 self.sink,
                 self.compression,
             )
@@ -1036,9 +1064,11 @@ class Driver:
         """Run every code path once (imports, caches, pool) before the baseline RSS."""
         item = self.plan.warmup
         await self.open(item.members[1:])
-        for n in range(3):
-            await self.post_reply(item.members[0], item.id, f"w{n}", "warm-up")
-        await self.wait_for({(f"w{n}", u) for n in range(3) for u in item.members[1:]}, 10)
+        self.starts += 1
+        tags = [f"w{self.starts}x{n}" for n in range(3)]
+        for tag in tags:
+            await self.post_reply(item.members[0], item.id, tag, "warm-up")
+        await self.wait_for({(tag, u) for tag in tags for u in item.members[1:]}, 10)
         await self.close_all()
         self.sink.clear()
 
@@ -1133,8 +1163,8 @@ class Driver:
 
     # -- 2. fan-out ------------------------------------------------------------------------------
 
-    async def fanout(self, run: int, profile: bool) -> dict[str, Any]:
-        tag = f"f{run}"
+    async def fanout(self, run: int, profile: bool, tag: str = "") -> dict[str, Any]:
+        tag = tag or f"f{run}"
         connected = {listener.user for listener in self.listeners}
         expected = {(tag, u) for u in self.plan.big_followers if u in connected}
         self.sink.clear()
@@ -1448,6 +1478,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per rate")
     parser.add_argument("--fanout-runs", type=int, default=3)
     parser.add_argument(
+        "--code",
+        action="append",
+        type=Path,
+        help="checkout whose code the server runs (repeat: fan-outs only, one server per "
+        "checkout in turns, each run on every checkout; copy this file into each)",
+    )
+    parser.add_argument(
         "--no-compression",
         action="store_true",
         help="no permessage-deflate (browsers offer it, so it is on by default)",
@@ -1547,6 +1584,16 @@ async def main(args: argparse.Namespace) -> None:
     server = Server(target, compression=not args.no_compression)
     driver = Driver(target, plan, server, compression=not args.no_compression)
     results: dict[str, Any] = {"command": command, "database": args.database}
+    if args.code:
+        try:
+            results["fanout"] = await fanouts_in_turns(args, target, driver)
+        finally:
+            await driver.poster.aclose()
+            if postgres and not args.keep_schema:
+                await drop_schema(target)
+        if args.json:
+            write_json(args.json, results)
+        return
     try:
         await server.start()
         await driver.warm_up()
@@ -1555,11 +1602,12 @@ async def main(args: argparse.Namespace) -> None:
         results["memory"] = driver.results["memory"]
         watcher = asyncio.create_task(driver.watch(args.watch)) if args.watch else None
         results["steady"] = []
-        for rate in [float(r) for r in args.rates.split(",")]:
+        for rate in [float(r) for r in args.rates.split(",") if r.strip()]:
             console.print(f"load average before rate {rate:g}/s: {load()}", highlight=False)
             results["steady"].append(await driver.steady(rate, args.duration, args.profile))
             await asyncio.sleep(2)
-        print_steady(results["steady"])
+        if results["steady"]:
+            print_steady(results["steady"])
         results["fanout"] = []
         for run in range(1, args.fanout_runs + 1):
             console.print(f"load average before fan-out {run}: {load()}", highlight=False)
@@ -1592,6 +1640,83 @@ async def main(args: argparse.Namespace) -> None:
             await drop_schema(target)
     if args.json:
         write_json(args.json, results)
+
+
+async def fanouts_in_turns(
+    args: argparse.Namespace, target: Target, driver: Driver
+) -> list[dict[str, Any]]:
+    """`--code`: each fan-out run on every checkout in turn, each on a fresh server (warmed up,
+    the 1,000 subscriptions opened again), so old and new code meet the same load."""
+    codes = [code.resolve() for code in args.code]
+    results: list[dict[str, Any]] = []
+    for run in range(1, args.fanout_runs + 1):
+        for n, code in enumerate(codes):
+            server = Server(target, compression=not args.no_compression, code=code)
+            await driver.use(server)
+            try:
+                await server.start()
+                await driver.warm_up()
+                await driver.open(driver.plan.subscribers)
+                await asyncio.sleep(2)
+                console.print(
+                    f"load average before fan-out {run} on {code}: {load()}", highlight=False
+                )
+                result = await driver.fanout(run, args.profile, tag=f"f{run}c{n}")
+                result.update(code=str(code), load=load())
+                results.append(result)
+            finally:
+                await driver.close_all()
+                await server.stop()
+            await asyncio.sleep(2)
+    for code in codes:
+        mine = [r for r in results if r["code"] == str(code)]
+        console.rule(str(code))
+        print_fanout(mine)
+        for r in mine:
+            if r["profile"]:
+                console.print(r["profile"], markup=False, highlight=False)
+    print_turns(results, codes)
+    return results
+
+
+def print_turns(results: list[dict[str, Any]], codes: list[Path]) -> None:
+    """Per checkout, over its runs: request → last receipt, and the phases before it."""
+    rows = []
+    for code in codes:
+        mine = [r for r in results if r["code"] == str(code)]
+        last = [max(r["from_request_ms"], default=math.nan) for r in mine]
+        commit = [r["server_mutation_ms"][0] for r in mine if r["server_mutation_ms"]]
+        pushed = [max(r["latency_ms"], default=math.nan) for r in mine]
+        cpu = [r["server_cpu_seconds"] for r in mine]
+        rows.append(
+            (
+                str(code),
+                [
+                    f"{percentile(last, 0.5):.0f} / {percentile(last, 0.99):.0f}",
+                    ", ".join(f"{v:.0f}" for v in last),
+                    f"{percentile(commit, 0.5):.0f}",
+                    f"{percentile(pushed, 0.5):.0f}",
+                    f"{percentile(cpu, 0.5):.2f}",
+                    ", ".join(r["load"].split(" / ")[0] for r in mine),
+                    ", ".join(f"{r['received']}/{r['expected']}" for r in mine),
+                ],
+            )
+        )
+    table = Table(title="fan-out in turns (ms)", title_justify="left")
+    for name in (
+        "checkout",
+        "request → last receipt p50 / p99",
+        "each run",
+        "request → commit p50",
+        "commit → last receipt p50",
+        "server CPU s p50",
+        "load (1 min) after each",
+        "received",
+    ):
+        table.add_column(name, no_wrap=name == "checkout")
+    for name, cells in rows:
+        table.add_row(name, *cells)
+    console.print(table)
 
 
 def entry() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -35,61 +36,87 @@ def _loader(context: Context, fetch: Fetch[V], default: V) -> DataLoader[int, V]
     return DataLoader(load_fn=batch_load)
 
 
+def _in_enterprise(
+    fetch: Callable[[AsyncSession, int, Sequence[int]], Awaitable[Mapping[int, V]]],
+) -> Fetch[V]:
+    """A fetch by the viewer's enterprise id instead of the viewer."""
+    return lambda session, viewer, keys: fetch(session, viewer.enterprise_id, keys)
+
+
 class Loaders:
-    """`<Target>By<Key>` loaders, scoped to the viewer's enterprise; keys are internal ids."""
+    """`<Target>By<Key>` loaders, scoped to the viewer's enterprise; keys are internal ids.
+
+    Each loader is made on first use: a live delivery resets the loaders for every
+    notification and typically uses none of them."""
 
     def __init__(self, context: Context) -> None:
-        def in_enterprise(fetch):  # type: ignore[no-untyped-def]
-            return lambda session, viewer, keys: fetch(session, viewer.enterprise_id, keys)
+        self.context = context
 
-        self.user_by_id: DataLoader[int, User | None] = _loader(
-            context, in_enterprise(org.users_by_ids), None
-        )
-        self.department_by_id: DataLoader[int, Department | None] = _loader(
-            context, in_enterprise(org.departments_by_ids), None
-        )
-        self.roles_by_user_id: DataLoader[int, list[FunctionRole]] = _loader(
-            context, in_enterprise(org.roles_by_user_ids), []
-        )
-        self.custom_roles_by_user_id: DataLoader[int, list[CustomRole]] = _loader(
-            context, in_enterprise(org.custom_roles_by_user_ids), []
-        )
-        self.team_by_record_id: DataLoader[int, list[TeamMember]] = _loader(
-            context, in_enterprise(records.team_by_record_ids), []
-        )
-        self.confirmation_nodes_by_record_id: DataLoader[int, list[ConfirmationNode]] = _loader(
-            context, in_enterprise(confirmation.latest_rounds), []
-        )
-        self.sharing_rule_by_id: DataLoader[int, SharingRule | None] = _loader(
-            context, in_enterprise(sharing.rules_by_ids), None
-        )
-        self.readable_record_by_id: DataLoader[int, Record | None] = _loader(
-            context, records.readable_records, None
-        )
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, User | None]:
+        return _loader(self.context, _in_enterprise(org.users_by_ids), None)
 
-        self.related_records_by_item_id: DataLoader[int, list[Record]] = _loader(
-            context, feed.related_records_by_item, []
-        )
-        self.named_users_by_item_id: DataLoader[int, list[tuple[str, User]]] = _loader(
-            context, in_enterprise(feed.named_users_by_item), []
-        )
-        self.stats_by_item_id: DataLoader[int, ItemStats] = _loader(
-            context,
+    @cached_property
+    def department_by_id(self) -> DataLoader[int, Department | None]:
+        return _loader(self.context, _in_enterprise(org.departments_by_ids), None)
+
+    @cached_property
+    def roles_by_user_id(self) -> DataLoader[int, list[FunctionRole]]:
+        return _loader(self.context, _in_enterprise(org.roles_by_user_ids), [])
+
+    @cached_property
+    def custom_roles_by_user_id(self) -> DataLoader[int, list[CustomRole]]:
+        return _loader(self.context, _in_enterprise(org.custom_roles_by_user_ids), [])
+
+    @cached_property
+    def team_by_record_id(self) -> DataLoader[int, list[TeamMember]]:
+        return _loader(self.context, _in_enterprise(records.team_by_record_ids), [])
+
+    @cached_property
+    def confirmation_nodes_by_record_id(self) -> DataLoader[int, list[ConfirmationNode]]:
+        return _loader(self.context, _in_enterprise(confirmation.latest_rounds), [])
+
+    @cached_property
+    def sharing_rule_by_id(self) -> DataLoader[int, SharingRule | None]:
+        return _loader(self.context, _in_enterprise(sharing.rules_by_ids), None)
+
+    @cached_property
+    def readable_record_by_id(self) -> DataLoader[int, Record | None]:
+        return _loader(self.context, records.readable_records, None)
+
+    @cached_property
+    def related_records_by_item_id(self) -> DataLoader[int, list[Record]]:
+        return _loader(self.context, feed.related_records_by_item, [])
+
+    @cached_property
+    def named_users_by_item_id(self) -> DataLoader[int, list[tuple[str, User]]]:
+        return _loader(self.context, _in_enterprise(feed.named_users_by_item), [])
+
+    @cached_property
+    def stats_by_item_id(self) -> DataLoader[int, ItemStats]:
+        return _loader(
+            self.context,
             lambda session, viewer, keys: feed.item_stats(session, viewer.id, keys),
             feed.ItemStats(),
         )
-        self.visible_item_by_id: DataLoader[int, FeedItem | None] = _loader(
-            context, feed.visible_items_by_ids, None
+
+    @cached_property
+    def visible_item_by_id(self) -> DataLoader[int, FeedItem | None]:
+        return _loader(self.context, feed.visible_items_by_ids, None)
+
+    @cached_property
+    def mentions_by_reply_id(self) -> DataLoader[int, list[int]]:
+        return _loader(
+            self.context, lambda session, viewer, keys: feed.reply_mentions(session, keys), []
         )
-        self.mentions_by_reply_id: DataLoader[int, list[int]] = _loader(
-            context, lambda session, viewer, keys: feed.reply_mentions(session, keys), []
-        )
-        self.replies_by_item_page: DataLoader[ReplyKey, list[tuple[FeedReply, User]]] = DataLoader(
-            load_fn=self._replies(context)
-        )
-        self.access_facts_by_record: DataLoader[Record, AccessFacts] = DataLoader(
-            load_fn=self._access_facts(context)
-        )
+
+    @cached_property
+    def replies_by_item_page(self) -> DataLoader[ReplyKey, list[tuple[FeedReply, User]]]:
+        return DataLoader(load_fn=self._replies(self.context))
+
+    @cached_property
+    def access_facts_by_record(self) -> DataLoader[Record, AccessFacts]:
+        return DataLoader(load_fn=self._access_facts(self.context))
 
     @staticmethod
     def _access_facts(context: Context) -> Callable[[list[Record]], Awaitable[list[Any]]]:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from store import notifications
-from store.notifications import NewNotification
+from store.notifications import NewEvent, NewNotification
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -55,6 +55,20 @@ async def _store(
     return await notifications.add(session, viewer.enterprise_id, list(chosen.values()))
 
 
+async def _store_events(
+    session: AsyncSession, viewer: Viewer, events: Iterable[tuple[NewEvent, Iterable[int]]]
+) -> list[tuple[int, int]]:
+    """As `_store` for events sent to many users at once: a user listed by several events gets
+    the first one only, never the actor; no object per recipient."""
+    taken = {viewer.id}
+    kept: list[tuple[NewEvent, list[int]]] = []
+    for event, users in events:
+        mine = [user for user in dict.fromkeys(users) if user not in taken]
+        taken.update(mine)
+        kept.append((event, mine))
+    return await notifications.add_events(session, viewer.enterprise_id, kept)
+
+
 async def item_posted(
     session: AsyncSession,
     viewer: Viewer,
@@ -93,33 +107,32 @@ async def replied(
     mentions: Sequence[int],
     followers: Sequence[int],
 ) -> list[tuple[int, int]]:
-    """Tied to the reply too: deleting the reply takes these notifications with it."""
+    """Tied to the reply too: deleting the reply takes these notifications with it. A mention
+    wins over following."""
     said = _excerpt(reply.content)
-    return await _store(
+    return await _store_events(
         session,
         viewer,
         [
-            *(
-                NewNotification(
-                    u,
+            (
+                NewEvent(
                     K.MENTION,
                     f"{author_name} mentioned you in a reply: {said}",
                     viewer.id,
                     item_id=item.id,
                     reply_id=reply.id,
-                )
-                for u in mentions
+                ),
+                mentions,
             ),
-            *(
-                NewNotification(
-                    u,
+            (
+                NewEvent(
                     K.REPLY,
                     f"{author_name} replied: {said}",
                     viewer.id,
                     item_id=item.id,
                     reply_id=reply.id,
-                )
-                for u in followers
+                ),
+                followers,
             ),
         ],
     )

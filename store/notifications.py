@@ -59,6 +59,30 @@ class NewNotification:
 Event = tuple[str, str, int | None, int | None, int | None, int | None, int | None]
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One notification for each of many users: what they all get."""
+
+    kind: str
+    message: str
+    actor_id: int | None = None
+    item_id: int | None = None
+    record_id: int | None = None
+    forward_id: int | None = None
+    reply_id: int | None = None
+
+    def shared(self) -> Event:
+        return (
+            self.kind,
+            self.message[:1000],
+            self.actor_id,
+            self.item_id,
+            self.record_id,
+            self.forward_id,
+            self.reply_id,
+        )
+
+
 def _event_of(entry: NewNotification) -> Event:
     return (
         entry.kind,
@@ -87,6 +111,23 @@ async def add(
     if max(per_user.values()) > 1:
         return await _add_numbered(session, entries, event_ids, per_user)
     return await _add_one_each(session, entries, event_ids)
+
+
+async def add_events(
+    session: AsyncSession, enterprise_id: int, events: Sequence[tuple[NewEvent, Sequence[int]]]
+) -> list[tuple[int, int]]:
+    """Store each event for each of its users (no user listed twice, in one event or across
+    events); returns (user id, seq) of each notification. The same statements as `add` for
+    one notification per user, without an object per recipient: a reply to an item with
+    10,000 followers is one event and a list of 10,000 ids."""
+    events = [(event, users) for event, users in events if users]
+    if not events:
+        return []
+    shared = list(dict.fromkeys(event.shared() for event, _ in events))
+    stored = await _store_events(session, enterprise_id, shared)
+    return await _number_and_insert(
+        session, [(stored[event.shared()], users) for event, users in events]
+    )
 
 
 _INSERT_EVENTS = insert(NotificationEvent.__table__).returning(
@@ -170,21 +211,30 @@ def _bump(dialect: str) -> Any:
 async def _add_one_each(
     session: AsyncSession, entries: Sequence[NewNotification], event_ids: Sequence[int]
 ) -> list[tuple[int, int]]:
-    """Each user's counter moves by one; the entries are copied from the counters, one
-    INSERT ... SELECT per event."""
-    users = sorted(entry.user_id for entry in entries)
-    rows = await session.execute(_BUMP_EXISTING, {"users": users})
-    seqs = {user: seq for user, seq in rows}
-    first_ones = [user for user in users if user not in seqs]
-    if first_ones:  # users without a counter yet
-        rows = await session.execute(_bump(session.get_bind().dialect.name), {"users": first_ones})
-        seqs.update((user, seq) for user, seq in rows)
+    """One notification per user: grouped by event for `_number_and_insert`."""
     recipients: dict[int, list[int]] = {}
     for entry, event_id in zip(entries, event_ids, strict=True):
         recipients.setdefault(event_id, []).append(entry.user_id)
-    for event_id, members in recipients.items():
+    sent = dict(await _number_and_insert(session, list(recipients.items())))
+    return [(entry.user_id, sent[entry.user_id]) for entry in entries if entry.user_id in sent]
+
+
+async def _number_and_insert(
+    session: AsyncSession, recipients: Sequence[tuple[int, Sequence[int]]]
+) -> list[tuple[int, int]]:
+    """Each listed user's counter moves by one (every user in one event only); the entries are
+    copied from the counters, one INSERT ... SELECT per event. Returns (user id, seq) pairs,
+    by user id (users that do not exist are left out)."""
+    users = sorted(user for _, members in recipients for user in members)
+    rows = await session.execute(_BUMP_EXISTING, {"users": users})
+    seqs = {user: seq for user, seq in rows}
+    if len(seqs) < len(users):  # users without a counter yet
+        first_ones = [user for user in users if user not in seqs]
+        rows = await session.execute(_bump(session.get_bind().dialect.name), {"users": first_ones})
+        seqs.update((user, seq) for user, seq in rows)
+    for event_id, members in recipients:
         await session.execute(_INSERT_NEW_ENTRIES, {"users": members, "event_id": event_id})
-    return [(entry.user_id, seqs[entry.user_id]) for entry in entries if entry.user_id in seqs]
+    return sorted(seqs.items())
 
 
 async def _add_numbered(

@@ -442,6 +442,56 @@ async def test_one_reply_to_many_subscribers_costs_a_fixed_number_of_statements(
         assert totals[2] == totals[9], totals
 
 
+async def test_a_large_fan_out_is_read_in_growing_batches(database: Settings) -> None:
+    """The deliverer reads a fan-out in batches that start small and double (here from 2
+    pairs: 2, 4, then the last 3), so the first subscriptions get their notification while the
+    rest is read; each subscriber still gets it exactly once, and each batch costs 2
+    statements."""
+    from sqlalchemy import event
+
+    quiet = {"run_reminders": False, "run_mail_sender": False, "run_transfer_jobs": False}
+    async with live_server(database, **quiet) as running:
+        org = await running.org()
+        ann = await org.user("Ann")
+        account = await org.record(ann, "ACCOUNT", "Acme")
+        people = [await org.user(f"Follower-{n}") for n in range(9)]
+        for person in people:
+            await org.add_member(ann, account, person, "REGULAR_MEMBER", "READ_ONLY")
+        item = await mention(org, ann, account, *people, text="To nine")
+        for person in people:
+            await follow(running.api, person, item)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = []
+            for person in people:
+                client = await stack.enter_async_context(
+                    WsClient.connect(running.ws_url, person.token)
+                )
+                await client.acknowledged()
+                await client.subscribe("1")
+                [mentioned] = await receive_many(client, 1)  # replayed: now live
+                assert mentioned["kind"] == "MENTION"
+                clients.append(client)
+            deliverer = running.services.hub.deliverer
+            assert deliverer is not None
+            deliverer.first_pairs = 2
+            batches = deliverer.batches
+            counted = TaskStatements()
+            event.listen(running.services.engine.sync_engine, "before_cursor_execute", counted)
+            counted.active = True
+            await reply(running.api, ann, item, "Reply to nine")
+            for client in clients:
+                [pushed] = await receive_many(client, 1)
+                assert pushed["kind"] == "REPLY"
+                assert pushed["feedItem"] == {"id": item, "content": "To nine"}
+            for client in clients:
+                assert await client.nothing_within(0.1)
+            counted.active = False
+            event.remove(running.services.engine.sync_engine, "before_cursor_execute", counted)
+        assert deliverer.batches - batches == 3
+        delivering = [name for name in counted.by_task if name == "crmfeed-deliverer"]
+        assert len(delivering) == 6, counted.by_task
+
+
 async def test_a_failing_read_ends_no_subscription(live: Live, tmp_path: Any) -> None:
     """While the deliverer's reads fail (here: its sessions point at a database that cannot be
     opened), the subscription stays open and its notification waits in the inbox; once reads

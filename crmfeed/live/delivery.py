@@ -51,6 +51,10 @@ log = logging.getLogger("crmfeed.live")
 
 CHUNK = 100  # notifications read for one stream per batch, at most
 MAX_PAIRS = 4_000  # (user, seq) pairs read in one statement, at most
+# The first batch after the deliverer was idle reads this many pairs at most, each next one twice
+# as many (up to MAX_PAIRS): the first subscriptions get their notifications while the database
+# checks the next batch's, instead of all waiting for one statement over every pair.
+FIRST_PAIRS = 125
 RETRY_SECONDS = (0.05, 0.2, 1.0, 2.0)  # pauses after failed batches (pool timeout, database down)
 
 
@@ -140,10 +144,12 @@ class Deliverer:
         *,
         chunk: int = CHUNK,
         max_pairs: int = MAX_PAIRS,
+        first_pairs: int = FIRST_PAIRS,
     ) -> None:
         self.session_factory = session_factory
         self.chunk = chunk
         self.max_pairs = max_pairs
+        self.first_pairs = min(first_pairs, max_pairs)
         self._pending: dict[Stream, None] = {}  # insertion-ordered set
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -219,8 +225,10 @@ class Deliverer:
         while not self._stopping:
             await self._ready.wait()
             self._ready.clear()
+            limit = self.first_pairs
             while self._pending and not self._stopping:
-                batch = self._take()
+                batch = self._take(limit)
+                limit = min(limit * 2, self.max_pairs)
                 metrics.DELIVERY_BACKLOG.set(len(self._pending))
                 try:
                     await self.deliver(batch)
@@ -241,8 +249,8 @@ class Deliverer:
                         async with asyncio.timeout(pause):
                             await self._stopped.wait()
 
-    def _take(self) -> list[Stream]:
-        """The next batch: pending streams in wake-up order, up to about `max_pairs` pairs."""
+    def _take(self, limit: int) -> list[Stream]:
+        """The next batch: pending streams in wake-up order, up to about `limit` pairs."""
         batch: list[Stream] = []
         pairs = 0
         for stream in list(self._pending):
@@ -251,7 +259,7 @@ class Deliverer:
                 continue
             batch.append(stream)
             pairs += min(self.chunk, max(stream.known - stream.cursor, 1))
-            if pairs >= self.max_pairs:
+            if pairs >= limit:
                 break
         return batch
 
