@@ -79,7 +79,6 @@ class Settings(BaseSettings):
     # idle subscription costs the process (bench/README.md, "Session 8: sockets").
     ws_implementation: Literal["websockets-sansio", "websockets", "wsproto"] = "websockets-sansio"
     ws_per_message_deflate: bool = False  # compression state per socket; messages are small
-    ws_max_message_bytes: int = Field(default=1024 * 1024, gt=0)  # a larger one closes with 1009
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
     transaction_attempts: int = Field(default=5, gt=0)
