@@ -23,6 +23,7 @@ import asyncio
 import gc
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncGenerator  # noqa: TC003 (strawberry reads the annotation)
@@ -37,6 +38,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def build_app(kind: str) -> Any:
@@ -143,7 +150,7 @@ async def open_sockets(kind: str, url: str, n: int, held: list[Any]) -> None:
 async def main(args: argparse.Namespace) -> None:
     import httpx
 
-    port = args.port
+    port = args.port or free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -190,7 +197,7 @@ def entry() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", choices=["bare", "strawberry", "extensions"], default="strawberry")
     parser.add_argument("--sockets", type=int, default=1000)
-    parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
