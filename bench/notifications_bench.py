@@ -35,6 +35,7 @@ import resource
 import sqlite3
 import sys
 import time
+import tracemalloc
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -460,6 +461,8 @@ class Probe:
         self.services = services
         self.reset()
         self.profiler: cProfile.Profile | None = None
+        self.traced: tracemalloc.Snapshot | None = None
+        self.kinds: Counter[str] = Counter()
         self.lag_task: asyncio.Task[None] | None = None
         event.listen(services.engine.sync_engine, "before_cursor_execute", self.on_statement)
         self._gc_started = 0.0
@@ -589,6 +592,8 @@ class Probe:
             "gc": {g: [self.gc_runs[g], round(self.gc_seconds[g], 3)] for g in range(3)},
             "gc_objects": len(gc.get_objects()),
             "blocks": sys.getallocatedblocks(),
+            "tasks": len(asyncio.all_tasks()),
+            "sockets": self.services.hub.sessions.count,
         }
 
     async def endpoint(self, scope: Any, send: Any) -> None:
@@ -608,6 +613,8 @@ class Probe:
             body = self.snapshot()
         elif action == "tasks":
             body = {"tasks": task_stacks()}
+        elif action == "trace":
+            body = {"lines": self.trace_step()}
         elif action == "profile-start":
             self.profiler = cProfile.Profile(time.thread_time)  # CPU of the main thread
             self.profiler.enable()
@@ -625,6 +632,36 @@ class Probe:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+    def trace_step(self) -> list[tuple[str, int, int]]:
+        """With --trace-memory: what was allocated since the previous step and is still alive,
+        by source line (bytes, blocks), the biggest first; the first line is the total."""
+        if not tracemalloc.is_tracing():
+            return []
+        for _ in range(3):
+            gc.collect()
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        previous, self.traced = self.traced, snapshot
+        kinds = Counter(type(o).__qualname__ for o in gc.get_objects())
+        before_kinds, self.kinds = self.kinds, kinds
+        if previous is None:
+            return []
+        stats = snapshot.compare_to(previous, "lineno")
+        total = ("total", sum(s.size_diff for s in stats), sum(s.count_diff for s in stats))
+        files = [
+            (
+                f"file {package_of(s.traceback[0].filename)}: {Path(s.traceback[0].filename).name}",
+                s.size_diff,
+                s.count_diff,
+            )
+            for s in snapshot.compare_to(previous, "filename")[:25]
+        ]
+        lines = [(str(s.traceback[0]), s.size_diff, s.count_diff) for s in stats[:80]]
+        kinds.subtract(before_kinds)
+        objects = [(f"objects {name}", 0, n) for name, n in kinds.most_common(30)]
+        return [total, *files, *lines, *objects]
 
     def stop_profile(self) -> str:
         if self.profiler is None:
@@ -676,8 +713,10 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from crmfeed.app import Services, create_app
-    from crmfeed.runtime import tune_gc
+    from crmfeed.runtime import tune_gc, uvicorn_options
 
+    if args.trace_memory:
+        tracemalloc.start(1)
     raise_fd_limit()
     settings = server_settings(args)
     services = Services.create(settings, schema=args.schema)
@@ -690,13 +729,19 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         lifespan="on",
         log_level="warning",
-        ws_per_message_deflate=not args.no_compression,
+        **uvicorn_options(settings),  # the websocket options `crmfeed serve` passes
     )
     uvicorn.Server(config).run()
 
 
 def server_settings(args: argparse.Namespace) -> Settings:
+    websockets: dict[str, Any] = {}
+    if args.ws:
+        websockets["ws_implementation"] = args.ws
+    if args.server_deflate != "settings":
+        websockets["ws_per_message_deflate"] = args.server_deflate == "on"
     return Settings(
+        **websockets,
         database_url=args.database_url,
         database_schema=args.schema,
         broadcast_url=args.broadcast,
@@ -830,9 +875,9 @@ class Target:
 class Server:
     """The server subprocess and its probe endpoints."""
 
-    def __init__(self, target: Target, compression: bool, code: Path = REPO_ROOT) -> None:
+    def __init__(self, target: Target, options: list[str], code: Path = REPO_ROOT) -> None:
         self.target = target
-        self.compression = compression
+        self.options = options  # forwarded to the server process (--ws, --server-deflate, ...)
         self.code = code  # the checkout whose code the server runs
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
@@ -859,8 +904,7 @@ class Server:
         ]
         if self.target.schema:
             command += ["--schema", self.target.schema]
-        if not self.compression:
-            command.append("--no-compression")
+        command += self.options
         # `-m` puts the working directory first on sys.path: the server imports its code.
         self.process = await asyncio.create_subprocess_exec(*command, cwd=self.code)
         deadline = monotonic() + 60
@@ -1074,25 +1118,40 @@ class Driver:
 
     # -- 3. memory -------------------------------------------------------------------------------
 
-    async def memory(self) -> None:
+    async def memory(self, steps_wanted: int = 2) -> None:
+        """Open the subscriptions in `steps_wanted` equal steps; after each, the server's RSS
+        (after a full collection), and with --trace-memory what stayed allocated, by line."""
+        await self.server.probe("trace")
         before = await self.server.probe("gc")
         steps = [before]
-        half = len(self.plan.subscribers) // 2
-        timings = []
-        for chunk in (self.plan.subscribers[:half], self.plan.subscribers[half:]):
-            timings.append(await self.open(chunk))
+        subscribers = self.plan.subscribers
+        size = math.ceil(len(subscribers) / steps_wanted)
+        timings, traces = [], []
+        for start in range(0, len(subscribers), size):
+            timings.append(await self.open(subscribers[start : start + size]))
             await asyncio.sleep(2)
             steps.append(await self.server.probe("gc"))
+            traces.append((await self.server.probe("trace"))["lines"])
+            console.print(
+                f"   {steps[-1]['sockets']:,} sockets open: server RSS "
+                f"{steps[-1]['rss_kib'] / 1024:.1f} MiB, {steps[-1]['tasks']:,} asyncio tasks; "
+                f"load average {load()}",
+                highlight=False,
+            )
         self.sink.clear()
-        n = len(self.plan.subscribers)
+        n = len(subscribers)
         self.results["memory"] = {
             "subscriptions": n,
             "open_seconds": timings,
             "rss_kib": [s["rss_kib"] for s in steps],
             "gc_objects": [s["gc_objects"] for s in steps],
             "blocks": [s["blocks"] for s in steps],
+            "tasks": [s["tasks"] for s in steps],
+            "sockets": [s["sockets"] for s in steps],
             "server_subscriptions": steps[-1]["subscriptions"],
             "pool": steps[-1]["pool"],
+            "traces": traces,
+            "load": load(),
         }
 
     # -- 1. steady load --------------------------------------------------------------------------
@@ -1146,6 +1205,8 @@ class Driver:
         result.update(
             rate=rate,
             duration=duration,
+            sockets=len(self.listeners),
+            load=load(),
             replies=count,
             failures=failures,
             failed_but_committed=sum(
@@ -1364,7 +1425,11 @@ def common_rows(results: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
 
 
 def print_steady(results: list[dict[str, Any]]) -> None:
+    if not results:
+        return
     rows = [
+        ("subscriptions open", [f"{r['sockets']:,}" for r in results]),
+        ("load average after", [r["load"] for r in results]),
         ("replies posted", [f"{r['replies']:,}" for r in results]),
         (
             "failed reply mutations (of them committed)",
@@ -1403,6 +1468,8 @@ def statement_lines(r: dict[str, Any]) -> str:
 
 
 def print_fanout(results: list[dict[str, Any]]) -> None:
+    if not results:
+        return
     rows = [
         ("followers / connected", [f"{r['followers']:,} / {r['connected']:,}" for r in results]),
         ("inbox rows written", [f"{r['inbox_rows']:,}" for r in results]),
@@ -1428,22 +1495,44 @@ def print_fanout(results: list[dict[str, Any]]) -> None:
 
 
 def print_memory(m: dict[str, Any]) -> None:
-    rss = m["rss_kib"]
+    rss, sockets = m["rss_kib"], m.get("sockets") or [0, m["subscriptions"]]
     n = m["subscriptions"]
-    half = n // 2
-    per = (rss[2] - rss[0]) / n
+    per = (rss[-1] - rss[0]) / n
+    steps = ", ".join(
+        f"next {sockets[i + 1] - sockets[i]:,}: "
+        f"{(rss[i + 1] - rss[i]) / max(sockets[i + 1] - sockets[i], 1):.1f} KiB each"
+        for i in range(len(rss) - 1)
+    )
+    tasks = m.get("tasks")
     console.print(
         f"3. memory: server RSS {rss[0] / 1024:.1f} MiB with no subscription → "
-        f"{rss[1] / 1024:.1f} MiB with {half:,} → {rss[2] / 1024:.1f} MiB with {n:,} idle "
-        f"subscriptions: [bold]{per:.1f} KiB per subscription[/] (first {half:,}: "
-        f"{(rss[1] - rss[0]) / half:.1f} KiB each, next {n - half:,}: "
-        f"{(rss[2] - rss[1]) / (n - half):.1f} KiB each); Python objects +"
-        f"{(m['gc_objects'][2] - m['gc_objects'][0]) / n:.0f} per subscription (gc-tracked), "
-        f"allocated blocks +{(m['blocks'][2] - m['blocks'][0]) / n:.0f}; opened in "
+        f"{rss[-1] / 1024:.1f} MiB with {n:,} idle subscriptions: "
+        f"[bold]{per:.1f} KiB per subscription[/] ({steps}; target ≤ 30 KiB: "
+        f"{per / 30:.2f} times it); Python objects +"
+        f"{(m['gc_objects'][-1] - m['gc_objects'][0]) / n:.0f} per subscription (gc-tracked), "
+        f"allocated blocks +{(m['blocks'][-1] - m['blocks'][0]) / n:.0f}"
+        + (f", asyncio tasks +{(tasks[-1] - tasks[0]) / n:.2f}" if tasks else "")
+        + "; opened in "
         + " + ".join(f"{s:.1f}s" for s in m["open_seconds"])
-        + f"; server's hub counts {m['server_subscriptions']:,}; pool {m['pool']}",
+        + f"; server's hub counts {m['server_subscriptions']:,}; pool {m['pool']}"
+        + (f"; load average {m['load']}" if "load" in m else ""),
         highlight=False,
     )
+    traces = m.get("traces") or []
+    if traces and traces[-1]:
+        added = sockets[-1] - sockets[-2]
+        _, total, blocks = traces[-1][0]
+        console.print(
+            f"   tracemalloc, the last {added:,} sockets: {total / added / 1024:.1f} KiB and "
+            f"{blocks / added:.0f} blocks each; by line (bytes / blocks per socket):",
+            highlight=False,
+        )
+        for where, size, count in traces[-1][1:]:
+            console.print(
+                f"   {size / added:9.0f} B {count / added:6.1f}  {where}",
+                highlight=False,
+                markup=False,
+            )
     if "after" in m:
         console.print(
             f"   RSS after the load runs: {m['after'] / 1024:.1f} MiB; after closing every "
@@ -1487,7 +1576,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-compression",
         action="store_true",
-        help="no permessage-deflate (browsers offer it, so it is on by default)",
+        help="clients do not offer permessage-deflate (browsers do, so they do by default)",
+    )
+    parser.add_argument(
+        "--server-deflate",
+        choices=["settings", "on", "off"],
+        default="settings",
+        help="the server's permessage-deflate: as `crmfeed serve` (WS_PER_MESSAGE_DEFLATE), or "
+        "forced on or off",
+    )
+    parser.add_argument(
+        "--ws",
+        choices=["websockets-sansio", "websockets", "wsproto"],
+        help="uvicorn's websocket implementation (default: as `crmfeed serve`, WS_IMPLEMENTATION)",
+    )
+    parser.add_argument(
+        "--memory-steps", type=int, default=2, help="open the subscriptions in this many steps"
+    )
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="tracemalloc in the server: what each step of the memory phase kept, by line "
+        "(slows the server down; for finding where memory goes, not for latency figures)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the server during each load run"
@@ -1581,7 +1691,7 @@ async def main(args: argparse.Namespace) -> None:
         console.print(line, highlight=False)
     console.print(f"load average before: {load()}", highlight=False)
 
-    server = Server(target, compression=not args.no_compression)
+    server = Server(target, server_options(args))
     driver = Driver(target, plan, server, compression=not args.no_compression)
     results: dict[str, Any] = {"command": command, "database": args.database}
     if args.code:
@@ -1597,7 +1707,7 @@ async def main(args: argparse.Namespace) -> None:
     try:
         await server.start()
         await driver.warm_up()
-        await driver.memory()
+        await driver.memory(args.memory_steps)
         print_memory(driver.results["memory"])
         results["memory"] = driver.results["memory"]
         watcher = asyncio.create_task(driver.watch(args.watch)) if args.watch else None
@@ -1642,6 +1752,16 @@ async def main(args: argparse.Namespace) -> None:
         write_json(args.json, results)
 
 
+def server_options(args: argparse.Namespace) -> list[str]:
+    """What the server process is given of the command line (--ws, --server-deflate, ...)."""
+    options = ["--server-deflate", args.server_deflate]
+    if args.ws:
+        options += ["--ws", args.ws]
+    if args.trace_memory:
+        options.append("--trace-memory")
+    return options
+
+
 async def fanouts_in_turns(
     args: argparse.Namespace, target: Target, driver: Driver
 ) -> list[dict[str, Any]]:
@@ -1651,7 +1771,7 @@ async def fanouts_in_turns(
     results: list[dict[str, Any]] = []
     for run in range(1, args.fanout_runs + 1):
         for n, code in enumerate(codes):
-            server = Server(target, compression=not args.no_compression, code=code)
+            server = Server(target, server_options(args), code=code)
             await driver.use(server)
             try:
                 await server.start()

@@ -246,6 +246,8 @@ def serve(
     """
     import uvicorn
 
+    from crmfeed.runtime import uvicorn_options
+
     settings = load_settings()
     refusal = settings.dev_key_refusal(host=host, workers=workers)
     if refusal is not None:
@@ -288,6 +290,7 @@ def serve(
         workers=workers if workers > 1 else None,
         reload=reload,
         log_level=log_level,
+        **uvicorn_options(settings),
     )
 
 

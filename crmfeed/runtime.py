@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmfeed.app import create_app
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from crmfeed.settings import Settings
 
 # Young collections every 20,000 net allocations instead of CPython's 700, and fewer older ones:
 # a fan-out allocates millions of short-lived objects, and each collection of the oldest
@@ -37,3 +39,19 @@ def served_app() -> Starlette:
     app = create_app()
     tune_gc()
     return app
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's websocket options from the settings (WS_*, and MAX_BODY_SIZE for a websocket
+    message as for an HTTP body), as `crmfeed serve` passes them.
+
+    An idle subscription's socket then holds its protocol state and nothing more: no
+    permessage-deflate state unless WS_PER_MESSAGE_DEFLATE asks for it (bench/README.md,
+    "Session 8: sockets", measures each option)."""
+    return {
+        "ws": settings.ws_implementation,
+        "ws_max_size": settings.max_body_size,  # a larger message closes the socket (1009)
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "ws_ping_interval": settings.ws_ping_interval_seconds,
+        "ws_ping_timeout": settings.ws_ping_timeout_seconds,
+    }

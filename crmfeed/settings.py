@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     login_delay_seconds: int = Field(default=1, ge=0)
     login_address_max_failures: int = Field(default=50, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
+    # Websockets as `crmfeed serve` serves them (crmfeed/runtime.py: uvicorn_options): what an
+    # idle subscription costs the process (bench/README.md, "Session 8: sockets").
+    ws_implementation: Literal["websockets-sansio", "websockets", "wsproto"] = "websockets-sansio"
+    ws_per_message_deflate: bool = False  # compression state per socket; messages are small
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
     transaction_attempts: int = Field(default=5, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     echo_sql: bool = False

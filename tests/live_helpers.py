@@ -12,6 +12,7 @@ import uvicorn
 import websockets
 
 from crmfeed.app import create_app
+from crmfeed.runtime import uvicorn_options
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -30,10 +31,16 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def running_server(services: Services) -> AsyncIterator[str]:
-    """Serve the app (lifespan included) on 127.0.0.1; yields the ws:// URL of /graphql."""
+    """Serve the app (lifespan included) on 127.0.0.1 as `crmfeed serve` does; yields the
+    ws:// URL of /graphql."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(services), host="127.0.0.1", port=port, lifespan="on", log_level="warning"
+        create_app(services),
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        **uvicorn_options(services.settings),  # the websocket options `crmfeed serve` passes
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -163,6 +163,27 @@ async def test_a_valid_token_is_acknowledged(live: Live, protocol: str) -> None:
         assert await client.nothing_within(0.3)
 
 
+@pytest.mark.parametrize("deflate", [False, True])
+async def test_compression_only_when_configured_and_messages_bounded(
+    database: Settings, deflate: bool
+) -> None:
+    """A browser offers permessage-deflate; the server takes it only with
+    WS_PER_MESSAGE_DEFLATE (its state costs tens of KiB per open socket), and a message
+    larger than MAX_BODY_SIZE closes the socket (1009), as `crmfeed serve` serves them."""
+    async with (
+        live_server(database, ws_per_message_deflate=deflate, max_body_size=4096) as running,
+        websockets.connect(
+            running.ws_url, subprotocols=["graphql-transport-ws"], compression="deflate"
+        ) as ws,
+    ):
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+        assert ("permessage-deflate" in extensions) is deflate
+        client = WsClient(ws, "graphql-transport-ws")
+        await client.send({"type": "connection_init", "payload": {"pad": "x" * 5000}})
+        code, _, _ = await closed_with(client)
+    assert code == 1009
+
+
 async def test_a_subscription_before_connection_init_is_refused(live: Live) -> None:
     async with websockets.connect(live.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         client = WsClient(ws, "graphql-transport-ws")

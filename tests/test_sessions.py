@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from crmfeed.app import Services
 from crmfeed.ids import Kind, from_global
+from crmfeed.live.sessions import Sessions
 from crmfeed.security import issue_token, read_token
 from store.models import RevokedToken
 from tests.feed_helpers import feed_item, post
@@ -366,3 +368,41 @@ async def test_deactivation_and_logout_through_one_process_close_sockets_on_the_
                     assert (code, "revoked" in reason) == (4403, True)
             finally:
                 await api_a.aclose()
+
+
+async def test_one_timer_closes_each_socket_when_its_token_expires() -> None:
+    """Sockets are closed with 4401 in the order their tokens expire, by one timer for all of
+    them; a socket that ended before is not closed again; ended sockets do not pile up waiting
+    for expiries hours away, and once none is open no timer is left."""
+    sessions = Sessions()
+    closed: list[tuple[str, int]] = []
+
+    def closer(name: str) -> Any:
+        async def close(code: int, _reason: str) -> None:
+            closed.append((name, code))
+
+        return close
+
+    now = datetime.now(UTC)
+    sessions.open(1, "late", now + timedelta(seconds=0.3), closer("late"))
+    gone = sessions.open(2, "gone", now + timedelta(seconds=0.1), closer("gone"))
+    sessions.open(3, "soon", now + timedelta(seconds=0.05), closer("soon"))
+    hours = [
+        sessions.open(10 + n, f"h{n}", now + timedelta(hours=1), closer(f"h{n}"))
+        for n in range(200)
+    ]
+    sessions.forget(gone)
+    for socket in hours[1:]:
+        sessions.forget(socket)
+    assert len(sessions._expiries) < 100  # the ended ones were dropped from the heap
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(closed) < 2:
+        assert asyncio.get_running_loop().time() < deadline, f"only {closed} closed"
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    assert closed == [("soon", 4401), ("late", 4401)]
+    assert sessions.count == 1
+    sessions.forget(hours[0])
+    assert sessions.count == 0
+    assert sessions._timer is None
+    assert not sessions._expiries

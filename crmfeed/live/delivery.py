@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from crmfeed import metrics
-from crmfeed.live.hub import RESYNC, LocalSubscription
+from crmfeed.live.hub import RESYNC, LocalSubscription, Mailbox
 from store import notifications, org
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Ended:
 ENDED = Ended()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Stream(LocalSubscription):
     """A subscription served by the deliverer: its queue holds `Delivery`s (and markers).
 
@@ -129,7 +129,7 @@ class Stream(LocalSubscription):
 
     async def next(self) -> Delivery | Ended:  # type: ignore[override]
         """The next delivery (ENDED once the user is gone); raises SlowConsumer once cut off."""
-        item = await super().next()
+        item = await LocalSubscription.next(self)  # (a slotted dataclass: no bare super())
         if self.queue.empty():
             self.schedule()  # a replay goes on once the reader has taken what was read
         return item
@@ -167,9 +167,7 @@ class Deliverer:
 
     def open(self, hub: Hub, user_id: int, after: int) -> Stream:
         """A stream of the user's notifications after seq `after`: replay, then live."""
-        stream = Stream(
-            user_id, asyncio.Queue(maxsize=hub.queue_size), deliverer=self, cursor=after
-        )
+        stream = Stream(user_id, Mailbox(hub.queue_size), deliverer=self, cursor=after)
         hub.add(stream)  # wake-ups from now on are seen; the counter covers what came before
         stream.schedule()
         return stream
