@@ -51,6 +51,13 @@ def starts_write(sql: str) -> bool:
     return sql.lstrip()[:7].upper().startswith(_WRITE_STARTS)
 
 
+def locks_for_writing(sql: str) -> bool:
+    """Whether `sql`, having run without error, leaves its connection holding SQLite's write
+    lock until the transaction ends (a deferred BEGIN takes no lock)."""
+    head = sql.lstrip()[:16].upper()
+    return not head.startswith("BEGIN") or head.split()[1:2] in (["IMMEDIATE"], ["EXCLUSIVE"])
+
+
 def writer_gate(database: str) -> asyncio.Lock | None:
     """The asyncio lock this event loop's connections to `database` take before writing
     (None for an in-memory database: each connection has its own)."""
@@ -101,12 +108,24 @@ class OneHopCursor:
                 cursor.close()
 
         connection = self._connection
-        if not connection.holds_gate and starts_write(sql):
+        if connection.write_locked:
+            # The write lock is this connection's: nothing in SQLite waits, so the statement
+            # runs here, and no other task of the loop runs while the lock is held.
+            try:
+                rows, self.description, self.rowcount, self.lastrowid = run(connection._conn)
+            finally:
+                connection.release_gate_unless_writing()
+            self._rows = deque(rows)
+            return
+        writing = starts_write(sql)
+        if writing and not connection.holds_gate:
             await connection.take_gate()
         try:
             rows, self.description, self.rowcount, self.lastrowid = await connection._execute(
                 run, connection._conn
             )
+            if writing and locks_for_writing(sql):
+                connection.write_locked = connection._conn.in_transaction
         finally:
             connection.release_gate_unless_writing()
         self._rows = deque(rows)
@@ -138,6 +157,9 @@ class OneHopConnection(aiosqlite.Connection):
         self._gate_timeout = 5.0
         self._held: asyncio.Lock | None = None  # the writer gate, while this connection writes
         self._loop_of_gate: asyncio.AbstractEventLoop | None = None
+        # Holding SQLite's write lock (a write statement succeeded in the open transaction):
+        # later statements, the commit and the rollback run on the event loop's thread.
+        self.write_locked = False
 
     @property
     def holds_gate(self) -> bool:
@@ -160,8 +182,10 @@ class OneHopConnection(aiosqlite.Connection):
         self._loop_of_gate = asyncio.get_running_loop()
 
     def release_gate_unless_writing(self) -> None:
-        if self._held is not None and not self._conn.in_transaction:
-            self._release_gate()
+        if not self._conn.in_transaction:
+            self.write_locked = False
+            if self._held is not None:
+                self._release_gate()
 
     def _release_gate(self) -> None:
         gate, self._held = self._held, None
@@ -171,14 +195,20 @@ class OneHopConnection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._conn.in_transaction:
             try:
-                await super().commit()
+                if self.write_locked:
+                    self._conn.commit()
+                else:
+                    await super().commit()
             finally:
                 self.release_gate_unless_writing()
 
     async def rollback(self) -> None:
         if self._conn.in_transaction:
             try:
-                await super().rollback()
+                if self.write_locked:
+                    self._conn.rollback()
+                else:
+                    await super().rollback()
             finally:
                 self.release_gate_unless_writing()
 
@@ -194,6 +224,7 @@ class OneHopConnection(aiosqlite.Connection):
         open transaction when the connection closes, so the turn at the gate is passed on;
         from the event loop's thread, as the garbage collector may run this elsewhere."""
         gate, self._held = self._held, None
+        self.write_locked = False
         stopped = super().stop()
         if gate is not None and self._loop_of_gate is not None:
             self._loop_of_gate.call_soon_threadsafe(gate.release)

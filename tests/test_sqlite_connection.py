@@ -120,7 +120,7 @@ async def test_a_closed_session_rolls_back_what_it_wrote(engine: AsyncEngine) ->
     calls = count_hand_offs(raw)
     await session.execute(insert(NOTES).values(text="undone"))
     await session.close()
-    assert calls[0] == 2  # the INSERT and the session's ROLLBACK; the pool adds none
+    assert calls[0] == 1  # the INSERT; the session's ROLLBACK runs here; the pool adds none
     assert not raw.in_transaction
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).all() == []
@@ -154,7 +154,7 @@ async def test_writers_of_one_process_queue_at_the_gate_not_in_sqlite(
     await first.commit()
     await waiting
     await second.commit()
-    assert calls[0] == 3  # the read, the insert, the commit
+    assert calls[0] == 2  # the read, the insert (the commit runs here: the lock is held)
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
     assert [text for (text,) in rows] == ["first", "second"]
@@ -207,3 +207,63 @@ async def test_a_writer_dropped_mid_transaction_gives_the_gate_back(engine: Asyn
     await writer.close()
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).scalars().all() == ["next"]
+
+
+async def test_a_write_transaction_hands_off_only_its_first_write(engine: AsyncEngine) -> None:
+    """Once a connection holds SQLite's write lock nothing in SQLite waits: the statements
+    after the first write, the commit and the rollback run on the event loop's thread, so no
+    other task runs (and no other writer waits on a sleeping one) while the lock is held."""
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    await session.execute(select(NOTES.c.id))
+    assert not raw.write_locked  # a read takes no lock
+    await session.execute(insert(NOTES).values(text="one"))
+    assert (calls[0], raw.write_locked) == (2, True)
+    others_ran: list[str] = []
+
+    async def other() -> None:
+        others_ran.append("other task")
+
+    waiting = asyncio.create_task(other())  # runs when the loop next gets to it
+    await session.execute(insert(NOTES).values(text="two"))
+    await session.execute(select(NOTES.c.text))
+    await session.commit()
+    assert (calls[0], raw.write_locked, raw.holds_gate, others_ran) == (2, False, False, [])
+    await waiting
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == ["one", "two"]
+    await session.close()
+
+
+async def test_a_failed_statement_inside_a_write_rolls_back_with_its_transaction(
+    engine: AsyncEngine,
+) -> None:
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    await session.execute(insert(NOTES).values(text="kept until the rollback"))
+    with pytest.raises(IntegrityError):
+        await session.execute(insert(NOTES).values(text="kept until the rollback"))
+    assert raw.write_locked  # the transaction goes on after the failed statement
+    await session.rollback()
+    assert (raw.write_locked, raw.holds_gate, raw.in_transaction) == (False, False, False)
+    await session.execute(insert(NOTES).values(text="after"))  # the next writer's turn
+    await session.commit()
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(NOTES.c.text))).scalars().all() == ["after"]
+    await session.close()
+
+
+async def test_a_deferred_begin_takes_no_write_lock(engine: AsyncEngine) -> None:
+    """BEGIN (deferred) holds no lock, so what follows it still goes to the thread, where
+    SQLite may wait for another process's writer; BEGIN IMMEDIATE holds the lock."""
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await connection.exec_driver_sql("BEGIN")
+        assert (raw.in_transaction, raw.write_locked) == (True, False)
+        await connection.exec_driver_sql("ROLLBACK")
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        assert raw.write_locked
+        await connection.exec_driver_sql("ROLLBACK")
+        assert (raw.write_locked, raw.holds_gate) == (False, False)
