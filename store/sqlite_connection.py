@@ -25,7 +25,7 @@ import sqlite3
 import weakref
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlalchemy.pool import PoolResetState
 
+_T = TypeVar("_T")
 Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
 
 # Statements after which the sqlite3 driver holds a write transaction (it opens one before
@@ -120,6 +121,17 @@ class OneHopCursor:
         writing = starts_write(sql)
         if writing and not connection.holds_gate:
             await connection.take_gate()
+        if writing and connection.holds_gate and locks_for_writing(sql):
+            # This process's turn: try for SQLite's lock here, without waiting for it.
+            try:
+                found = connection.without_waiting(run)
+            finally:
+                connection.release_gate_unless_writing()
+            if found is not None:
+                rows, self.description, self.rowcount, self.lastrowid = found
+                connection.write_locked = connection._conn.in_transaction
+                self._rows = deque(rows)
+                return
         try:
             rows, self.description, self.rowcount, self.lastrowid = await connection._execute(
                 run, connection._conn
@@ -160,6 +172,7 @@ class OneHopConnection(aiosqlite.Connection):
         # Holding SQLite's write lock (a write statement succeeded in the open transaction):
         # later statements, the commit and the rollback run on the event loop's thread.
         self.write_locked = False
+        self._busy_timeout: int | None = None  # SQLite's, in ms, once read
 
     @property
     def holds_gate(self) -> bool:
@@ -180,6 +193,22 @@ class OneHopConnection(aiosqlite.Connection):
             return
         self._held = gate
         self._loop_of_gate = asyncio.get_running_loop()
+
+    def without_waiting(self, run: Callable[[sqlite3.Connection], _T]) -> _T | None:
+        """`run` on the event loop's thread with SQLite's busy timeout at 0; None when
+        another process holds the write lock (then the caller waits for it on the thread)."""
+        raw = self._conn
+        if self._busy_timeout is None:
+            self._busy_timeout = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            return run(raw)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return None
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={self._busy_timeout}")
 
     def release_gate_unless_writing(self) -> None:
         if not self._conn.in_transaction:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
@@ -120,7 +121,7 @@ async def test_a_closed_session_rolls_back_what_it_wrote(engine: AsyncEngine) ->
     calls = count_hand_offs(raw)
     await session.execute(insert(NOTES).values(text="undone"))
     await session.close()
-    assert calls[0] == 1  # the INSERT; the session's ROLLBACK runs here; the pool adds none
+    assert calls[0] == 0  # the INSERT and the ROLLBACK ran here (the lock was free); no pool's
     assert not raw.in_transaction
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).all() == []
@@ -154,7 +155,7 @@ async def test_writers_of_one_process_queue_at_the_gate_not_in_sqlite(
     await first.commit()
     await waiting
     await second.commit()
-    assert calls[0] == 2  # the read, the insert (the commit runs here: the lock is held)
+    assert calls[0] == 1  # the read; the insert and the commit run here, the lock being free
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
     assert [text for (text,) in rows] == ["first", "second"]
@@ -209,17 +210,19 @@ async def test_a_writer_dropped_mid_transaction_gives_the_gate_back(engine: Asyn
         assert (await connection.execute(select(NOTES.c.text))).scalars().all() == ["next"]
 
 
-async def test_a_write_transaction_hands_off_only_its_first_write(engine: AsyncEngine) -> None:
-    """Once a connection holds SQLite's write lock nothing in SQLite waits: the statements
-    after the first write, the commit and the rollback run on the event loop's thread, so no
-    other task runs (and no other writer waits on a sleeping one) while the lock is held."""
+async def test_a_write_transaction_runs_without_hand_offs(engine: AsyncEngine) -> None:
+    """A connection whose turn it is at the gate tries for SQLite's write lock on the event
+    loop's thread, without waiting; holding it, nothing in SQLite waits: the statements after
+    the first write, the commit and the rollback run there too, so no other task runs (and no
+    other writer waits on a sleeping one) while the lock is held. Reads outside a write
+    transaction go to the connection's thread."""
     session = AsyncSession(engine)
     raw = (await (await session.connection()).get_raw_connection()).driver_connection
     calls = count_hand_offs(raw)
     await session.execute(select(NOTES.c.id))
     assert not raw.write_locked  # a read takes no lock
     await session.execute(insert(NOTES).values(text="one"))
-    assert (calls[0], raw.write_locked) == (2, True)
+    assert (calls[0], raw.write_locked) == (1, True)
     others_ran: list[str] = []
 
     async def other() -> None:
@@ -229,7 +232,7 @@ async def test_a_write_transaction_hands_off_only_its_first_write(engine: AsyncE
     await session.execute(insert(NOTES).values(text="two"))
     await session.execute(select(NOTES.c.text))
     await session.commit()
-    assert (calls[0], raw.write_locked, raw.holds_gate, others_ran) == (2, False, False, [])
+    assert (calls[0], raw.write_locked, raw.holds_gate, others_ran) == (1, False, False, [])
     await waiting
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
@@ -267,3 +270,30 @@ async def test_a_deferred_begin_takes_no_write_lock(engine: AsyncEngine) -> None
         assert raw.write_locked
         await connection.exec_driver_sql("ROLLBACK")
         assert (raw.write_locked, raw.holds_gate) == (False, False)
+
+
+async def test_a_write_meeting_another_processs_lock_waits_on_the_thread(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Another process's writer (here a plain sqlite3 connection) holds the lock: the first
+    write does not wait on the event loop's thread but goes to its own, where SQLite's busy
+    timeout applies, and goes on once the lock is free."""
+    other = sqlite3.connect(tmp_path / "hop.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO notes (text) VALUES ('other process')")
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    writing = asyncio.create_task(session.execute(insert(NOTES).values(text="ours")))
+    for _ in range(20):
+        await asyncio.sleep(0.005)  # the loop goes on meanwhile
+    assert not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await writing
+    await session.commit()
+    assert (calls[0], raw.write_locked) == (1, False)  # the insert; the commit ran here
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == ["other process", "ours"]
+    await session.close()
