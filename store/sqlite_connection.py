@@ -16,12 +16,25 @@ starts a write transaction (INSERT, UPDATE, DELETE, REPLACE, BEGIN outside a tra
 its turn in order, and the connection passes the turn on as soon as its transaction ends.
 Other processes still meet SQLite's own lock and busy timeout; a connection that waits longer
 than the busy timeout at the gate goes on without it (and meets SQLite's lock, as before).
+
+A write transaction costs no hand-off when the lock is free: at its turn, the connection runs
+the statement that takes SQLite's write lock on the event loop's thread with the busy timeout
+at 0, and only when another process holds the lock (SQLITE_BUSY) runs it again on its own
+thread, where SQLite waits for it. Once the lock is held nothing in SQLite waits (WAL: readers
+never block the writer, and a commit does not wait for readers), so the transaction's later
+statements, its commit and its rollback run there too (`write_locked`): no other task of the
+loop runs, and no other writer waits, while a connection holds the lock. A statement run there
+blocks the loop for as long as SQLite takes: a write transaction's statements are short, and
+the reads that may be long come before the first write (on the thread). SQLite's commit runs
+a WAL checkpoint when the log passes 1,000 pages; that one too (a few ms, with one fsync at
+`synchronous=NORMAL`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import weakref
 from collections import deque
 from functools import partial
@@ -43,6 +56,13 @@ Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
 # Statements after which the sqlite3 driver holds a write transaction (it opens one before
 # the first INSERT, UPDATE, DELETE or REPLACE; BEGIN opens one explicitly).
 _WRITE_STARTS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN")
+# A statement with more parameters than this (a multi-row insert, a long IN list) and any
+# executemany run on the connection's thread, even in a write transaction: they may take long.
+SMALL_STATEMENT_PARAMETERS = 100
+# A write transaction's statement that took longer than this on the event loop's thread (a
+# large INSERT ... SELECT, say) sends the transaction's later ones, and its commit, to the
+# connection's thread: other requests' reads go on meanwhile.
+SLOW_STATEMENT_SECONDS = 0.002
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
@@ -87,17 +107,19 @@ class OneHopCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> OneHopCursor:
         given = () if parameters is None else parameters
-        await self._run(sql, lambda cursor: cursor.execute(sql, given))
+        small = len(given) <= SMALL_STATEMENT_PARAMETERS
+        await self._run(sql, lambda cursor: cursor.execute(sql, given), small)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> OneHopCursor:
-        await self._run(sql, lambda cursor: cursor.executemany(sql, parameters))
+        await self._run(sql, lambda cursor: cursor.executemany(sql, parameters), False)
         return self
 
-    async def _run(self, sql: str, call: Callable[[sqlite3.Cursor], object]) -> None:
+    async def _run(self, sql: str, call: Callable[[sqlite3.Cursor], object], small: bool) -> None:
         """`call` on a new sqlite3 cursor, its rows fetched and the cursor closed: one call on
         the connection's thread (after the connection's turn at the writer gate, when `sql`
-        starts a write transaction)."""
+        starts a write transaction), or, for a `small` statement of a write transaction, on
+        the event loop's thread (the module's docstring says when)."""
 
         def run(raw: sqlite3.Connection) -> tuple[list[Any], Description, int, int | None]:
             cursor = raw.cursor()
@@ -109,11 +131,11 @@ class OneHopCursor:
                 cursor.close()
 
         connection = self._connection
-        if connection.write_locked:
+        if small and connection.runs_here:
             # The write lock is this connection's: nothing in SQLite waits, so the statement
             # runs here, and no other task of the loop runs while the lock is held.
             try:
-                rows, self.description, self.rowcount, self.lastrowid = run(connection._conn)
+                rows, self.description, self.rowcount, self.lastrowid = connection.run_here(run)
             finally:
                 connection.release_gate_unless_writing()
             self._rows = deque(rows)
@@ -121,7 +143,8 @@ class OneHopCursor:
         writing = starts_write(sql)
         if writing and not connection.holds_gate:
             await connection.take_gate()
-        if writing and connection.holds_gate and locks_for_writing(sql):
+        first_write = writing and not connection.write_locked and locks_for_writing(sql)
+        if small and first_write and connection.holds_gate:
             # This process's turn: try for SQLite's lock here, without waiting for it.
             try:
                 found = connection.without_waiting(run)
@@ -173,6 +196,7 @@ class OneHopConnection(aiosqlite.Connection):
         # later statements, the commit and the rollback run on the event loop's thread.
         self.write_locked = False
         self._busy_timeout: int | None = None  # SQLite's, in ms, once read
+        self._slow = False  # a statement of this write transaction took long on the loop
 
     @property
     def holds_gate(self) -> bool:
@@ -194,6 +218,22 @@ class OneHopConnection(aiosqlite.Connection):
         self._held = gate
         self._loop_of_gate = asyncio.get_running_loop()
 
+    @property
+    def runs_here(self) -> bool:
+        """Whether the write transaction's statements run on the event loop's thread: it
+        holds the write lock, and none of its statements there took long."""
+        return self.write_locked and not self._slow
+
+    def run_here(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`run` on the event loop's thread; a statement that took longer than
+        `SLOW_STATEMENT_SECONDS` sends the rest of the transaction to the thread."""
+        started = time.perf_counter()
+        try:
+            return run(self._conn)
+        finally:
+            if time.perf_counter() - started > SLOW_STATEMENT_SECONDS:
+                self._slow = True
+
     def without_waiting(self, run: Callable[[sqlite3.Connection], _T]) -> _T | None:
         """`run` on the event loop's thread with SQLite's busy timeout at 0; None when
         another process holds the write lock (then the caller waits for it on the thread)."""
@@ -202,7 +242,7 @@ class OneHopConnection(aiosqlite.Connection):
             self._busy_timeout = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
         raw.execute("PRAGMA busy_timeout=0")
         try:
-            return run(raw)
+            return self.run_here(run)
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                 raise
@@ -212,7 +252,7 @@ class OneHopConnection(aiosqlite.Connection):
 
     def release_gate_unless_writing(self) -> None:
         if not self._conn.in_transaction:
-            self.write_locked = False
+            self.write_locked = self._slow = False
             if self._held is not None:
                 self._release_gate()
 
@@ -224,8 +264,8 @@ class OneHopConnection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._conn.in_transaction:
             try:
-                if self.write_locked:
-                    self._conn.commit()
+                if self.runs_here:
+                    self.run_here(lambda raw: raw.commit())
                 else:
                     await super().commit()
             finally:
@@ -234,8 +274,8 @@ class OneHopConnection(aiosqlite.Connection):
     async def rollback(self) -> None:
         if self._conn.in_transaction:
             try:
-                if self.write_locked:
-                    self._conn.rollback()
+                if self.runs_here:
+                    self.run_here(lambda raw: raw.rollback())
                 else:
                     await super().rollback()
             finally:
@@ -253,7 +293,7 @@ class OneHopConnection(aiosqlite.Connection):
         open transaction when the connection closes, so the turn at the gate is passed on;
         from the event loop's thread, as the garbage collector may run this elsewhere."""
         gate, self._held = self._held, None
-        self.write_locked = False
+        self.write_locked = self._slow = False
         stopped = super().stop()
         if gate is not None and self._loop_of_gate is not None:
             self._loop_of_gate.call_soon_threadsafe(gate.release)

@@ -12,6 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import sqlite_connection
 from store.engine import create_engine
 from store.sqlite_connection import OneHopConnection
 from tests import conftest
@@ -296,4 +297,31 @@ async def test_a_write_meeting_another_processs_lock_waits_on_the_thread(
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
     assert [text for (text,) in rows] == ["other process", "ours"]
+    await session.close()
+
+
+async def test_batches_and_slow_statements_of_a_write_go_to_the_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What may take long runs on the connection's thread even while it holds the lock, so
+    other requests' reads go on meanwhile: an executemany, a statement with many parameters,
+    and, after one statement took long here, the rest of that transaction and its commit."""
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    await session.execute(insert(NOTES), [{"text": f"batch {n}"} for n in range(3)])
+    assert (calls[0], raw.write_locked) == (1, True)  # executemany: on the thread
+    many = [f"n{n}" for n in range(sqlite_connection.SMALL_STATEMENT_PARAMETERS + 1)]
+    await session.execute(select(NOTES.c.id).where(NOTES.c.text.in_(many)))
+    assert calls[0] == 2  # many parameters: on the thread
+    await session.execute(insert(NOTES).values(text="small"))
+    assert calls[0] == 2  # a small one: here
+    monkeypatch.setattr(sqlite_connection, "SLOW_STATEMENT_SECONDS", -1.0)
+    await session.execute(insert(NOTES).values(text="took long"))
+    assert calls[0] == 2  # ran here, and took "long"
+    await session.execute(insert(NOTES).values(text="after it"))
+    await session.commit()
+    assert (calls[0], raw.write_locked, raw.holds_gate) == (4, False, False)
+    async with engine.connect() as connection:
+        assert len((await connection.execute(select(NOTES.c.id))).all()) == 6
     await session.close()
