@@ -24,10 +24,12 @@ thread, where SQLite waits for it. Once the lock is held nothing in SQLite waits
 never block the writer, and a commit does not wait for readers), so the transaction's later
 statements, its commit and its rollback run there too (`write_locked`): no other task of the
 loop runs, and no other writer waits, while a connection holds the lock. A statement run there
-blocks the loop for as long as SQLite takes: a write transaction's statements are short, and
-the reads that may be long come before the first write (on the thread). SQLite's commit runs
-a WAL checkpoint when the log passes 1,000 pages; that one too (a few ms, with one fsync at
-`synchronous=NORMAL`).
+blocks the loop for as long as SQLite takes, so what may be long stays on the thread: every
+executemany, a statement with over `SMALL_STATEMENT_PARAMETERS` parameters, and the rest of a
+transaction (its commit too) once one of its statements took over `SLOW_STATEMENT_SECONDS` of
+CPU here. The reads a mutation checks come before its first write, on the thread. SQLite's
+commit runs a WAL checkpoint when the log passes 1,000 pages: a few ms, with one fsync at
+`synchronous=NORMAL`, on the loop when the commit runs there.
 """
 
 from __future__ import annotations
