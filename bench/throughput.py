@@ -8,9 +8,11 @@ and drives it over HTTP with concurrent clients on the same machine:
   again and again, on the feed benchmark's SQLite database (`python -m bench.feed_bench
   --build-only` builds it; `--path` picks another); pages/s, p50/p99, and the server process's
   CPU per page (from /proc);
-* sequential: one client creating accounts (`createRecord`) one after the other: writes/s;
+* sequential: one client creating accounts (`createRecord`) one after the other: writes/s,
+  and the server process's CPU per write (from /proc);
 * writers: `--writers` concurrent writers (200) replying, liking and posting on a few hot items
-  (bench/load.py's mix, on a new SQLite file): acknowledged writes/s, failed ones, p50/p99.
+  (bench/load.py's mix, on a new SQLite file): acknowledged writes/s, failed ones, p50/p99,
+  and the server's CPU per acknowledged write.
 
 Each figure is printed with its ratio to the target and the load average (2 shared cores: wall
 figures move with the neighbours' load). `--code DIR` (repeatable) serves the code of another
@@ -160,7 +162,7 @@ async def sequential(code: Path, args: argparse.Namespace) -> Figure:
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite+aiosqlite:///{scratch}/sequential.db"
         migrate(code, url)
-        with served(code, url) as (graphql, _pid):
+        with served(code, url) as (graphql, pid):
             client = load.Client(graphql, 2)
             try:
                 tag = uuid.uuid4().hex[:8]
@@ -190,15 +192,18 @@ async def sequential(code: Path, args: argparse.Namespace) -> Figure:
                 while time.monotonic() < warm:
                     await one()
                 latencies.clear()
+                cpu = cpu_seconds(pid)
                 started = time.monotonic()
                 until = started + args.seconds
                 while time.monotonic() < until:
                     await one()
                 elapsed = time.monotonic() - started
+                cpu = cpu_seconds(pid) - cpu
             finally:
                 await client.http.aclose()
     rate = len(latencies) / elapsed
-    return Figure("sequential", label(code), rate, TARGETS["sequential"], latencies)
+    note = f"server CPU {cpu / len(latencies) * 1000:.2f} ms/write"
+    return Figure("sequential", label(code), rate, TARGETS["sequential"], latencies, note)
 
 
 async def writers(code: Path, args: argparse.Namespace) -> Figure:
@@ -206,24 +211,28 @@ async def writers(code: Path, args: argparse.Namespace) -> Figure:
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite+aiosqlite:///{scratch}/writers.db"
         migrate(code, url)
-        with served(code, url) as (graphql, _pid):
+        with served(code, url) as (graphql, pid):
             client = load.Client(graphql, args.writers + 10)
             try:
                 team, hot, accounts = await load.set_up(client, args.writers, 10, 4)
                 tally = load.Tally()
+                cpu = cpu_seconds(pid)
                 started = time.monotonic()
                 until = started + args.seconds
                 await asyncio.gather(
                     *(load.write(client, w, hot, accounts, until, tally) for w in team)
                 )
                 elapsed = time.monotonic() - started
+                cpu = cpu_seconds(pid) - cpu
             finally:
                 await client.http.aclose()
     every = [value for values in tally.latencies.values() for value in values]
     failed = sum(tally.failures.values())
     p99 = load.percentile(every, 0.99)
+    per_write = cpu / max(len(every), 1) * 1000
     note = (
-        f"failed {failed}; p99 target {WRITERS_P99_TARGET:.1f} s ({p99 / WRITERS_P99_TARGET:.2f}x)"
+        f"failed {failed}; p99 target {WRITERS_P99_TARGET:.1f} s "
+        f"({p99 / WRITERS_P99_TARGET:.2f}x); server CPU {per_write:.2f} ms/write"
     )
     return Figure("writers", label(code), len(every) / elapsed, TARGETS["writers"], every, note)
 

@@ -5,8 +5,10 @@ connection holds SQLite's write lock keeps every other writer of the file waitin
 as the event loop takes to come back to it. Counts are the same on a calm and on a loaded
 machine, so they show what a change does to the write path where wall times cannot.
 
-Runs replies and likes through the real ASGI app on a copy of the feed benchmark's SQLite file
-(`python -m bench.feed_bench --build-only` builds it), one at a time and `--concurrent` at once:
+Runs replies, likes and createRecord (an account) through the real ASGI app on a copy of the
+feed benchmark's SQLite file (`python -m bench.feed_bench --build-only` builds it), one at a
+time and `--concurrent` at once, and prints the process's CPU per write (`process_time`: the
+client is in the same process; less noisy than wall time on a shared machine):
 
     python -m bench.write_handoffs
     python -m bench.write_handoffs --path /tmp/other_feed.db --concurrent 40
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import tempfile
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 
 REPLY = "mutation($id: ID!, $n: String!) { reply(itemId: $id, content: $n) { id } }"
 LIKE = "mutation($id: ID!) { like(itemId: $id) { id } }"
+CREATE = """mutation($name: String!) {
+  createRecord(objectType: ACCOUNT, values: {name: $name}) { id } }"""
 COUNTS: Counter[str] = Counter()
 
 
@@ -56,18 +62,24 @@ def count_hand_offs() -> None:
 async def run(path: Path, concurrent: int) -> None:
     target = Target("sqlite", f"sqlite+aiosqlite:///{path}", None, path)
     o = build_org(2_000, random.Random(SEED), datetime.now(UTC))
-    viewer = pick_viewers(o).salesperson
+    viewers = pick_viewers(o)
     settings = target.settings()
     services = Services.create(settings)
     await services.hub.start()
-    headers = {"Authorization": f"Bearer {issue_token(settings, viewer, o.enterprise_id)}"}
+    headers = {
+        "Authorization": f"Bearer {issue_token(settings, viewers.salesperson, o.enterprise_id)}"
+    }
+    # The salesperson's roles do not grant Account.create in this enterprise.
+    admin = {"Authorization": f"Bearer {issue_token(settings, viewers.admin, o.enterprise_id)}"}
     transport = httpx.ASGITransport(app=create_app(services))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
             async def call(query: str, variables: dict[str, Any]) -> None:
                 response = await client.post(
-                    "/graphql", json={"query": query, "variables": variables}, headers=headers
+                    "/graphql",
+                    json={"query": query, "variables": variables},
+                    headers=admin if query == CREATE else headers,
                 )
                 if response.json().get("errors"):
                     raise RuntimeError(response.json()["errors"])
@@ -77,24 +89,29 @@ async def run(path: Path, concurrent: int) -> None:
             kinds: list[tuple[str, str, Callable[[int], dict[str, Any]]]] = [
                 ("reply", REPLY, lambda n: {"id": items[n % len(items)], "n": f"reply {n}"}),
                 ("like", LIKE, lambda n: {"id": items[n % len(items)]}),
+                ("createRecord", CREATE, lambda n: {"name": f"Hand-off account {n}"}),
             ]
             for name, query, variables in kinds:
                 COUNTS.clear()
+                cpu = time.process_time()
                 for n in range(len(items)):
                     await call(query, variables(n))
-                report(f"{name}, one at a time", len(items))
+                report(f"{name}, one at a time", len(items), time.process_time() - cpu)
                 COUNTS.clear()
+                cpu = time.process_time()
                 await asyncio.gather(*(call(query, variables(n)) for n in range(concurrent)))
-                report(f"{name}, {concurrent} at once", concurrent)
+                report(f"{name}, {concurrent} at once", concurrent, time.process_time() - cpu)
     finally:
         await services.hub.stop()
         await services.engine.dispose()
 
 
-def report(what: str, writes: int) -> None:
+def report(what: str, writes: int, cpu: float) -> None:
     print(
-        f"{what:<20} {COUNTS['all'] / writes:5.1f} hand-offs per write, "
-        f"{COUNTS['writing'] / writes:4.1f} inside the write transaction"
+        f"{what:<26} {COUNTS['all'] / writes:5.1f} hand-offs per write, "
+        f"{COUNTS['writing'] / writes:4.1f} inside the write transaction; "
+        f"CPU {cpu / writes * 1000:5.2f} ms per write (client included); "
+        f"load {' / '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
 
 

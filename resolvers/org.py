@@ -121,7 +121,7 @@ async def update_department(
                 if await org.is_department_in_subtree(session, department.id, parent):
                     raise BadUserInput(
                         "parentId: a department cannot be moved under itself or one of its "
-                        "sub-departments.",
+                        "sub-departments (that would make a cycle).",
                         field="parentId",
                     )
             columns["parent_id"] = parent

@@ -50,6 +50,9 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # With WAL, NORMAL syncs at checkpoints, not at each commit: a committed transaction
+        # survives a crash of the process (its log pages are in the OS's cache); a power loss
+        # may undo the last ones, never corrupt the file. FULL would add an fsync per commit.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

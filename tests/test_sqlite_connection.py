@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import sqlite_connection
 from store.engine import create_engine
 from store.sqlite_connection import OneHopConnection
 from tests import conftest
@@ -120,7 +122,7 @@ async def test_a_closed_session_rolls_back_what_it_wrote(engine: AsyncEngine) ->
     calls = count_hand_offs(raw)
     await session.execute(insert(NOTES).values(text="undone"))
     await session.close()
-    assert calls[0] == 2  # the INSERT and the session's ROLLBACK; the pool adds none
+    assert calls[0] == 0  # the INSERT and the ROLLBACK ran here (the lock was free); no pool's
     assert not raw.in_transaction
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).all() == []
@@ -154,7 +156,7 @@ async def test_writers_of_one_process_queue_at_the_gate_not_in_sqlite(
     await first.commit()
     await waiting
     await second.commit()
-    assert calls[0] == 3  # the read, the insert, the commit
+    assert calls[0] == 1  # the read; the insert and the commit run here, the lock being free
     async with engine.connect() as connection:
         rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
     assert [text for (text,) in rows] == ["first", "second"]
@@ -207,3 +209,119 @@ async def test_a_writer_dropped_mid_transaction_gives_the_gate_back(engine: Asyn
     await writer.close()
     async with engine.connect() as connection:
         assert (await connection.execute(select(NOTES.c.text))).scalars().all() == ["next"]
+
+
+async def test_a_write_transaction_runs_without_hand_offs(engine: AsyncEngine) -> None:
+    """A connection whose turn it is at the gate tries for SQLite's write lock on the event
+    loop's thread, without waiting; holding it, nothing in SQLite waits: the statements after
+    the first write, the commit and the rollback run there too, so no other task runs (and no
+    other writer waits on a sleeping one) while the lock is held. Reads outside a write
+    transaction go to the connection's thread."""
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    await session.execute(select(NOTES.c.id))
+    assert not raw.write_locked  # a read takes no lock
+    await session.execute(insert(NOTES).values(text="one"))
+    assert (calls[0], raw.write_locked) == (1, True)
+    others_ran: list[str] = []
+
+    async def other() -> None:
+        others_ran.append("other task")
+
+    waiting = asyncio.create_task(other())  # runs when the loop next gets to it
+    await session.execute(insert(NOTES).values(text="two"))
+    await session.execute(select(NOTES.c.text))
+    await session.commit()
+    assert (calls[0], raw.write_locked, raw.holds_gate, others_ran) == (1, False, False, [])
+    await waiting
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == ["one", "two"]
+    await session.close()
+
+
+async def test_a_failed_statement_inside_a_write_rolls_back_with_its_transaction(
+    engine: AsyncEngine,
+) -> None:
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    await session.execute(insert(NOTES).values(text="kept until the rollback"))
+    with pytest.raises(IntegrityError):
+        await session.execute(insert(NOTES).values(text="kept until the rollback"))
+    assert raw.write_locked  # the transaction goes on after the failed statement
+    await session.rollback()
+    assert (raw.write_locked, raw.holds_gate, raw.in_transaction) == (False, False, False)
+    await session.execute(insert(NOTES).values(text="after"))  # the next writer's turn
+    await session.commit()
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(NOTES.c.text))).scalars().all() == ["after"]
+    await session.close()
+
+
+async def test_a_deferred_begin_takes_no_write_lock(engine: AsyncEngine) -> None:
+    """BEGIN (deferred) holds no lock, so what follows it still goes to the thread, where
+    SQLite may wait for another process's writer; BEGIN IMMEDIATE holds the lock."""
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await connection.exec_driver_sql("BEGIN")
+        assert (raw.in_transaction, raw.write_locked) == (True, False)
+        await connection.exec_driver_sql("ROLLBACK")
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        assert raw.write_locked
+        await connection.exec_driver_sql("ROLLBACK")
+        assert (raw.write_locked, raw.holds_gate) == (False, False)
+
+
+async def test_a_write_meeting_another_processs_lock_waits_on_the_thread(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Another process's writer (here a plain sqlite3 connection) holds the lock: the first
+    write does not wait on the event loop's thread but goes to its own, where SQLite's busy
+    timeout applies, and goes on once the lock is free."""
+    other = sqlite3.connect(tmp_path / "hop.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO notes (text) VALUES ('other process')")
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    writing = asyncio.create_task(session.execute(insert(NOTES).values(text="ours")))
+    for _ in range(20):
+        await asyncio.sleep(0.005)  # the loop goes on meanwhile
+    assert not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await writing
+    await session.commit()
+    assert (calls[0], raw.write_locked) == (1, False)  # the insert; the commit ran here
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(NOTES.c.text).order_by(NOTES.c.id))).all()
+    assert [text for (text,) in rows] == ["other process", "ours"]
+    await session.close()
+
+
+async def test_batches_and_slow_statements_of_a_write_go_to_the_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What may take long runs on the connection's thread even while it holds the lock, so
+    other requests' reads go on meanwhile: an executemany, a statement with many parameters,
+    and, after one statement took long here, the rest of that transaction and its commit."""
+    session = AsyncSession(engine)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    calls = count_hand_offs(raw)
+    await session.execute(insert(NOTES), [{"text": f"batch {n}"} for n in range(3)])
+    assert (calls[0], raw.write_locked) == (1, True)  # executemany: on the thread
+    many = [f"n{n}" for n in range(sqlite_connection.SMALL_STATEMENT_PARAMETERS + 1)]
+    await session.execute(select(NOTES.c.id).where(NOTES.c.text.in_(many)))
+    assert calls[0] == 2  # many parameters: on the thread
+    await session.execute(insert(NOTES).values(text="small"))
+    assert calls[0] == 2  # a small one: here
+    monkeypatch.setattr(sqlite_connection, "SLOW_STATEMENT_SECONDS", -1.0)
+    await session.execute(insert(NOTES).values(text="took long"))
+    assert calls[0] == 2  # ran here, and took "long"
+    await session.execute(insert(NOTES).values(text="after it"))
+    await session.commit()
+    assert (calls[0], raw.write_locked, raw.holds_gate) == (4, False, False)
+    async with engine.connect() as connection:
+        assert len((await connection.execute(select(NOTES.c.id))).all()) == 6
+    await session.close()

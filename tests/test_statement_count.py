@@ -134,3 +134,42 @@ async def test_a_page_of_records_with_their_allowed_actions_reads_access_once_fo
         counts.append(count)
     print(f"records page with allowedActions: {counts} statements for 2 and 10 rows")
     assert counts[0] == counts[1] <= MAX_ALLOWED_ACTIONS_STATEMENTS, counts
+
+
+CREATE_ACCOUNT = """mutation($name: String!, $owner: ID) {
+  createRecord(objectType: ACCOUNT, values: {name: $name}, ownerId: $owner) { id } }"""
+
+
+async def counted_creation(api: Api, who: Person, owner: Person | None) -> list[str]:
+    """The statements of one `createRecord` of an account by `who`, first words only."""
+    log = api.count_statements()
+    log.active = True
+    try:
+        await api.ok(
+            CREATE_ACCOUNT, {"name": "Counted", "owner": owner.id if owner else None}, who.token
+        )
+    finally:
+        log.active = False
+    return [" ".join(statement.split()[:3]).upper() for statement in log.statements]
+
+
+async def test_create_record_reads_before_it_writes_and_writes_two_rows(api: Api) -> None:
+    """createRecord: the viewer and the field-access rules, then the record and its owner's
+    team row; the owner needs no look-up when it is the caller. Every read comes before the
+    first write, so the write transaction holds no reads (on SQLite: the write lock)."""
+    org = await new_org(api)
+    manager = await org.user("Manager")
+    seller = await org.user("Seller", superior=manager)
+    own = await counted_creation(api, seller, None)
+    assert own == [
+        "SELECT USERS.ID, USERS.DEPARTMENT_ID,",
+        "SELECT FIELD_ACCESS_RULES.OBJECT_TYPE, FIELD_ACCESS_RULES.FIELD,",
+        "INSERT INTO RECORDS",
+        "INSERT INTO RECORD_TEAM",
+    ], own
+    # Another owner is looked up (and must be a subordinate): still reads first.
+    theirs = await counted_creation(api, manager, seller)
+    first_write = next(n for n, s in enumerate(theirs) if s.startswith("INSERT"))
+    assert all(s.startswith(("SELECT", "WITH")) for s in theirs[:first_write]), theirs
+    assert theirs[first_write:] == ["INSERT INTO RECORDS", "INSERT INTO RECORD_TEAM"], theirs
+    assert len(theirs) <= 6, theirs
