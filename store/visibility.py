@@ -396,10 +396,15 @@ class Grant(ABC):
         depends on the row."""
         return None
 
-    def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
-        """Per viewer: the ids of the normal records it opens, read from its own index."""
+    def branch(
+        self, viewer: Viewer, purpose: Purpose, *where: ColumnElement[bool]
+    ) -> Select[tuple[int]] | None:
+        """Per viewer: the ids of the normal records it opens (among those `where` accepts, a
+        condition on `Record`), read from its own index."""
         condition = self.among(viewer, Record, purpose)
-        return None if condition is None else select(Record.id).where(_normal(viewer), condition)
+        if condition is None:
+            return None
+        return select(Record.id).where(_normal(viewer), condition, *where)
 
     @abstractmethod
     def to_user(
@@ -578,7 +583,9 @@ class Sharing(Grant):
             return None
         return tuple_(record.object_type, record.owner_id).in_(shared_with_me(viewer))
 
-    def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+    def branch(
+        self, viewer: Viewer, purpose: Purpose, *where: ColumnElement[bool]
+    ) -> Select[tuple[int]] | None:
         condition = self.among(viewer, Record, purpose)
         if condition is None:
             return None
@@ -588,6 +595,7 @@ class Sharing(Grant):
             # the owners' records read from their index, then matched to the pairs
             AnyOf(Record.owner_id, select(pairs.c.from_user_id).scalar_subquery()),
             condition,
+            *where,
         )
 
     def to_user(
@@ -947,6 +955,36 @@ def open_records(viewer: Viewer) -> CompoundSelect:
         if not grant.whole_enterprise
         and (branch := grant.branch(viewer, Purpose.FOLLOW_UP)) is not None
     ]
+    return union_all(*branches)
+
+
+def readable_reach(
+    viewer: Viewer, object_type: str | None, where: Sequence[ColumnElement[bool]] = ()
+) -> CompoundSelect | None:
+    """Ids of the normal records (of `object_type`, when given) the viewer may read among those
+    `where` accepts (conditions on `Record`), one row per grant (an id may repeat), each grant
+    read from its own index (records by owner, team rows by user): what a list or count costs
+    in proportion to the records the viewer reaches, not to the table. None when a grant opens
+    every such record (a CRM administrator; a function role covering the type): then the list
+    index itself is the way. `listed(viewer, object_type=...)` is the same set as a condition.
+    """
+    if sees_everything(viewer):
+        return None
+    grants = [grant for grant in GRANTS if not grant.whole_enterprise]
+    conditions = list(where)
+    if object_type is not None:
+        covers = {grant: grant.covers_type(viewer, object_type) for grant in grants}
+        if any(covers.values()):
+            return None
+        grants = [grant for grant in grants if covers[grant] is None]
+        conditions.append(Record.object_type == object_type)
+    branches = [
+        branch
+        for grant in grants
+        if (branch := grant.branch(viewer, Purpose.READ, *conditions)) is not None
+    ]
+    if not branches:  # no grant opens anything: an empty set, still a statement
+        branches = [select(Record.id).where(false())]
     return union_all(*branches)
 
 
