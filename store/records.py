@@ -157,8 +157,30 @@ async def page_records(
     limit: int,
     life_status: LifeStatus = LifeStatus.NORMAL,
 ) -> list[Record]:
-    """Newest first; keyset paging on id so pages stay stable while records change."""
-    conditions = _listing(viewer, object_type, record_filter, life_status)
+    """Newest first; keyset paging on id so pages stay stable while records change.
+
+    A viewer whose grants open records one by one first has the records they reach read (up
+    to `visibility.NARROW_REACH`, from the owner and team indexes): when that is all of them,
+    the page is among those ids; otherwise the list index is walked newest first, each record
+    tested with the per-row forms until the page is full (the viewer sees many, so the walk is
+    short). Either way the builder decides."""
+    conditions: list[ColumnElement[bool]]
+    reach = None
+    if life_status is LifeStatus.NORMAL:
+        reach = visibility.readable_reach(viewer, object_type, record_filter.conditions())
+    if reach is None:
+        conditions = _listing(viewer, object_type, record_filter, life_status)
+    else:
+        found = reach.subquery("reach")
+        cap = visibility.NARROW_REACH
+        ids = list(await session.scalars(select(found.c.id).distinct().limit(cap + 1)))
+        if len(ids) <= cap:
+            conditions = [Record.id.in_(ids)]
+        else:
+            listed = visibility.listed_row(viewer, object_type=object_type)
+            conditions = [listed, *record_filter.conditions()]
+            if object_type is not None:
+                conditions.append(Record.object_type == object_type)
     if before_id is not None:
         conditions.append(Record.id < before_id)
     query = select(Record).where(and_(*conditions)).order_by(Record.id.desc()).limit(limit)

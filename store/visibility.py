@@ -879,6 +879,14 @@ def listed(
     return and_(condition, Record.life_status == life_status.value)
 
 
+def listed_row(viewer: Viewer, *, object_type: str | None = None) -> ColumnElement[bool]:
+    """`listed(viewer, object_type=...)` of normal records with the per-row forms: for a walk
+    of the list index that stops after a page, when the viewer reaches many records (a team
+    probe per row visited instead of the list of every team row of their subtree)."""
+    condition = _per_viewer(viewer, Record, Purpose.READ, per_row=True, object_type=object_type)
+    return and_(condition, Record.life_status == LifeStatus.NORMAL.value)
+
+
 @lru_cache(maxsize=VIEWER_CACHE)
 def readable_row(viewer: Viewer) -> ColumnElement[bool]:
     """`readable(viewer)` for a few rows already found by key."""
