@@ -583,6 +583,7 @@ async def count_items(
             gate = select(about.subquery()).exists()
         open_links: ColumnElement[bool] | None = None
         values: dict[str, Any] = {}
+        open_in_sql = False
         if viewer.is_admin:
             open_links = and_(gate, FeedItemRecord.enterprise_id == viewer.enterprise_id)
         else:
@@ -594,6 +595,7 @@ async def count_items(
             else:  # many, or few and read by the statement: either way a subquery
                 open_records = visibility.open_record_reach(viewer).where(gate)
                 open_links = FeedItemRecord.record_id.in_(open_records)
+                open_in_sql = True
         sources = visibility.visible_item_sources(viewer, open_links)
         if about is not None:
             visible = union_all(*(source.where(gate) for source in sources)).subquery()
@@ -603,6 +605,8 @@ async def count_items(
         elif at_most is None:
             ids = union(*_typed(sources, item_filter.types))
         else:  # the sources one after another, each id once, until the bound
+            if open_in_sql:
+                sources = visibility.streamed_item_sources(viewer)
             every = union_all(*_typed(sources, item_filter.types)).subquery("visible")
             ids = select(every.c.id).distinct().limit(at_most + 1)
         found_ids = ids.subquery("found")

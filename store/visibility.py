@@ -1023,9 +1023,31 @@ def visible_item_sources(
         )
     return [
         select(FeedItemRecord.item_id.label("id")).where(open_links),
+        *_own_and_named(viewer),
+    ]
+
+
+def _own_and_named(viewer: Viewer) -> list[Select[tuple[int]]]:
+    return [
         select(FeedItem.id.label("id")).where(FeedItem.author_id == viewer.id),
         select(FeedItemUser.item_id.label("id")).where(FeedItemUser.user_id == viewer.id),
     ]
+
+
+def streamed_item_sources(viewer: Viewer) -> list[Select[tuple[int]]]:
+    """`visible_item_sources(viewer)` for a reader that stops early (a count up to a bound):
+    the viewer's own items and those naming them first, then the links read record by record
+    as `open_records(viewer)` yields them (a join it drives), so no list of every open record
+    is built before the first item."""
+    if sees_everything(viewer):
+        return visible_item_sources(viewer)
+    reach = open_records(viewer).subquery("open_record")
+    links = (
+        select(FeedItemRecord.item_id.label("id"))
+        .select_from(reach)
+        .join(FeedItemRecord, FeedItemRecord.record_id == reach.c.id)
+    )
+    return [*_own_and_named(viewer), links]
 
 
 # -- the same plans for many users at once ------------------------------------------------------
