@@ -2,9 +2,9 @@
 is open to whom, hence which feed items a user sees.
 
 Every grant is named once below (`GRANTS`), each a class with its three forms side by side; the
-query plans (`readable`, `follow_up_open`, `readable_row`, `follow_up_open_on`, `open_records`,
-`readable_to`, `follow_up_open_to`) are all built from that list, so a new grant is one more
-class and nothing else:
+query plans (`readable`, `follow_up_open`, `readable_row`, `follow_up_open_on`, `listed_row`,
+`open_records`, `readable_reach`, `streamed_item_sources`, `readable_to`, `follow_up_open_to`) are
+all built from that list, so a new grant is one more class and nothing else:
 
 grant           who                                   per viewer             per row
 --------------  ------------------------------------  ---------------------  -------------------
@@ -27,7 +27,8 @@ CrmAdmin        CRM administrators (invalid records   the whole enterprise   the
 - per viewer (`among`): one known viewer, the row tested against short lists of theirs built from
   index-backed IN-subqueries over the closure tables (a manager's subordinates or a department
   head's subtree at any depth, without recursion or Python-side filtering): lists and counts,
-  and (`branch`) each grant's own branch of `open_records`, read from its own index;
+  and (`branch`) each grant's own branch of `open_records` and `readable_reach`, read from its
+  own index (what counts and narrow lists cost in proportion to the records a viewer reaches);
 - per row (`on_row`): the same viewer, for a few rows already found by key (a correlated probe
   where the list would be long);
 - per column (`to_user`): the user as a SQL column, correlated on the row and that column only,
