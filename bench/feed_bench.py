@@ -96,6 +96,12 @@ query FeedPage($after: String, $record: ID, $types: [FeedItemType!], $scene: Fee
 WORK_QUERY = FEED_QUERY.format(size=PAGE_SIZE, total="", selection=ITEM_SELECTION)
 RECORD_QUERY = WORK_QUERY
 TOTAL_QUERY = FEED_QUERY.format(size=PAGE_SIZE, total="\n    totalCount", selection=ITEM_SELECTION)
+COUNT_BOUND = 1_000
+UP_TO_QUERY = FEED_QUERY.format(
+    size=PAGE_SIZE,
+    total=f"\n    countUpTo(atMost: {COUNT_BOUND}) {{ count exact }}",
+    selection=ITEM_SELECTION,
+)
 EXTRA_TYPES = (("POST",), ("CALENDAR",))  # --scenes: Work pages of these types (6 %, 1.8 %)
 
 # item type mix by the object type of the first related record (weights out of 100)
@@ -566,6 +572,7 @@ class Case:
     types: tuple[str, ...] = ()
     scene: FeedScene | None = None
     total: bool = False  # the selection has totalCount
+    bounded: bool = False  # the selection has countUpTo(atMost: COUNT_BOUND)
 
 
 @dataclass
@@ -688,9 +695,10 @@ async def measure(
                         )
                 if totals:
                     cases += [
-                        replace(case, query=TOTAL_QUERY, total=True)
+                        replace(case, query=query, **{kind: True})
                         for case in list(cases)
                         if case.page == 1
+                        for query, kind in ((TOTAL_QUERY, "total"), (UP_TO_QUERY, "bounded"))
                     ]
                 for case in cases:
                     log.start()
@@ -699,11 +707,20 @@ async def measure(
                     captured = log.stop()
                     got = [int(edge["node"]["id"].split("_")[1]) for edge in data["edges"]]
                     want, visible = await reference(
-                        services, e, user_id, case, case.total or (with_counts and case.page == 1)
+                        services,
+                        e,
+                        user_id,
+                        case,
+                        case.total or case.bounded or (with_counts and case.page == 1),
                     )
                     assert got == want, (case.viewer, case.feed, case.page, got[:3], want[:3])
                     if case.total:
                         assert data["totalCount"] == visible, (case.feed, data["totalCount"])
+                    if case.bounded:
+                        assert visible is not None
+                        exact = visible <= COUNT_BOUND
+                        bounded = {"count": min(visible, COUNT_BOUND), "exact": exact}
+                        assert data["countUpTo"] == bounded, (case.feed, data["countUpTo"])
                     page_statements = [s for s in captured if is_page_statement(s[0])]
                     assert len(page_statements) == 1, [s[0][:80] for s in captured]
                     counts: set[int] = set()
@@ -809,7 +826,14 @@ async def reference(
 def feed_label(case: Case) -> str:
     """ "Work", "record 127", "MY_ACCOUNTS + totalCount", ..."""
     label = case.feed + (f" {case.account}" if case.account else "")
-    return label + (" + totalCount" if case.total else "")
+    return label + counted(case)
+
+
+def counted(case: Case) -> str:
+    """ " + totalCount", " + countUpTo(1000)" or nothing."""
+    if case.total:
+        return " + totalCount"
+    return f" + countUpTo({COUNT_BOUND})" if case.bounded else ""
 
 
 def render(results: list[Result], iterations: int, title: str) -> Table:
@@ -860,14 +884,14 @@ def render_sizes(big: list[Result], small: list[Result], n_big: int, n_small: in
         table.add_column(f"{n:,} items: GraphQL", justify="right")
         table.add_column("page stmt", justify="right")
     table.add_column("GraphQL x", justify="right")
-    keyed = {(r.case.viewer, r.case.feed, r.case.total, r.case.page): r for r in small}
+    keyed = {(r.case.viewer, r.case.feed, counted(r.case), r.case.page): r for r in small}
     for r in big:
-        s = keyed.get((r.case.viewer, r.case.feed, r.case.total, r.case.page))
+        s = keyed.get((r.case.viewer, r.case.feed, counted(r.case), r.case.page))
         if s is None:
             continue
         table.add_row(
             r.case.viewer,
-            r.case.feed + (" + totalCount" if r.case.total else ""),
+            r.case.feed + counted(r.case),
             str(r.case.page),
             f"{s.gql.p50:.1f}",
             f"{s.page_statement.p50:.1f}",
@@ -921,7 +945,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also the first Work page of types POST and CALENDAR, and of each scene",
     )
     parser.add_argument(
-        "--totals", action="store_true", help="also every first page with totalCount selected"
+        "--totals",
+        action="store_true",
+        help=f"also every first page with totalCount, and with countUpTo(atMost: {COUNT_BOUND})",
     )
     parser.add_argument("--build-only", action="store_true", help="build (or reuse) and stop")
     parser.add_argument("--explain", action="store_true", help="print every page statement's plan")

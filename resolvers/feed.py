@@ -22,7 +22,7 @@ from resolvers import checker, notify
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.feed_prefetch import PagePrefetch
 from resolvers.inputs import parse_id, parse_ids
-from resolvers.paging import decode_cursor
+from resolvers.paging import bounded, count_bound, decode_cursor
 from resolvers.records import readable_or_not_found
 from store import feed, org, records
 from store.feed import ItemFilter
@@ -248,6 +248,14 @@ class ItemPage:
         viewer = await self.context.viewer()
         async with self.context.db() as session:
             return await feed.count_items(session, viewer, self.item_filter)
+
+    async def count_up_to(self, at_most: int) -> tuple[int, bool]:
+        """(count, exact): the same count, stopped after `at_most` items."""
+        at_most = count_bound(at_most)
+        viewer = await self.context.viewer()
+        async with self.context.db() as session:
+            found = await feed.count_items(session, viewer, self.item_filter, at_most=at_most)
+        return bounded(found, at_most)
 
 
 async def _page(

@@ -20,6 +20,25 @@ def page_size(first: int | None, maximum: int) -> int:
     return first
 
 
+COUNT_UP_TO = 1_000
+"""`countUpTo(atMost:)` when the client does not say."""
+MAX_COUNT_UP_TO = 10_000
+"""The largest `atMost`: a bound keeps the count's cost in proportion to it."""
+
+
+def count_bound(at_most: int) -> int:
+    """`atMost` of `countUpTo`, checked: 1 to MAX_COUNT_UP_TO."""
+    if not 1 <= at_most <= MAX_COUNT_UP_TO:
+        raise BadUserInput(f"atMost must be between 1 and {MAX_COUNT_UP_TO}.", field="atMost")
+    return at_most
+
+
+def bounded(found: int, at_most: int) -> tuple[int, bool]:
+    """(count, exact) of a count that read at most `at_most` + 1 rows: more than `at_most`
+    found means the count stopped there."""
+    return (at_most, False) if found > at_most else (found, True)
+
+
 def encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"c:{position}".encode()).decode().rstrip("=")
 

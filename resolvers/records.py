@@ -12,7 +12,7 @@ from crmfeed.registry.objects import spec_for
 from resolvers import checker, confirmation, system_items
 from resolvers.errors import BadUserInput, Forbidden, not_found
 from resolvers.inputs import parse_id
-from resolvers.paging import decode_cursor
+from resolvers.paging import bounded, count_bound, decode_cursor
 from resolvers.validation import TEXT_MAX, CleanValues, clean_values, merged
 from store import org, records
 from store.records import RecordFilter
@@ -47,6 +47,21 @@ class RecordPage:
                 record_filter=self.record_filter,
                 life_status=self.life_status,
             )
+
+    async def count_up_to(self, at_most: int) -> tuple[int, bool]:
+        """(count, exact): the same count, stopped after `at_most` records."""
+        at_most = count_bound(at_most)
+        viewer = await self.context.viewer()
+        async with self.context.db() as session:
+            found = await records.count_records_up_to(
+                session,
+                viewer,
+                object_type=self.object_type,
+                record_filter=self.record_filter,
+                at_most=at_most,
+                life_status=self.life_status,
+            )
+        return bounded(found, at_most)
 
 
 async def readable_or_not_found(session: AsyncSession, viewer: Viewer, record_id: str) -> Record:

@@ -23,10 +23,10 @@ from resolvers.feed_prefetch import (
     then,
 )
 from resolvers.loaders import Loaders
-from resolvers.paging import decode_cursor, encode_cursor, page_size
+from resolvers.paging import COUNT_UP_TO, decode_cursor, encode_cursor, page_size
 from resolvers.tasks import reminder_cursor, task_cursor
 from schema.org import User, wrap_user
-from schema.pagination import PageInfo
+from schema.pagination import BoundedCount, PageInfo
 from schema.records import RecordInterface, wrap_record
 from store import feed, feed_tables, models
 
@@ -289,9 +289,20 @@ class FeedItemConnection:
             end_cursor=encode_cursor(rows[-1][0].id) if rows else None,
         )
 
-    @strawberry.field(description="All items of this feed the caller may see.")
+    @strawberry.field(
+        description="All items of this feed the caller may see, exactly. Its cost grows with "
+        "the items the caller sees (hundreds of ms at hundreds of thousands); `countUpTo` "
+        "stops early."
+    )
     async def total_count(self) -> int:
         return await self.page.total_count()
+
+    @strawberry.field(
+        description="`totalCount` counted no further than `atMost` (1 to 10000). "
+        "`exact` false: more than `count`."
+    )
+    async def count_up_to(self, at_most: int = COUNT_UP_TO) -> BoundedCount:
+        return BoundedCount.of(await self.page.count_up_to(at_most))
 
 
 @strawberry.type

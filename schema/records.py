@@ -15,12 +15,12 @@ from crmfeed.registry.enums import ObjectType as RegistryObjectType
 from crmfeed.registry.objects import OBJECTS, FieldSpec, ObjectSpec
 from crmfeed.registry.transitions import transitions_of
 from resolvers.field_access import FieldAccessMap
-from resolvers.paging import encode_cursor
+from resolvers.paging import COUNT_UP_TO, encode_cursor
 from resolvers.records import RecordPage
 from schema.confirmation import extra_fields
 from schema.enums import DataAccess, FieldAccess, FunctionRole, LifeStatus, ObjectType, TeamRole
 from schema.org import Department, User, wrap_department, wrap_user
-from schema.pagination import PageInfo
+from schema.pagination import BoundedCount, PageInfo
 from schema.permissions import CanReadField, HideField
 from schema.record_actions import RecordAction
 from schema.transitions import TransitionInfo
@@ -230,9 +230,20 @@ class RecordConnection:
             end_cursor=encode_cursor(rows[-1].id) if rows else None,
         )
 
-    @strawberry.field(description="All records matching the filter that the caller may read.")
+    @strawberry.field(
+        description="All records matching the filter that the caller may read, exactly. Its "
+        "cost grows with the records the caller reaches (a few ms for a salesperson, tens of "
+        "ms for a manager of thousands); `countUpTo` stops early."
+    )
     async def total_count(self) -> int:
         return await self.page.total_count()
+
+    @strawberry.field(
+        description="`totalCount` counted no further than `atMost` (1 to 10000): as fast for "
+        "a manager of thousands as for a salesperson. `exact` false: more than `count`."
+    )
+    async def count_up_to(self, at_most: int = COUNT_UP_TO) -> BoundedCount:
+        return BoundedCount.of(await self.page.count_up_to(at_most))
 
 
 @strawberry.input

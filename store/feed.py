@@ -560,10 +560,14 @@ def _typed(sources: list[Select[tuple[int]]], types: tuple[str, ...]) -> list[Se
     return found
 
 
-async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFilter) -> int:
-    """How many items the feed lists. WORK counts the union of the visible item sources (from
-    the open records as values when they are few), a scene the items about its records that
-    are in that union; the feed of a record or of marks tests each item about it or marked."""
+async def count_items(
+    session: AsyncSession, viewer: Viewer, item_filter: ItemFilter, *, at_most: int | None = None
+) -> int:
+    """How many items the feed lists; with `at_most`, counting no further than `at_most` + 1
+    (more than `at_most` then), so the count's cost has a bound whoever asks. WORK counts the
+    union of the visible item sources (from the open records as values when they are few), a
+    scene the items about its records that are in that union; the feed of a record or of marks
+    tests each item about it or marked."""
     if item_filter.record_id is None and item_filter.marked_by is None:
         scene = item_filter.scene_records
         about = None
@@ -579,6 +583,7 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
             gate = select(about.subquery()).exists()
         open_links: ColumnElement[bool] | None = None
         values: dict[str, Any] = {}
+        open_in_sql = False
         if viewer.is_admin:
             open_links = and_(gate, FeedItemRecord.enterprise_id == viewer.enterprise_id)
         else:
@@ -590,14 +595,22 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
             else:  # many, or few and read by the statement: either way a subquery
                 open_records = visibility.open_record_reach(viewer).where(gate)
                 open_links = FeedItemRecord.record_id.in_(open_records)
+                open_in_sql = True
         sources = visibility.visible_item_sources(viewer, open_links)
-        if about is None:
-            found: Any = union(*_typed(sources, item_filter.types))
-        else:
+        if about is not None:
             visible = union_all(*(source.where(gate) for source in sources)).subquery()
-            found = intersect(*_typed([about], item_filter.types), select(visible.c.id))
-        count = select(func.count()).select_from(found.subquery())
-        return await session.scalar(count, values) or 0
+            ids: Any = intersect(*_typed([about], item_filter.types), select(visible.c.id))
+            if at_most is not None:
+                ids = select(ids.subquery("intersected").c.id).limit(at_most + 1)
+        elif at_most is None:
+            ids = union(*_typed(sources, item_filter.types))
+        else:  # the sources one after another, each id once, until the bound
+            if open_in_sql:
+                sources = visibility.streamed_item_sources(viewer)
+            every = union_all(*_typed(sources, item_filter.types)).subquery("visible")
+            ids = select(every.c.id).distinct().limit(at_most + 1)
+        found_ids = ids.subquery("found")
+        return await session.scalar(select(func.count()).select_from(found_ids), values) or 0
     conditions = _filters(item_filter.types, item_filter.scene_records)
     if item_filter.record_id is not None:
         about = select(FeedItemRecord.item_id).where(
@@ -607,8 +620,12 @@ async def count_items(session: AsyncSession, viewer: Viewer, item_filter: ItemFi
     if item_filter.marked_by is not None:
         mark, user_id = item_filter.marked_by
         conditions.append(FeedItem.id.in_(select(mark.item_id).where(mark.user_id == user_id)))
-    query = select(func.count()).select_from(FeedItem).where(*conditions)
-    return await session.scalar(query.where(visibility.visible_items(viewer))) or 0
+    conditions.append(visibility.visible_items(viewer))
+    if at_most is None:
+        query = select(func.count()).select_from(FeedItem).where(*conditions)
+        return await session.scalar(query) or 0
+    tested = select(FeedItem.id).where(*conditions).limit(at_most + 1).subquery("found")
+    return await session.scalar(select(func.count()).select_from(tested)) or 0
 
 
 # -- per-item relations, batched for DataLoaders -------------------------------------------------

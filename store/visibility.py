@@ -2,9 +2,9 @@
 is open to whom, hence which feed items a user sees.
 
 Every grant is named once below (`GRANTS`), each a class with its three forms side by side; the
-query plans (`readable`, `follow_up_open`, `readable_row`, `follow_up_open_on`, `open_records`,
-`readable_to`, `follow_up_open_to`) are all built from that list, so a new grant is one more
-class and nothing else:
+query plans (`readable`, `follow_up_open`, `readable_row`, `follow_up_open_on`, `listed_row`,
+`open_records`, `readable_reach`, `streamed_item_sources`, `readable_to`, `follow_up_open_to`) are
+all built from that list, so a new grant is one more class and nothing else:
 
 grant           who                                   per viewer             per row
 --------------  ------------------------------------  ---------------------  -------------------
@@ -27,7 +27,8 @@ CrmAdmin        CRM administrators (invalid records   the whole enterprise   the
 - per viewer (`among`): one known viewer, the row tested against short lists of theirs built from
   index-backed IN-subqueries over the closure tables (a manager's subordinates or a department
   head's subtree at any depth, without recursion or Python-side filtering): lists and counts,
-  and (`branch`) each grant's own branch of `open_records`, read from its own index;
+  and (`branch`) each grant's own branch of `open_records` and `readable_reach`, read from its
+  own index (what counts and narrow lists cost in proportion to the records a viewer reaches);
 - per row (`on_row`): the same viewer, for a few rows already found by key (a correlated probe
   where the list would be long);
 - per column (`to_user`): the user as a SQL column, correlated on the row and that column only,
@@ -396,10 +397,15 @@ class Grant(ABC):
         depends on the row."""
         return None
 
-    def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
-        """Per viewer: the ids of the normal records it opens, read from its own index."""
+    def branch(
+        self, viewer: Viewer, purpose: Purpose, *where: ColumnElement[bool]
+    ) -> Select[tuple[int]] | None:
+        """Per viewer: the ids of the normal records it opens (among those `where` accepts, a
+        condition on `Record`), read from its own index."""
         condition = self.among(viewer, Record, purpose)
-        return None if condition is None else select(Record.id).where(_normal(viewer), condition)
+        if condition is None:
+            return None
+        return select(Record.id).where(_normal(viewer), condition, *where)
 
     @abstractmethod
     def to_user(
@@ -578,7 +584,9 @@ class Sharing(Grant):
             return None
         return tuple_(record.object_type, record.owner_id).in_(shared_with_me(viewer))
 
-    def branch(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+    def branch(
+        self, viewer: Viewer, purpose: Purpose, *where: ColumnElement[bool]
+    ) -> Select[tuple[int]] | None:
         condition = self.among(viewer, Record, purpose)
         if condition is None:
             return None
@@ -588,6 +596,7 @@ class Sharing(Grant):
             # the owners' records read from their index, then matched to the pairs
             AnyOf(Record.owner_id, select(pairs.c.from_user_id).scalar_subquery()),
             condition,
+            *where,
         )
 
     def to_user(
@@ -871,6 +880,14 @@ def listed(
     return and_(condition, Record.life_status == life_status.value)
 
 
+def listed_row(viewer: Viewer, *, object_type: str | None = None) -> ColumnElement[bool]:
+    """`listed(viewer, object_type=...)` of normal records with the per-row forms: for a walk
+    of the list index that stops after a page, when the viewer reaches many records (a team
+    probe per row visited instead of the list of every team row of their subtree)."""
+    condition = _per_viewer(viewer, Record, Purpose.READ, per_row=True, object_type=object_type)
+    return and_(condition, Record.life_status == LifeStatus.NORMAL.value)
+
+
 @lru_cache(maxsize=VIEWER_CACHE)
 def readable_row(viewer: Viewer) -> ColumnElement[bool]:
     """`readable(viewer)` for a few rows already found by key."""
@@ -950,6 +967,36 @@ def open_records(viewer: Viewer) -> CompoundSelect:
     return union_all(*branches)
 
 
+def readable_reach(
+    viewer: Viewer, object_type: str | None, where: Sequence[ColumnElement[bool]] = ()
+) -> CompoundSelect | None:
+    """Ids of the normal records (of `object_type`, when given) the viewer may read among those
+    `where` accepts (conditions on `Record`), one row per grant (an id may repeat), each grant
+    read from its own index (records by owner, team rows by user): what a list or count costs
+    in proportion to the records the viewer reaches, not to the table. None when a grant opens
+    every such record (a CRM administrator; a function role covering the type): then the list
+    index itself is the way. `listed(viewer, object_type=...)` is the same set as a condition.
+    """
+    if sees_everything(viewer):
+        return None
+    grants = [grant for grant in GRANTS if not grant.whole_enterprise]
+    conditions = list(where)
+    if object_type is not None:
+        covers = {grant: grant.covers_type(viewer, object_type) for grant in grants}
+        if any(covers.values()):
+            return None
+        grants = [grant for grant in grants if covers[grant] is None]
+        conditions.append(Record.object_type == object_type)
+    branches = [
+        branch
+        for grant in grants
+        if (branch := grant.branch(viewer, Purpose.READ, *conditions)) is not None
+    ]
+    if not branches:  # no grant opens anything: an empty set, still a statement
+        branches = [select(Record.id).where(false())]
+    return union_all(*branches)
+
+
 @lru_cache(maxsize=VIEWER_CACHE)
 def open_record_reach(viewer: Viewer) -> Select[tuple[int]]:
     """`open_records(viewer)` as one column: capped at `NARROW_REACH + 1` rows by the caller,
@@ -977,9 +1024,31 @@ def visible_item_sources(
         )
     return [
         select(FeedItemRecord.item_id.label("id")).where(open_links),
+        *_own_and_named(viewer),
+    ]
+
+
+def _own_and_named(viewer: Viewer) -> list[Select[tuple[int]]]:
+    return [
         select(FeedItem.id.label("id")).where(FeedItem.author_id == viewer.id),
         select(FeedItemUser.item_id.label("id")).where(FeedItemUser.user_id == viewer.id),
     ]
+
+
+def streamed_item_sources(viewer: Viewer) -> list[Select[tuple[int]]]:
+    """`visible_item_sources(viewer)` for a reader that stops early (a count up to a bound):
+    the viewer's own items and those naming them first, then the links read record by record
+    as `open_records(viewer)` yields them (a join it drives), so no list of every open record
+    is built before the first item."""
+    if sees_everything(viewer):
+        return visible_item_sources(viewer)
+    reach = open_records(viewer).subquery("open_record")
+    links = (
+        select(FeedItemRecord.item_id.label("id"))
+        .select_from(reach)
+        .join(FeedItemRecord, FeedItemRecord.record_id == reach.c.id)
+    )
+    return [*_own_and_named(viewer), links]
 
 
 # -- the same plans for many users at once ------------------------------------------------------

@@ -273,10 +273,13 @@ async def add_replies(api: Api, rng: random.Random, built: FeedWorld) -> None:
 
 # -- comparing ------------------------------------------------------------------------------------
 
+BOUND = 4  # `countUpTo(atMost:)`: the worlds' feeds are both under and over it
+COUNTS = f" totalCount countUpTo(atMost: {BOUND}) {{ count exact }}"
 WORK_SELECTION = (
-    " { totalCount edges { node { id relatedTo { id } } } pageInfo { hasNextPage endCursor } }"
+    f" {{{COUNTS} edges {{ node {{ id relatedTo {{ id }} }} }}"
+    " pageInfo { hasNextPage endCursor } }"
 )
-SELECTION = " { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } }"
+SELECTION = f" {{{COUNTS} edges {{ node {{ id }} }} pageInfo {{ hasNextPage endCursor }} }}"
 
 
 @dataclass
@@ -290,6 +293,7 @@ class Listing:
     ids: list[str] = field(default_factory=list)
     related: dict[str, list[str]] = field(default_factory=dict)
     totals: set[int] = field(default_factory=set)
+    bounded: set[tuple[int, bool]] = field(default_factory=set)
     sizes: list[int] = field(default_factory=list)
     after: str | None = None
 
@@ -304,6 +308,8 @@ class Listing:
             if "relatedTo" in node:
                 self.related[node["id"]] = [record["id"] for record in node["relatedTo"]]
         self.totals.add(connection["totalCount"])
+        bounded = connection["countUpTo"]
+        self.bounded.add((bounded["count"], bounded["exact"]))
         self.sizes.append(len(connection["edges"]))
         self.after = connection["pageInfo"]["endCursor"]
         return bool(connection["pageInfo"]["hasNextPage"])
@@ -403,6 +409,11 @@ class Checker:
         if listing.totals != {len(expected)}:
             self.problems.append(
                 f"{where}: totalCount {sorted(listing.totals)}, expected {len(expected)}"
+            )
+        bounded = (min(len(expected), BOUND), len(expected) <= BOUND)
+        if listing.bounded != {bounded}:
+            self.problems.append(
+                f"{where}: countUpTo(atMost: {BOUND}) {sorted(listing.bounded)}, expected {bounded}"
             )
         sizes = listing.sizes
         if any(size > PAGE for size in sizes) or any(size != PAGE for size in sizes[:-1]):

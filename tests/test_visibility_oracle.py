@@ -541,7 +541,11 @@ def edit_field(world: World, edit: Change) -> str:
 
 # -- comparing ------------------------------------------------------------------------------------
 
-LIST_SELECTION = " { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } }"
+BOUND = 5  # `countUpTo(atMost:)`: lists of the oracle's worlds are both under and over it
+LIST_SELECTION = (
+    f" {{ totalCount countUpTo(atMost: {BOUND}) {{ count exact }}"
+    " edges { node { id } } pageInfo { hasNextPage endCursor } }"
+)
 SAMPLE = 8  # record(id) lookups per user and phase
 EXPLAINED = 10  # explainAccess pairs per phase
 
@@ -550,6 +554,7 @@ EXPLAINED = 10  # explainAccess pairs per phase
 class Listing:
     ids: list[str] = field(default_factory=list)
     totals: set[int] = field(default_factory=set)
+    bounded: set[tuple[int, bool]] = field(default_factory=set)
     sizes: list[int] = field(default_factory=list)
 
 
@@ -598,6 +603,8 @@ class Checker:
                 connection, listing = data[t.lower()], listings[t]
                 listing.ids.extend(edge["node"]["id"] for edge in connection["edges"])
                 listing.totals.add(connection["totalCount"])
+                bounded = connection["countUpTo"]
+                listing.bounded.add((bounded["count"], bounded["exact"]))
                 listing.sizes.append(len(connection["edges"]))
                 if connection["pageInfo"]["hasNextPage"]:
                     cursors[t] = connection["pageInfo"]["endCursor"]
@@ -630,6 +637,11 @@ class Checker:
         if listing.totals != {len(expected)}:
             self.problems.append(
                 f"{where}: totalCount {sorted(listing.totals)}, expected {len(expected)}"
+            )
+        bounded = (min(len(expected), BOUND), len(expected) <= BOUND)
+        if listing.bounded != {bounded}:
+            self.problems.append(
+                f"{where}: countUpTo(atMost: {BOUND}) {sorted(listing.bounded)}, expected {bounded}"
             )
         sizes = listing.sizes
         if any(size > PAGE for size in sizes) or any(size != PAGE for size in sizes[:-1]):
