@@ -26,7 +26,7 @@ from strawberry.types.field import StrawberryField
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from graphql import GraphQLField, GraphQLLeafType, GraphQLSchema
+    from graphql import GraphQLField, GraphQLLeafType, GraphQLOutputType, GraphQLSchema
     from graphql.execution.collect_fields import FieldDetailsList
     from graphql.pyutils import AwaitableOrValue, Path
 
@@ -35,13 +35,15 @@ DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's
 
 class Plain(NamedTuple):
     """How to read one plain field: its attribute, through the schema's default resolver;
-    its scalar or enum type when it is one (None: an object or a list), and whether it may
-    be null."""
+    its scalar or enum type when it is one, its object type when it is one that needs no
+    `is_type_of` check (else None: a list, an interface), and whether it may be null."""
 
     attribute: str
     read: Callable[[Any, str], Any]
     leaf: GraphQLLeafType | None
+    object_type: GraphQLObjectType | None
     nullable: bool
+    return_type: GraphQLOutputType
 
 
 def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
@@ -77,7 +79,17 @@ def _plain(field: GraphQLField) -> Plain | None:
     nullable = not isinstance(return_type, GraphQLNonNull)
     named = return_type if nullable else return_type.of_type
     leaf = named if is_leaf_type(named) else None
-    return Plain(definition.python_name, definition.default_resolver, leaf, nullable)
+    object_type = (
+        named if isinstance(named, GraphQLObjectType) and named.is_type_of is None else None
+    )
+    return Plain(
+        definition.python_name,
+        definition.default_resolver,
+        leaf,
+        object_type,
+        nullable,
+        return_type,
+    )
 
 
 class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
@@ -124,8 +136,23 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
                 else:
                     if coerced is not None and coerced is not Undefined:
                         return coerced
-            elif value is None and plain.nullable:
-                return None
+            elif value is None:
+                if plain.nullable:
+                    return None
+            elif (
+                plain.object_type is not None
+                and not self.is_awaitable(value)
+                and not isinstance(value, Exception)
+            ):
+                # what complete_value does for an object type without is_type_of
+                try:
+                    completed = self.collect_and_execute_subfields(
+                        plain.object_type, field_details_list, path, value, position_context
+                    )
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, plain.return_type, field_details_list, path)
+                    return None
+                return self._settled(plain.return_type, field_details_list, path, completed)
         return self._complete(parent_type, field_details_list, path, position_context, value)
 
     def _complete(
@@ -149,17 +176,27 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
             completed = self.complete_value(
                 return_type, field_details_list, info, path, value, position_context
             )
-            if self.is_awaitable(completed):
-
-                async def await_completed() -> Any:
-                    try:
-                        return await completed
-                    except Exception as raw_error:
-                        self.handle_field_error(raw_error, return_type, field_details_list, path)
-                        return None
-
-                return await_completed()
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-        return completed
+        return self._settled(return_type, field_details_list, path, completed)
+
+    def _settled(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        completed: Any,
+    ) -> AwaitableOrValue[Any]:
+        """A completed value, or an awaitable of it whose error is the field's."""
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()

@@ -22,6 +22,12 @@ class Colour(Enum):
 
 
 @strawberry.type
+class Child:
+    name: str
+    required: str
+
+
+@strawberry.type
 class Leaf:
     name: str
     when: datetime
@@ -30,6 +36,7 @@ class Leaf:
     maybe: str | None
     required: str  # set to None on one instance: graphql-core's non-null error
     broken: str  # a property that raises on one instance
+    child: Child | None  # None on one instance, a child with a null `required` on another
 
     def __init__(self, index: int) -> None:
         self.name = f"leaf {index}"
@@ -38,6 +45,11 @@ class Leaf:
         self.count = index
         self.maybe = None if index % 2 else "here"
         self.required = None if index == 2 else "yes"  # type: ignore[assignment]
+        self.child = (
+            None
+            if index == 0
+            else Child(name=f"child {index}", required=None if index == 3 else "yes")
+        )  # type: ignore[arg-type]
         self._index = index
 
     def __getattribute__(self, name: str) -> Any:
@@ -63,6 +75,7 @@ QUERY = """{
   }
   again: leaves { required }
   more: leaves { broken }
+  children: leaves { child { name required } }
 }"""
 
 
@@ -84,6 +97,7 @@ def test_answers_and_errors_are_graphql_cores() -> None:
         "maybe",
         "required",
         "broken",
+        "child",
     }
     expected = answer(plain)
     assert answer(fast) == expected
@@ -91,7 +105,14 @@ def test_answers_and_errors_are_graphql_cores() -> None:
     assert data["leaves"][3]["count"] == 30
     assert data["leaves"][0]["colour"] == "BLUE"
     assert data["again"] is None  # a non-null field's null nulls the non-null list
-    assert [path for _message, path in errors] == [["again", 2, "required"], ["more", 1, "broken"]]
+    assert data["children"][0] == {"child": None}
+    assert data["children"][1] == {"child": {"name": "child 1", "required": "yes"}}
+    assert data["children"][3] == {"child": None}  # its non-null `required` was null
+    assert [path for _message, path in errors] == [
+        ["children", 3, "child", "required"],
+        ["again", 2, "required"],
+        ["more", 1, "broken"],
+    ]
 
 
 class CountResolves(SchemaExtension):
