@@ -7,10 +7,11 @@ strawberry's wrapper (which calls the field's `get_result`, which calls the defa
 asks whether the value is awaitable and completes it through `complete_value` twice (non-null,
 then leaf). The executor below (graphql-core's documented hook, passed to strawberry's
 `Schema(execution_context_class=...)`) reads such a field itself: a scalar or enum value is
-serialized at once; anything else (an object, a list, an awaitable, null, an error) goes on
-through graphql-core's own completion, with the value already read, so answers and errors are
-the same as without it. With an extension that wraps resolvers (a `resolve` hook) nothing is
-read this way.
+serialized at once, an object of a type without `is_type_of` has its selection executed at once;
+anything else (a list, an interface, an awaitable, null, an error) goes on through
+graphql-core's own completion, with the value already read, so answers and errors are the same
+as without it (tests/test_plain_fields.py compares them). With an extension that wraps
+resolvers (a `resolve` hook) nothing is read this way.
 """
 
 from __future__ import annotations
