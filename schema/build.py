@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from crmfeed.execution import PlainFieldExecution
 from crmfeed.metrics import OperationMetrics
 from schema.extensions import extensions, is_unexpected
 from schema.mutation import Mutation
@@ -28,7 +29,12 @@ class Subscription(NotificationSubscription, TransferSubscription):
 
 
 class CrmSchema(strawberry.Schema):
-    """Logs only unexpected errors; refusals and bad input are answers, not incidents."""
+    """Logs only unexpected errors; refusals and bad input are answers, not incidents. Plain
+    fields are read by crmfeed/execution.py's executor."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execution_context_class = PlainFieldExecution.for_schema(self._schema)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -1,0 +1,138 @@
+"""crmfeed/execution.py reads plain fields itself: answers and errors are graphql-core's own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from crmfeed.execution import PlainFieldExecution, plain_fields
+from schema.build import build_schema
+from tests.conftest import test_settings as settings_for_tests
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Child:
+    name: str
+    required: str
+
+
+@strawberry.type
+class Leaf:
+    name: str
+    when: datetime
+    colour: Colour
+    count: int
+    maybe: str | None
+    required: str  # set to None on one instance: graphql-core's non-null error
+    broken: str  # a property that raises on one instance
+    child: Child | None  # None on one instance, a child with a null `required` on another
+
+    def __init__(self, index: int) -> None:
+        self.name = f"leaf {index}"
+        self.when = datetime(2026, 1, index + 1, tzinfo=UTC)
+        self.colour = Colour.RED if index % 2 else Colour.BLUE
+        self.count = index
+        self.maybe = None if index % 2 else "here"
+        self.required = None if index == 2 else "yes"  # type: ignore[assignment]
+        self.child = (
+            None
+            if index == 0
+            else Child(name=f"child {index}", required=None if index == 3 else "yes")
+        )  # type: ignore[arg-type]
+        self._index = index
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "broken" and object.__getattribute__(self, "_index") == 1:
+            raise ValueError("cannot read broken")
+        if name == "count" and object.__getattribute__(self, "_index") == 3:
+            return asyncio.sleep(0, result=30)  # an awaitable, as a relation not prefetched
+        if name == "broken":
+            return "fine"
+        return object.__getattribute__(self, name)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def leaves(self) -> list[Leaf] | None:
+        return [Leaf(index) for index in range(4)]
+
+
+QUERY = """{
+  leaves { name when colour count maybe alias: name
+    ... on Leaf { colour }
+  }
+  again: leaves { required }
+  more: leaves { broken }
+  children: leaves { child { name required } }
+}"""
+
+
+def answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, list[Any]]]]:
+    result = asyncio.run(schema.execute(QUERY))
+    errors = sorted((error.message, list(error.path or ())) for error in result.errors or ())
+    return result.data, errors
+
+
+def test_answers_and_errors_are_graphql_cores() -> None:
+    plain = strawberry.Schema(query=Query)
+    fast = strawberry.Schema(query=Query)
+    fast.execution_context_class = PlainFieldExecution.for_schema(fast._schema)
+    assert set(fast.execution_context_class.plain["Leaf"]) == {
+        "name",
+        "when",
+        "colour",
+        "count",
+        "maybe",
+        "required",
+        "broken",
+        "child",
+    }
+    expected = answer(plain)
+    assert answer(fast) == expected
+    data, errors = expected
+    assert data["leaves"][3]["count"] == 30
+    assert data["leaves"][0]["colour"] == "BLUE"
+    assert data["again"] is None  # a non-null field's null nulls the non-null list
+    assert data["children"][0] == {"child": None}
+    assert data["children"][1] == {"child": {"name": "child 1", "required": "yes"}}
+    assert data["children"][3] == {"child": None}  # its non-null `required` was null
+    assert [path for _message, path in errors] == [
+        ["children", 3, "child", "required"],
+        ["again", 2, "required"],
+        ["more", 1, "broken"],
+    ]
+
+
+class CountResolves(SchemaExtension):
+    calls = 0
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        CountResolves.calls += 1
+        return _next(root, info, *args, **kwargs)
+
+
+def test_an_extension_that_wraps_resolvers_still_sees_every_plain_field() -> None:
+    schema = strawberry.Schema(query=Query, extensions=[CountResolves])
+    schema.execution_context_class = PlainFieldExecution.for_schema(schema._schema)
+    CountResolves.calls = 0
+    asyncio.run(schema.execute("{ leaves { name maybe } }"))
+    assert CountResolves.calls == 1 + 4 * 2
+
+
+def test_the_feed_items_columns_and_relations_are_read_as_plain_fields() -> None:
+    fields = plain_fields(build_schema(settings_for_tests("sqlite+aiosqlite:///:memory:"))._schema)
+    assert {"id", "type", "content", "createdAt", "author", "likeCount"} <= set(fields["FeedItem"])
+    assert "replies" not in fields["FeedItem"]  # a resolver with arguments
+    assert {"id", "name"} <= set(fields["User"])
