@@ -240,6 +240,12 @@ def test_serve_migrates_loads_the_demo_and_starts_uvicorn(
                 "workers": None,
                 "reload": False,
                 "log_level": "info",
+                # Lean websockets: no compression state per socket, messages as large as bodies.
+                "ws": "websockets-sansio",
+                "ws_max_size": 1024 * 1024,
+                "ws_per_message_deflate": False,
+                "ws_ping_interval": 20.0,
+                "ws_ping_timeout": 20.0,
             },
         )
     ]
