@@ -207,13 +207,15 @@ async def test_each_outage_poll_is_two_statements_for_all_subscribers(
 
             await reply(api_a, ann, item, "before")
             await everyone_receives()
-            assert services_b.hub.outage_polls == 0
+            # 0 on a calm machine; on a loaded one a heartbeat that comes late counts as an
+            # outage (rightly) and makes a poll of its own.
+            healthy_polls = services_b.hub.outage_polls
 
             await redis.kill()
             for number in range(3):
                 await reply(api_a, ann, item, f"during {number}")
                 await everyone_receives()
-            assert services_b.hub.outage_polls > 0
+            assert services_b.hub.outage_polls > healthy_polls
 
             await redis.start()
             loop = asyncio.get_running_loop()
