@@ -59,8 +59,9 @@ def build_app(kind: str) -> Any:
                 return
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
-            while (await receive())["type"] != "websocket.disconnect":
-                pass
+            message = await receive()
+            while message["type"] != "websocket.disconnect":  # an idle socket: drop what comes
+                message = await receive()
 
         return bare
 

@@ -133,10 +133,9 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
                 try:
                     coerced = leaf.coerce_output_value(value)
                 except Exception:  # completed again below, which reports it
-                    pass
-                else:
-                    if coerced is not None and coerced is not Undefined:
-                        return coerced
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
             elif value is None:
                 if plain.nullable:
                     return None
