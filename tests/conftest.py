@@ -84,29 +84,60 @@ class StatementLog:
             self.statements.append(statement)
 
 
+class ServicesPool:
+    """One set of services per database, built on first use and kept for the whole run.
+
+    `services` is parametrized by database. pytest finalizes a parametrized session fixture
+    whenever a worker moves to the other parameter, and xdist hands a worker tests of both in
+    turns: without the pool each switch rebuilt and re-migrated a database, stalling whichever
+    test came next for seconds.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.built: dict[str, tuple[Services, str | None]] = {}
+
+    async def get(self, database: str) -> Services:
+        if database not in self.built:
+            self.built[database] = await self._build(database)
+        return self.built[database][0]
+
+    async def _build(self, database: str) -> tuple[Services, str | None]:
+        schema: str | None = None
+        if database == "postgresql":
+            schema = await _postgres_schema()
+            settings = test_settings(POSTGRES_URL)
+        else:
+            path = self.tmp_path_factory.mktemp("db") / "crmfeed.db"
+            settings = test_settings(f"sqlite+aiosqlite:///{path}")
+        built = Services.create(settings, schema=schema)
+        await upgrade(built.engine)
+        log = StatementLog()
+        event.listen(built.engine.sync_engine, "before_cursor_execute", log)
+        built.statement_log = log  # type: ignore[attr-defined]
+        await built.hub.start()
+        return built, schema
+
+    async def close(self) -> None:
+        for built, schema in self.built.values():
+            await built.hub.stop()
+            await built.throttle.close()
+            await built.engine.dispose()
+            if schema is not None:
+                await _drop_postgres_schema(schema)
+
+
+@pytest.fixture(scope="session")
+async def services_pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServicesPool]:
+    pool = ServicesPool(tmp_path_factory)
+    yield pool
+    await pool.close()
+
+
 @pytest.fixture(scope="session", params=DATABASES)
-async def services(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Services]:
-    schema: str | None = None
-    if request.param == "postgresql":
-        schema = await _postgres_schema()
-        settings = test_settings(POSTGRES_URL)
-    else:
-        path = tmp_path_factory.mktemp("db") / "crmfeed.db"
-        settings = test_settings(f"sqlite+aiosqlite:///{path}")
-    built = Services.create(settings, schema=schema)
-    await upgrade(built.engine)
-    log = StatementLog()
-    event.listen(built.engine.sync_engine, "before_cursor_execute", log)
-    built.statement_log = log  # type: ignore[attr-defined]
-    await built.hub.start()
-    yield built
-    await built.hub.stop()
-    await built.throttle.close()
-    await built.engine.dispose()
-    if schema is not None:
-        await _drop_postgres_schema(schema)
+async def services(request: pytest.FixtureRequest, services_pool: ServicesPool) -> Services:
+    """The worker's shared services on the test's database (see `ServicesPool`)."""
+    return await services_pool.get(request.param)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
