@@ -17,7 +17,7 @@ from store import notifications
 from store.engine import create_engine, create_session_factory
 from store.migrate import alembic_config, current_revision, upgrade
 from store.models import Base
-from store.notifications import NewNotification
+from store.notifications import NewEvent, NewNotification
 from tests import conftest
 from tests.conftest import DATABASES, POSTGRES_URL, _drop_postgres_schema, _postgres_schema
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from sqlalchemy.engine import Connection
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from crmfeed.settings import Settings
 
@@ -295,3 +295,59 @@ async def test_order_confirmation_migration_keeps_statuses_and_current_confirmer
     assert {(n.record_id, n.confirmer_id) for n in nodes} == set(waiting.items())
     assert {(n.state, n.round, n.position) for n in nodes} == {("CURRENT", 1, 1)}
     assert "currentConfirmerId" not in next(r for r in after if r.id == confirmed.id).values
+
+
+_COUNTERS = text("SELECT user_id, last_seq FROM inbox_counters ORDER BY user_id")
+
+
+def _inbox_keys(connection: Connection) -> set[str]:
+    """The tables `notifications` references."""
+    return {key["referred_table"] for key in inspect(connection).get_foreign_keys("notifications")}
+
+
+async def _counter_options(connection: AsyncConnection) -> list[str] | None:
+    if connection.dialect.name != "postgresql":
+        return None
+    return await connection.scalar(
+        text("SELECT reloptions FROM pg_class WHERE oid = 'inbox_counters'::regclass")
+    )
+
+
+async def test_inbox_write_cost_migration_keeps_the_inbox_and_its_numbers(
+    fresh: AsyncEngine,
+) -> None:
+    """0014 drops the inbox's key to users and (PostgreSQL) half-fills the counters' pages;
+    down and up again, every entry and counter is kept, and notifications still number on."""
+    await upgrade(fresh)
+    await load_demo(create_session_factory(fresh), conftest.test_settings("sqlite://"))
+    postgres = fresh.dialect.name == "postgresql"
+    async with fresh.connect() as connection:
+        inbox = (await connection.execute(_INBOX)).all()
+        counters = (await connection.execute(_COUNTERS)).all()
+        assert await connection.run_sync(_inbox_keys) == {"notification_events"}
+        assert await _counter_options(connection) == (["fillfactor=50"] if postgres else None)
+    assert len(inbox) > 10
+
+    await _downgrade(fresh, "0013")
+    async with fresh.connect() as connection:
+        assert (await connection.execute(_INBOX)).all() == inbox
+        assert (await connection.execute(_COUNTERS)).all() == counters
+        assert await connection.run_sync(_inbox_keys) == {"notification_events", "users"}
+        assert await _counter_options(connection) is None
+
+    await upgrade(fresh)
+    async with fresh.connect() as connection:
+        assert (await connection.execute(_INBOX)).all() == inbox
+        assert (await connection.execute(_COUNTERS)).all() == counters
+        assert await connection.run_sync(_inbox_keys) == {"notification_events"}
+        assert await connection.run_sync(_differences) == []
+    async with create_session_factory(fresh)() as session:
+        user = inbox[-1].user_id
+        enterprise = await session.scalar(
+            text(f"SELECT enterprise_id FROM users WHERE id = {user}")
+        )
+        sent = await notifications.add_events(
+            session, enterprise, [(NewEvent("CC", "new"), [user])]
+        )
+        await session.commit()
+    assert sent == [(user, max(row.seq for row in inbox if row.user_id == user) + 1)]

@@ -10,14 +10,20 @@ IMPORT_FINISHED has no producer yet (import is a later issue), so it is not test
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from crmfeed.ids import Kind, from_global
-from store.notification_tables import InboxCounter, Notification
+from store import notifications
+from store.models import User
+from store.notification_tables import InboxCounter, InboxEntry, Notification
+from store.notifications import NewEvent, NewNotification
 from tests.feed_helpers import new_org, post
 from tests.processes import (
     change_owner,
@@ -563,3 +569,64 @@ async def post_error(
     from tests.feed_helpers import post_error as refused
 
     return await refused(org, who, content, **options)
+
+
+# -- every entry belongs to a user (no foreign key since migration 0014) -------------------------
+
+NO_SUCH_USER = 900_001
+_DELETES_USERS = re.compile(
+    r"delete\(\s*(User|users)\b|DELETE\s+FROM\s+\"?users\b|\.delete\(\s*(user|viewer)\b",
+    re.IGNORECASE,
+)
+
+
+async def test_entries_are_written_only_for_users_that_exist(org: Org, services: Services) -> None:
+    """`notifications.user_id` has no foreign key: the writers take users from their inbox
+    counters (which reference users), so an unknown user gets no entry and no number."""
+    ann = await org.user("Ann")
+    ann_number = from_global(Kind.USER, ann.id)
+    async with services.session_factory() as session:
+        enterprise = await session.scalar(select(User.enterprise_id).where(User.id == ann_number))
+        assert enterprise is not None
+        sent = await notifications.add_events(
+            session, enterprise, [(NewEvent("CC", "to Ann and nobody"), [ann_number, NO_SUCH_USER])]
+        )
+        assert sent == [(ann_number, 1)]
+        # several notifications for one user at once (due reminders) are numbered in Python
+        with pytest.raises(IntegrityError):
+            await notifications.add(
+                session,
+                enterprise,
+                [NewNotification(NO_SUCH_USER, "REMINDER", f"r{n}") for n in (1, 2)],
+            )
+        await session.rollback()
+    async with services.session_factory() as session:
+        orphans = await session.scalar(
+            select(func.count())
+            .select_from(InboxEntry)
+            .where(InboxEntry.user_id.not_in(select(User.id)))
+        )
+        unknown = await session.scalar(
+            select(func.count())
+            .select_from(InboxCounter)
+            .where(InboxCounter.user_id == NO_SUCH_USER)
+        )
+    assert (orphans, unknown) == (0, 0)
+
+
+def test_users_are_never_deleted() -> None:
+    """What the missing foreign key relies on: the application deactivates users and never
+    deletes them (a deleted user's entries would stay behind)."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [
+        path
+        for package in ("store", "resolvers", "crmfeed")
+        for path in (root / package).rglob("*.py")
+    ]
+    assert len(sources) > 50
+    deleting = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in sources
+        for match in _DELETES_USERS.finditer(path.read_text())
+    ]
+    assert deleting == []
