@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import uvicorn
 import websockets
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from crmfeed.app import Services, create_app
 from crmfeed.ids import Kind, from_global
+from crmfeed.live.websocket import LeanWebSocketProtocol
 from crmfeed.security import issue_token
 from tests.feed_helpers import post
 from tests.live_helpers import WsClient, free_port, running_server
@@ -558,8 +558,8 @@ def noise(size: int) -> str:
     return "".join(random.choices(string.ascii_letters + string.digits, k=size))
 
 
-class SmallBuffersProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websocket protocol with the buffers of a slow mobile link: a small kernel
+class SmallBuffersProtocol(LeanWebSocketProtocol):
+    """The served websocket protocol with the buffers of a slow mobile link: a small kernel
     send buffer and a small asyncio write buffer, so a client that stops reading blocks the
     server's sends after a few notifications instead of a few megabytes."""
 
