@@ -4,10 +4,11 @@ uvicorn's `WebSocketsSansIOProtocol` keeps, for the life of every socket, the pa
 request and the response it answered with (websockets' `Headers`, ~5 KiB), an `asyncio.Queue`
 for what the client sends (three deques, ~2.5 KiB, for the one message a socket waits on) and an
 `asyncio.Event` for write flow control (a deque of waiters). `LeanWebSocketProtocol` drops the
-handshake once the socket is accepted and replaces the queue and the event with ones that hold
-a container or a future only while something waits; framing, keepalive pings, close handling
-and flow control are uvicorn's. `crmfeed serve` uses it when WS_IMPLEMENTATION is `crmfeed`
-(the default; bench/notifications.md, "Session 9: sockets", measures it).
+handshake once the socket is accepted (uvicorn's references, and the one websockets' parser
+keeps) and replaces the queue and the event with ones that hold a container or a future only
+while something waits; framing, keepalive pings, close handling and flow control are uvicorn's.
+`crmfeed serve` uses it when WS_IMPLEMENTATION is `crmfeed` (the default;
+bench/notifications.md, "Session 9: sockets", measures it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol
 
 from crmfeed.live.hub import Mailbox
 
@@ -88,6 +90,14 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         self.request = None  # type: ignore[assignment]  # the scope holds what the app reads
+        conn = self.conn
+        if conn.parser_exc is None and not conn.reader.buffer and not self.close_sent:
+            # websockets' server parser is a generator that keeps the request it parsed in its
+            # frame for the socket's life while it parses frames; with nothing read past the
+            # request, the frame parser alone takes over in the same place.
+            parser = Protocol.parse(conn)
+            next(parser)  # runs to its wait for data
+            conn.parser = parser
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
