@@ -184,6 +184,29 @@ async def test_compression_only_when_configured_and_messages_bounded(
     assert code == 1009
 
 
+async def test_a_message_that_is_not_json_text_is_refused_as_each_protocol_says(
+    live: Live,
+) -> None:
+    """graphql-transport-ws closes the socket (4400) on text that is not JSON and on a binary
+    message; legacy graphql-ws ignores the text and closes (1002) on a binary message."""
+    org = await live.org()
+    for garbage, reason in ((b"\x00\x01", "must be text"), ("{not json", "valid JSON")):
+        async with WsClient.connect(live.ws_url, org.admin.token) as client:
+            await client.acknowledged()
+            await client.ws.send(garbage)
+            code, said, messages = await closed_with(client)
+        assert (code, messages) == (4400, [])
+        assert reason in said
+    async with WsClient.connect(live.ws_url, org.admin.token, "graphql-ws") as client:
+        await client.acknowledged()
+        await client.ws.send("{not json")
+        await client.subscribe("1")  # the socket still serves
+        assert await client.nothing_within(0.3)
+        await client.ws.send(b"\x00\x01")
+        code, _, messages = await closed_with(client)
+    assert (code, messages) == (1002, [])
+
+
 async def test_a_subscription_before_connection_init_is_refused(live: Live) -> None:
     async with websockets.connect(live.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         client = WsClient(ws, "graphql-transport-ws")
