@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
     from starlette.websockets import WebSocket
     from strawberry.http import GraphQLHTTPResponse
 
@@ -351,6 +351,33 @@ class CrmGraphQL(GraphQL):
         raise ConnectionRejectionError({"message": reason, "code": code})
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path below the app's root path, as Starlette's router matches it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
+    return path
+
+
+class App(Starlette):
+    """Starlette, except that a websocket to /graphql goes to the GraphQL view straight away
+    (with its request id): Starlette's error and exception middleware and its router do
+    nothing for a socket the view handles, yet each open socket kept their coroutine frames
+    and closures for its whole life."""
+
+    def __init__(self, *, websocket_app: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.websocket_app = websocket_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and route_path(scope) == "/graphql":
+            scope["app"] = self
+            await self.websocket_app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(services: Services | None = None) -> Starlette:
     """The app; `services` defaults to ones built from the environment's settings.
 
@@ -400,7 +427,8 @@ def create_app(services: Services | None = None) -> Starlette:
                     started.push_async_callback(poller.stop)
             yield
 
-    app = Starlette(
+    app = App(
+        websocket_app=logs.RequestIdMiddleware(graphql),
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route(
