@@ -1587,7 +1587,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ws",
-        choices=["websockets-sansio", "websockets", "wsproto"],
+        choices=["crmfeed", "websockets-sansio", "websockets", "wsproto"],
         help="uvicorn's websocket implementation (default: as `crmfeed serve`, WS_IMPLEMENTATION)",
     )
     parser.add_argument(

@@ -1,7 +1,8 @@
 """What one idle websocket costs in the libraries crmfeed stands on, without crmfeed.
 
 Serves, in a subprocess, by uvicorn as `crmfeed serve` does (uvloop, httptools, the websocket
-options of `crmfeed.runtime.uvicorn_options`), one of:
+options of `crmfeed.runtime.uvicorn_options`: WS_IMPLEMENTATION=websockets-sansio for uvicorn's
+own protocol instead of crmfeed's lean one), one of:
 
 * `bare`: an ASGI app that accepts the socket and waits for its next message (uvicorn and the
   websockets library alone);

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
+from json import JSONDecodeError
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
@@ -18,9 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
     from starlette.websockets import WebSocket
     from strawberry.http import GraphQLHTTPResponse
 
@@ -122,7 +125,24 @@ def bearer_token(headers: Any) -> str | None:
 
 
 class RejectingWebSocketAdapter(ASGIWebSocketAdapter):
-    """Closes a refused websocket with the code and reason `on_ws_connect` chose."""
+    """Closes a refused websocket with the code and reason `on_ws_connect` chose; holds no
+    message's text while it waits for the next one (an idle socket keeps nothing of them)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncIterator[object]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    message = self.view.decode_json(await self.ws.receive_text())
+                except JSONDecodeError as error:
+                    if ignore_parsing_errors:
+                        continue
+                    raise NonJsonMessageReceived from error
+                yield message
+                del message
+        except KeyError as error:  # a binary message
+            raise NonTextMessageReceived from error
+        except WebSocketDisconnect:
+            return
 
     async def close(self, code: int, reason: str) -> None:
         chosen = getattr(self.ws.state, "rejection", None)
@@ -331,6 +351,33 @@ class CrmGraphQL(GraphQL):
         raise ConnectionRejectionError({"message": reason, "code": code})
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path below the app's root path, as Starlette's router matches it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
+    return path
+
+
+class App(Starlette):
+    """Starlette, except that a websocket to /graphql goes to the GraphQL view straight away
+    (with its request id): Starlette's error and exception middleware and its router do
+    nothing for a socket the view handles, yet each open socket kept their coroutine frames
+    and closures for its whole life."""
+
+    def __init__(self, *, websocket_app: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.websocket_app = websocket_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and route_path(scope) == "/graphql":
+            scope["app"] = self
+            await self.websocket_app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(services: Services | None = None) -> Starlette:
     """The app; `services` defaults to ones built from the environment's settings.
 
@@ -380,7 +427,8 @@ def create_app(services: Services | None = None) -> Starlette:
                     started.push_async_callback(poller.stop)
             yield
 
-    app = Starlette(
+    app = App(
+        websocket_app=logs.RequestIdMiddleware(graphql),
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route(

@@ -43,7 +43,11 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
     from graphql import DocumentNode
-    from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+        ConnectionInitMessage,
+        Message,
+        SubscribeMessage,
+    )
 
     from crmfeed.settings import Settings
 
@@ -261,7 +265,25 @@ class PersistedQueryTransportWS(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws whose `subscribe` payload may carry `extensions.persistedQuery`:
     a known hash alone runs its text; an unknown one, or a text that does not match its hash,
     is answered with an `error` message for that operation (the socket stays open). The view
-    must have a `persisted_queries` store."""
+    must have a `persisted_queries` store.
+
+    An idle socket keeps neither its last message nor the finished connection_init timer:
+    thousands of idle subscriptions each held a decoded `subscribe` and a done task."""
+
+    async def handle_message(self, message: Message) -> None:
+        try:
+            await super().handle_message(message)
+        finally:
+            # The handler's loop holds the last message while it waits for the next one; what
+            # it started keeps what it needs (an operation its query text and variables).
+            if isinstance(message, dict):
+                message.clear()  # type: ignore[attr-defined]
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        # Cancelled by now (a second connection_init closes the socket with 4429, decided
+        # by `connection_init_received`, not by the timer).
+        self.connection_init_timeout_task = None
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: Any = message.get("payload")

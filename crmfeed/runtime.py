@@ -6,6 +6,7 @@ import gc
 from typing import TYPE_CHECKING, Any
 
 from crmfeed.app import create_app
+from crmfeed.live.websocket import LeanWebSocketProtocol
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -46,10 +47,15 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     message as for an HTTP body), as `crmfeed serve` passes them.
 
     An idle subscription's socket then holds its protocol state and nothing more: no
-    permessage-deflate state unless WS_PER_MESSAGE_DEFLATE asks for it (bench/README.md,
-    "Session 8: sockets", measures each option)."""
+    permessage-deflate state unless WS_PER_MESSAGE_DEFLATE asks for it, and, with
+    WS_IMPLEMENTATION `crmfeed` (the default), neither its handshake nor a receive queue
+    (crmfeed/live/websocket.py; bench/README.md "Session 8: sockets" and bench/notifications.md
+    "Session 9: sockets" measure each option)."""
+    ws: str | type[LeanWebSocketProtocol] = settings.ws_implementation
+    if ws == "crmfeed":
+        ws = LeanWebSocketProtocol
     return {
-        "ws": settings.ws_implementation,
+        "ws": ws,
         "ws_max_size": settings.max_body_size,  # a larger message closes the socket (1009)
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         "ws_ping_interval": settings.ws_ping_interval_seconds,

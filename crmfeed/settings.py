@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0)
     # Websockets as `crmfeed serve` serves them (crmfeed/runtime.py: uvicorn_options): what an
     # idle subscription costs the process (bench/README.md, "Session 8: sockets").
-    ws_implementation: Literal["websockets-sansio", "websockets", "wsproto"] = "websockets-sansio"
+    # `crmfeed`: uvicorn's websockets-sansio holding less per socket (crmfeed/live/websocket.py).
+    ws_implementation: Literal["crmfeed", "websockets-sansio", "websockets", "wsproto"] = "crmfeed"
     ws_per_message_deflate: bool = False  # compression state per socket; messages are small
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)

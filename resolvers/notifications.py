@@ -98,6 +98,7 @@ async def stream(context: Context, after: str | None) -> AsyncIterator[Delivered
             context.use_viewer(delivery.viewer)
             context.reset_loaders()
             yield delivery.found
+            del delivery  # an idle stream keeps no notification (its rows) while it waits
     finally:
         deliverer.close(hub, subscription)
 

@@ -151,3 +151,4 @@ class Subscription:
     ) -> AsyncGenerator[Notification, None]:
         async for found in notifications.stream(info.context, after):
             yield Notification.of(found.row, found)
+            del found  # nor does this generator, while it waits for the next one

@@ -18,6 +18,7 @@ from uvicorn.importer import import_from_string
 
 from crmfeed import cli, demo
 from crmfeed.cli import app, mask_url, public_url, should_load_demo
+from crmfeed.live.websocket import LeanWebSocketProtocol
 from crmfeed.settings import DEV_SECRET_KEY
 
 if TYPE_CHECKING:
@@ -240,8 +241,9 @@ def test_serve_migrates_loads_the_demo_and_starts_uvicorn(
                 "workers": None,
                 "reload": False,
                 "log_level": "info",
-                # Lean websockets: no compression state per socket, messages as large as bodies.
-                "ws": "websockets-sansio",
+                # Lean websockets: uvicorn's sansio protocol without its handshake and queue
+                # (crmfeed/live/websocket.py), no compression state, messages as large as bodies.
+                "ws": LeanWebSocketProtocol,
                 "ws_max_size": 1024 * 1024,
                 "ws_per_message_deflate": False,
                 "ws_ping_interval": 20.0,

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import uvicorn
 import websockets
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from crmfeed.app import Services, create_app
 from crmfeed.ids import Kind, from_global
+from crmfeed.live.websocket import LeanWebSocketProtocol
 from crmfeed.security import issue_token
 from tests.feed_helpers import post
 from tests.live_helpers import WsClient, free_port, running_server
@@ -182,6 +182,29 @@ async def test_compression_only_when_configured_and_messages_bounded(
         await client.send({"type": "connection_init", "payload": {"pad": "x" * 5000}})
         code, _, _ = await closed_with(client)
     assert code == 1009
+
+
+async def test_a_message_that_is_not_json_text_is_refused_as_each_protocol_says(
+    live: Live,
+) -> None:
+    """graphql-transport-ws closes the socket (4400) on text that is not JSON and on a binary
+    message; legacy graphql-ws ignores the text and closes (1002) on a binary message."""
+    org = await live.org()
+    for garbage, reason in ((b"\x00\x01", "must be text"), ("{not json", "valid JSON")):
+        async with WsClient.connect(live.ws_url, org.admin.token) as client:
+            await client.acknowledged()
+            await client.ws.send(garbage)
+            code, said, messages = await closed_with(client)
+        assert (code, messages) == (4400, [])
+        assert reason in said
+    async with WsClient.connect(live.ws_url, org.admin.token, "graphql-ws") as client:
+        await client.acknowledged()
+        await client.ws.send("{not json")
+        await client.subscribe("1")  # the socket still serves
+        assert await client.nothing_within(0.3)
+        await client.ws.send(b"\x00\x01")
+        code, _, messages = await closed_with(client)
+    assert (code, messages) == (1002, [])
 
 
 async def test_a_subscription_before_connection_init_is_refused(live: Live) -> None:
@@ -558,8 +581,8 @@ def noise(size: int) -> str:
     return "".join(random.choices(string.ascii_letters + string.digits, k=size))
 
 
-class SmallBuffersProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websocket protocol with the buffers of a slow mobile link: a small kernel
+class SmallBuffersProtocol(LeanWebSocketProtocol):
+    """The served websocket protocol with the buffers of a slow mobile link: a small kernel
     send buffer and a small asyncio write buffer, so a client that stops reading blocks the
     server's sends after a few notifications instead of a few megabytes."""
 
