@@ -161,6 +161,33 @@ def _reach(
     return visibility.readable_reach(viewer, object_type, record_filter.conditions())
 
 
+@lru_cache(maxsize=visibility.VIEWER_CACHE)
+def _reach_rows(
+    viewer: Viewer, object_type: str | None, record_filter: RecordFilter, limit: int
+) -> Select[tuple[int]] | None:
+    """The first `limit` rows of `visibility.readable_reach` (a list of normal records), built
+    once per viewer and list: building it costs more than SQLite takes to run it for most.
+    None when a grant opens every record of the list."""
+    reach = visibility.readable_reach(viewer, object_type, record_filter.conditions())
+    if reach is None:
+        return None
+    found = reach.subquery("reach")
+    return select(found.c.id).limit(limit)
+
+
+@lru_cache(maxsize=visibility.VIEWER_CACHE)
+def _walked(
+    viewer: Viewer, object_type: str | None, record_filter: RecordFilter
+) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a walk of the list index with the per-row forms (built once per
+    viewer and list)."""
+    listed = visibility.listed_row(viewer, object_type=object_type)
+    conditions = [listed, *record_filter.conditions()]
+    if object_type is not None:
+        conditions.append(Record.object_type == object_type)
+    return tuple(conditions)
+
+
 def _listing(
     viewer: Viewer,
     object_type: str | None,
@@ -192,23 +219,22 @@ async def page_records(
     tested with the per-row forms until the page is full (the viewer sees many, so the walk is
     short). Either way the builder decides."""
     conditions: list[ColumnElement[bool]]
-    reach = _reach(session, viewer, object_type, record_filter, life_status)
-    if reach is None:
+    cap = visibility.NARROW_REACH
+    statement = None
+    if life_status is LifeStatus.NORMAL and session.get_bind().dialect.name != "postgresql":
+        # as `_reach`
+        statement = _reach_rows(viewer, object_type, record_filter, REACH_ROWS * (cap + 1))
+    if statement is None:
         conditions = _listing(viewer, object_type, record_filter, life_status)
     else:
         # The grants' rows as they come (no DISTINCT, which PostgreSQL would finish before
         # the LIMIT): a record usually comes twice (owner, and the owner's team row).
-        found = reach.subquery("reach")
-        cap = visibility.NARROW_REACH
-        rows = list(await session.scalars(select(found.c.id).limit(REACH_ROWS * (cap + 1))))
+        rows = list(await session.scalars(statement))
         ids = sorted(set(rows))
         if len(rows) < REACH_ROWS * (cap + 1) and len(ids) <= cap:
             conditions = [Record.id.in_(ids)]
         else:
-            listed = visibility.listed_row(viewer, object_type=object_type)
-            conditions = [listed, *record_filter.conditions()]
-            if object_type is not None:
-                conditions.append(Record.object_type == object_type)
+            conditions = list(_walked(viewer, object_type, record_filter))
     if before_id is not None:
         conditions.append(Record.id < before_id)
     query = select(Record).where(and_(*conditions)).order_by(Record.id.desc()).limit(limit)
@@ -243,10 +269,37 @@ async def count_records(
     life_status: LifeStatus = LifeStatus.NORMAL,
 ) -> int:
     """How many records the list shows, exactly: the cost grows with the records the viewer
-    reaches (see `count_records_up_to` for a count that stops)."""
-    ids = _matching_ids(session, viewer, object_type, record_filter, life_status)
-    total = await session.scalar(select(func.count()).select_from(ids.subquery("matching")))
+    reaches (see `count_records_up_to` for a count that stops). A viewer whose grants open
+    records one by one has them counted in two disjoint parts (`visibility.readable_split`):
+    the records of the owners their owner grants name, and the others' records not owned by
+    those owners."""
+    split = None
+    if life_status is LifeStatus.NORMAL and session.get_bind().dialect.name != "postgresql":
+        split = _split_count(viewer, object_type, record_filter)
+    if split is None:
+        ids = _matching_ids(session, viewer, object_type, record_filter, life_status)
+        total = await session.scalar(select(func.count()).select_from(ids.subquery("matching")))
+    else:
+        total = await session.scalar(split)
     return total or 0
+
+
+@lru_cache(maxsize=visibility.VIEWER_CACHE)
+def _split_count(
+    viewer: Viewer, object_type: str | None, record_filter: RecordFilter
+) -> Select[tuple[int]] | None:
+    """The exact count of `visibility.readable_split` as one statement, the sum of its two
+    disjoint parts (on SQLite, as `_reach`: PostgreSQL keeps the list-index count); built once
+    per viewer and list. None when the split does not apply (the list index counts)."""
+    split = visibility.readable_split(viewer, object_type, record_filter.conditions())
+    if split is None:
+        return None
+    counted = select(func.count()).select_from(split.owned.subquery("owned")).scalar_subquery()
+    if split.others is not None:
+        others = split.others.subquery("others")
+        distinct = select(others.c.id).distinct().subquery("other_ids")
+        counted = counted + select(func.count()).select_from(distinct).scalar_subquery()
+    return select(counted)
 
 
 async def count_records_up_to(

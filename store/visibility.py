@@ -3,8 +3,9 @@ is open to whom, hence which feed items a user sees.
 
 Every grant is named once below (`GRANTS`), each a class with its three forms side by side; the
 query plans (`readable`, `follow_up_open`, `readable_row`, `follow_up_open_on`, `listed_row`,
-`open_records`, `readable_reach`, `streamed_item_sources`, `readable_to`, `follow_up_open_to`) are
-all built from that list, so a new grant is one more class and nothing else:
+`open_records`, `readable_reach`, `readable_split`, `streamed_item_sources`, `readable_to`,
+`follow_up_open_to`) are all built from that list, so a new grant is one more class and nothing
+else:
 
 grant           who                                   per viewer             per row
 --------------  ------------------------------------  ---------------------  -------------------
@@ -29,6 +30,9 @@ CrmAdmin        CRM administrators (invalid records   the whole enterprise   the
   head's subtree at any depth, without recursion or Python-side filtering): lists and counts,
   and (`branch`) each grant's own branch of `open_records` and `readable_reach`, read from its
   own index (what counts and narrow lists cost in proportion to the records a viewer reaches);
+  a grant decided by the record's owner names those owners (`owners`), one decided by rows of
+  its own table names the records (`record_ids`), so an exact count adds the records of the
+  owners to the others' records not owned by them (`readable_split`);
 - per row (`on_row`): the same viewer, for a few rows already found by key (a correlated probe
   where the list would be long);
 - per column (`to_user`): the user as a SQL column, correlated on the row and that column only,
@@ -47,6 +51,7 @@ equal to the rules.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -397,14 +402,38 @@ class Grant(ABC):
         depends on the row."""
         return None
 
+    def owners(
+        self, viewer: Viewer, purpose: Purpose, object_type: str | None
+    ) -> Select[tuple[int]] | None:
+        """Per viewer, for a grant decided by the record's owner alone (in a list of
+        `object_type`, when given): the ids of the users whose normal records it opens, so
+        that `among` is `owner_id IN` them. None when the row itself decides."""
+        return None
+
+    def record_ids(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+        """Per viewer, for a grant decided by rows of its own table (team rows, confirmation
+        nodes): the ids of the records it opens, read from that table's index, so that `among`
+        is `id IN` them. None otherwise."""
+        return None
+
     def branch(
-        self, viewer: Viewer, purpose: Purpose, *where: ColumnElement[bool]
+        self,
+        viewer: Viewer,
+        purpose: Purpose,
+        *where: ColumnElement[bool],
+        excluding: Select[tuple[int]] | None = None,
     ) -> Select[tuple[int]] | None:
         """Per viewer: the ids of the normal records it opens (among those `where` accepts, a
-        condition on `Record`), read from its own index."""
+        condition on `Record`), read from its own index; with `excluding`, only those not
+        among its ids (tested on the grant's own rows first, where it has them)."""
         condition = self.among(viewer, Record, purpose)
         if condition is None:
             return None
+        ids = self.record_ids(viewer, purpose) if excluding is not None else None
+        if ids is not None:
+            condition = Record.id.in_(ids.where(ids.selected_columns[0].not_in(excluding)))
+        elif excluding is not None:
+            condition = and_(condition, Record.id.not_in(excluding))
         return select(Record.id).where(_normal(viewer), condition, *where)
 
     @abstractmethod
@@ -431,10 +460,15 @@ class OwnerChain(Grant):
 
     rules = (AccessRule.OWNER, AccessRule.SUPERIOR_OF_OWNER)
 
+    def owners(
+        self, viewer: Viewer, purpose: Purpose, object_type: str | None
+    ) -> Select[tuple[int]] | None:
+        return my_subtree(viewer)
+
     def among(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool] | None:
-        return record.owner_id.in_(my_subtree(viewer))
+        return record.owner_id.in_(self.owners(viewer, purpose, None))
 
     def to_user(
         self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
@@ -470,10 +504,15 @@ class DepartmentHead(Grant):
 
     rules = (AccessRule.DEPARTMENT_HEAD,)
 
+    def owners(
+        self, viewer: Viewer, purpose: Purpose, object_type: str | None
+    ) -> Select[tuple[int]] | None:
+        return owners_under_my_departments(viewer)
+
     def among(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool] | None:
-        return record.owner_id.in_(owners_under_my_departments(viewer))
+        return record.owner_id.in_(self.owners(viewer, purpose, None))
 
     def to_user(
         self, user_id: ColumnElement[int], record: type[Record], purpose: Purpose
@@ -515,12 +554,15 @@ class RelatedTeam(Grant):
 
     rules = (AccessRule.TEAM_MEMBER, AccessRule.SUPERIOR_OF_TEAM_MEMBER)
 
+    def record_ids(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+        if purpose is Purpose.FOLLOW_UP:
+            return _team_follow_up_records(viewer)
+        return _team_records(viewer)
+
     def among(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
     ) -> ColumnElement[bool] | None:
-        if purpose is Purpose.FOLLOW_UP:
-            return record.id.in_(_team_follow_up_records(viewer))
-        return record.id.in_(_team_records(viewer))
+        return record.id.in_(self.record_ids(viewer, purpose))
 
     def on_row(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
@@ -584,12 +626,27 @@ class Sharing(Grant):
             return None
         return tuple_(record.object_type, record.owner_id).in_(shared_with_me(viewer))
 
+    def owners(
+        self, viewer: Viewer, purpose: Purpose, object_type: str | None
+    ) -> Select[tuple[int]] | None:
+        """In a list of one object type, the owners of the pairs of that type."""
+        if object_type is None or self.among(viewer, Record, purpose) is None:
+            return None
+        pairs = shared_with_me(viewer).subquery("shared_pair")
+        return select(pairs.c.from_user_id).where(pairs.c.object_type == object_type)
+
     def branch(
-        self, viewer: Viewer, purpose: Purpose, *where: ColumnElement[bool]
+        self,
+        viewer: Viewer,
+        purpose: Purpose,
+        *where: ColumnElement[bool],
+        excluding: Select[tuple[int]] | None = None,
     ) -> Select[tuple[int]] | None:
         condition = self.among(viewer, Record, purpose)
         if condition is None:
             return None
+        if excluding is not None:
+            condition = and_(condition, Record.id.not_in(excluding))
         pairs = shared_with_me(viewer).subquery("shared_pair")
         return select(Record.id).where(
             _normal(viewer),
@@ -700,14 +757,16 @@ class CurrentConfirmer(Grant):
 
     rules = (AccessRule.CURRENT_CONFIRMER,)
 
-    def among(
-        self, viewer: Viewer, record: type[Record], purpose: Purpose
-    ) -> ColumnElement[bool] | None:
-        waiting = select(ConfirmationNode.record_id).where(
+    def record_ids(self, viewer: Viewer, purpose: Purpose) -> Select[tuple[int]] | None:
+        return select(ConfirmationNode.record_id).where(
             ConfirmationNode.confirmer_id == viewer.id,
             ConfirmationNode.state == NodeState.CURRENT.value,
         )
-        return record.id.in_(waiting)
+
+    def among(
+        self, viewer: Viewer, record: type[Record], purpose: Purpose
+    ) -> ColumnElement[bool] | None:
+        return record.id.in_(self.record_ids(viewer, purpose))
 
     def on_row(
         self, viewer: Viewer, record: type[Record], purpose: Purpose
@@ -995,6 +1054,67 @@ def readable_reach(
     if not branches:  # no grant opens anything: an empty set, still a statement
         branches = [select(Record.id).where(false())]
     return union_all(*branches)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitReach:
+    """`readable_reach` in two disjoint parts, for an exact count: the records the grants
+    decided by the owner open (`owned`, each id once), and those the other grants open whose
+    owner is not among those grants' owners (`others`, an id may repeat)."""
+
+    owned: Select[tuple[int]]
+    others: CompoundSelect | None
+
+
+def readable_split(
+    viewer: Viewer, object_type: str | None, where: Sequence[ColumnElement[bool]] = ()
+) -> SplitReach | None:
+    """`readable_reach(viewer, object_type, where)` split by owner: the grants whose `owners`
+    decide (owner chain, department head, sharing within a list of one type) give one set of
+    owners, whose records one `IN` reads from the owner index (a range of index entries per
+    owner); the other grants (`branch` with `excluding`) give only the records not owned by
+    those owners, dropped on their own rows (a team row, a confirmation node) before the
+    record is looked up. So a count is a sum of two counts and a record reached through
+    several grants is counted once. None when `readable_reach` is."""
+    if sees_everything(viewer):
+        return None
+    grants = [grant for grant in GRANTS if not grant.whole_enterprise]
+    conditions = list(where)
+    kept: list[ColumnElement[bool]] = []
+    if object_type is not None:
+        covers = {grant: grant.covers_type(viewer, object_type) for grant in grants}
+        if any(covers.values()):
+            return None
+        grants = [grant for grant in grants if covers[grant] is None]
+        kept.append(Record.object_type == object_type)
+    purpose = Purpose.READ
+    opening = [grant for grant in grants if grant.among(viewer, Record, purpose) is not None]
+    owner_sets = [
+        found
+        for grant in opening
+        if (found := grant.owners(viewer, purpose, object_type)) is not None
+    ]
+    by_row = [grant for grant in opening if grant.owners(viewer, purpose, object_type) is None]
+    if not owner_sets:  # no grant decides by the owner: no owner at all
+        owner_sets = [select(User.id).where(false())]
+    owners = union_all(*owner_sets)
+    # every normal record of the list's type these owners hold, the filters aside (read from
+    # the owner index alone): a record among them is in `owned` or fails the filters
+    excluding = (
+        select(Record.id)
+        .where(_normal(viewer), Record.owner_id.in_(owners), *kept)
+        .correlate(None)  # its own read of records, inside branches that read records too
+    )
+    owned = select(Record.id).where(
+        _normal(viewer), Record.owner_id.in_(owners), *kept, *conditions
+    )
+    branches = [
+        branch
+        for grant in by_row
+        if (branch := grant.branch(viewer, purpose, *kept, *conditions, excluding=excluding))
+        is not None
+    ]
+    return SplitReach(owned, union_all(*branches) if branches else None)
 
 
 @lru_cache(maxsize=VIEWER_CACHE)

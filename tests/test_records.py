@@ -596,6 +596,56 @@ async def test_records_filter_by_an_owner_the_caller_cannot_see_lists_nothing(ap
     assert await org.total(ann, "ACCOUNT", {"ownerId": bob.id}) == 0
 
 
+async def test_total_counts_a_record_reached_through_several_grants_once_under_filters(
+    api: Api,
+) -> None:
+    """A manager reaches accounts through their own, a report's, a team, a department they
+    head and a sharing rule, several at once: every filter's totalCount is the number of
+    records its list shows, each once, whichever grants open them."""
+    org = await new_org(api)
+    manager = await org.user("Manager")
+    report = await org.user("Report", superior=manager)
+    outsider = await org.user("Outsider")
+    sharer = await org.user("Sharer")
+    headed = await org.department("Headed", head=manager)
+    member = await org.user("Member", department=headed)
+    await org.share("ACCOUNT", fromUserId=sharer.id, toUserId=manager.id)
+
+    async def account(name: str, owner: Any, team: tuple[Any, ...] = ()) -> str:
+        record = await org.record(org.admin, "ACCOUNT", name, owner=owner)
+        for person in team:
+            await org.add_member(owner, record, person)
+        return record
+
+    seen = {
+        await account("own alpha", manager): manager,
+        await account("report alpha", report, (manager,)): report,
+        await account("team alpha", outsider, (report,)): outsider,
+        await account("team beta", outsider, (report, manager)): outsider,
+        await account("shared beta", sharer, (report,)): sharer,
+        await account("shared alpha", sharer): sharer,
+        await account("headed beta", member, (report, outsider)): member,
+    }
+    names = {record: (await org.get(org.admin, record) or {})["name"] for record in seen}
+    await account("hidden alpha", outsider)
+    await org.record(org.admin, "CONTACT", "team contact", owner=outsider)
+    gone = await account("invalid alpha", report, (manager,))
+    await org.invalidate(report, gone)
+
+    filters: list[tuple[dict[str, Any] | None, set[str]]] = [
+        (None, set(seen)),
+        ({"nameContains": "alpha"}, {r for r in seen if "alpha" in names[r]}),
+        ({"nameContains": "beta"}, {r for r in seen if "beta" in names[r]}),
+    ]
+    for person in (manager, report, outsider, sharer, member):
+        filters.append(({"ownerId": person.id}, {r for r, o in seen.items() if o == person}))
+    for record_filter, expected in filters:
+        listed = await org.listed_ids(manager, "ACCOUNT", record_filter)
+        assert set(listed) == expected, record_filter
+        assert len(listed) == len(expected), record_filter
+        assert await org.total(manager, "ACCOUNT", record_filter) == len(expected), record_filter
+
+
 async def test_records_filter_by_a_malformed_owner_id_is_bad_user_input(api: Api) -> None:
     org = await new_org(api)
     error = await api.error(
