@@ -73,6 +73,7 @@ from crmfeed.registry.enums import FunctionRole
 from crmfeed.security import issue_token
 from crmfeed.settings import Settings
 from store import visibility
+from store.engine import create_engine
 from store.models import Record, User, UserRole
 from store.viewer import Viewer, split_roles
 
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from sqlalchemy import ColumnElement
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 HERE = Path(__file__).resolve().parent / "postgraphile"
 SCHEMA = "crmfeed_peer"  # its own schema: the policies touch no other bench's data
@@ -184,9 +186,7 @@ async def install_policies(target: Target) -> tuple[str, int]:
     return policy, len(role_sets)
 
 
-def target_engine(target: Target) -> Any:
-    from store.engine import create_engine
-
+def target_engine(target: Target) -> AsyncEngine:
     return create_engine(target.settings(), schema=target.schema)
 
 
