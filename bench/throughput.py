@@ -86,8 +86,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def served(code: Path, database_url: str) -> Iterator[tuple[str, int]]:
-    """A server process running the checkout `code` on `database_url`: (graphql URL, pid)."""
+def served(
+    code: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """A server process running the checkout `code` on `database_url` (and `extra_env`, e.g.
+    DATABASE_SCHEMA): (graphql URL, pid)."""
     workdir = Path(tempfile.mkdtemp(prefix="crmfeed-throughput-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRMFEED_"))}
     env.update(
@@ -97,6 +100,7 @@ def served(code: Path, database_url: str) -> Iterator[tuple[str, int]]:
         RUN_REMINDERS="false",
         BROADCAST_URL="memory://",
         **CHEAP_HASHING,
+        **(extra_env or {}),
     )
     port = 8900 + random.randrange(100)
     log = (workdir / "server.log").open("wb")

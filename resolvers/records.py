@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from resolvers.checker import Standing
     from resolvers.context import Context
     from resolvers.record_actions import Sent
-    from store.models import Record
+    from store.models import Department, Record, User
     from store.viewer import Viewer
 
 
@@ -185,6 +185,8 @@ async def page(
     viewer = await context.viewer()
     size = context.page_size(first)
     before_id = decode_cursor(after)
+    owners: dict[int, User] = {}
+    departments: dict[int, Department] = {}
     async with context.db() as session:
         rows = await records.page_records(
             session,
@@ -194,7 +196,13 @@ async def page(
             before_id=before_id,
             limit=size + 1,
             life_status=life_status,
+            owners=owners,
+            departments=departments,
         )
+    # The page read its owners and their departments: `owner` and `department` of each row
+    # then cost no statement of their own.
+    context.loaders.user_by_id.prime_many(owners)
+    context.loaders.department_by_id.prime_many(departments)
     return RecordPage(
         rows=rows[:size],
         has_next=len(rows) > size,

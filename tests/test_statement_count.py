@@ -25,9 +25,9 @@ query($first: Int) {
   }
 }"""
 # Measured: the viewer, the records a non-admin reaches (up to visibility.NARROW_REACH: it
-# decides the page's plan), the page, the count, then one batch each for owners, teams,
-# departments and team members' users.
-MAX_STATEMENTS = 8
+# decides the page's plan), the page with its owners and their departments, the count, then
+# one batch each for teams and team members' users.
+MAX_STATEMENTS = 6
 
 
 async def org_with_accounts(api: Api, count: int) -> tuple[Org, Person]:
