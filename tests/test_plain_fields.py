@@ -88,7 +88,7 @@ def answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, list[Any]]]]
 def test_answers_and_errors_are_graphql_cores() -> None:
     plain = strawberry.Schema(query=Query)
     fast = strawberry.Schema(query=Query)
-    fast.execution_context_class = PlainFieldExecution.for_schema(fast._schema)
+    fast.execution_context_class = PlainFieldExecution.for_schema(fast)
     assert set(fast.execution_context_class.plain["Leaf"]) == {
         "name",
         "when",
@@ -125,7 +125,7 @@ class CountResolves(SchemaExtension):
 
 def test_an_extension_that_wraps_resolvers_still_sees_every_plain_field() -> None:
     schema = strawberry.Schema(query=Query, extensions=[CountResolves])
-    schema.execution_context_class = PlainFieldExecution.for_schema(schema._schema)
+    schema.execution_context_class = PlainFieldExecution.for_schema(schema)
     CountResolves.calls = 0
     asyncio.run(schema.execute("{ leaves { name maybe } }"))
     assert CountResolves.calls == 1 + 4 * 2
