@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from graphql import GraphQLNonNull, GraphQLObjectType, VariableNode, is_leaf_type
 from graphql.execution.executor import to_nodes
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import Undefined
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
@@ -42,14 +42,15 @@ if TYPE_CHECKING:
     import strawberry
     from graphql import (
         FieldNode,
+        GraphQLAbstractType,
         GraphQLField,
         GraphQLLeafType,
         GraphQLOutputType,
         GraphQLResolveInfo,
         GraphQLSchema,
     )
-    from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
-    from graphql.pyutils import AwaitableOrValue, Path
+    from graphql.execution.collect_fields import FieldDetails, FieldDetailsList, GroupedFieldSet
+    from graphql.pyutils import AwaitableOrValue
     from strawberry.schema.schema_converter import GraphQLCoreConverter
     from strawberry.types.arguments import StrawberryArgument
 
@@ -216,6 +217,8 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
     converter: ClassVar[GraphQLCoreConverter | None] = None
     # Converted literal arguments, by the field node's id: (the node, its arguments).
     kept_arguments: ClassVar[dict[int, tuple[FieldNode, dict[str, Any]]]] = {}
+    # Resolved types of abstract values, checked: by (abstract type, object type) name.
+    runtime_types: ClassVar[dict[tuple[str, str], GraphQLObjectType]] = {}
 
     @classmethod
     def for_schema(cls, schema: strawberry.Schema) -> type[PlainFieldExecution]:
@@ -228,7 +231,7 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
         return type(
             cls.__name__,
             (cls,),
-            {"plain": fields, "converter": converter, "kept_arguments": {}},
+            {"plain": fields, "converter": converter, "kept_arguments": {}, "runtime_types": {}},
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -236,6 +239,133 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if manager is not None and manager.middlewares:
             self.plain = {}  # a middleware wraps every resolver: let it
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """graphql-core's, with a plain scalar or enum field read and serialized in the loop:
+        its path is made only when it is needed (an error, a null in a non-null field, an
+        awaitable)."""
+        fields = self.plain.get(parent_type.name)
+        if fields is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        type_name = parent_type.name
+        is_awaitable = self.is_awaitable
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                plan = fields.get(field_details_list[0].node.name.value)
+                if type(plan) is Plain and plan.leaf is not None:
+                    try:
+                        value = plan.read(source_value, plan.attribute)
+                    except Exception as error:  # completed below, as graphql-core does
+                        value = error
+                    else:
+                        if value is None:
+                            if plan.nullable:
+                                results[response_name] = None
+                                continue
+                        elif not is_awaitable(value) and not isinstance(value, Exception):
+                            try:
+                                coerced = plan.leaf.coerce_output_value(value)
+                            except Exception:  # completed again below, which reports it
+                                coerced = None
+                            if coerced is not None and coerced is not Undefined:
+                                results[response_name] = coerced
+                                continue
+                    result = self._finish(
+                        plan,
+                        parent_type,
+                        field_details_list,
+                        Path(path, response_name, type_name),
+                        position_context,
+                        value,
+                        None,
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, type_name),
+                        position_context,
+                    )
+                    if result is Undefined:
+                        continue
+                results[response_name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                # as graphql-core: settle what other fields started, they may fail too
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[Any]:
+        """graphql-core's, with a non-null value of an object type without `is_type_of` (a
+        list's item, mostly) completed at once."""
+        if result is not None and isinstance(return_type, GraphQLNonNull):
+            named = return_type.of_type
+            if (
+                isinstance(named, GraphQLObjectType)
+                and named.is_type_of is None
+                and not isinstance(result, Exception)
+            ):
+                return self.collect_and_execute_subfields(
+                    named, field_details_list, path, result, position_context
+                )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def ensure_valid_runtime_type(
+        self,
+        runtime_type_name: Any,
+        return_type: GraphQLAbstractType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        result: Any,
+    ) -> GraphQLObjectType:
+        """graphql-core's check of an abstract value's resolved type, made once per pair of
+        abstract type and type name (it depends on nothing else)."""
+        key = (return_type.name, runtime_type_name)
+        if type(runtime_type_name) is str and key in self.runtime_types:
+            return self.runtime_types[key]
+        runtime_type = super().ensure_valid_runtime_type(
+            runtime_type_name, return_type, field_details_list, info, result
+        )
+        if type(runtime_type_name) is str:
+            self.runtime_types[key] = runtime_type
+        return runtime_type
 
     def execute_field(
         self,
@@ -262,7 +392,23 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
                 self.handle_field_error(error, plan.return_type, field_details_list, path)
                 return None
             value = error
-        else:
+        return self._finish(
+            plan, parent_type, field_details_list, path, position_context, value, info
+        )
+
+    def _finish(
+        self,
+        plan: Plain | Resolved,
+        parent_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+        value: Any,
+        info: GraphQLResolveInfo | None,
+    ) -> Any:
+        """A plain field's value or a resolver's result, completed (an error, raised or
+        returned, is graphql-core's to report)."""
+        if not isinstance(value, Exception):
             leaf = plan.leaf
             if leaf is not None and value is not None and not self.is_awaitable(value):
                 try:
@@ -274,11 +420,7 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
             elif value is None:
                 if plan.nullable:
                     return None
-            elif (
-                plan.object_type is not None
-                and not self.is_awaitable(value)
-                and not isinstance(value, Exception)
-            ):
+            elif plan.object_type is not None and not self.is_awaitable(value):
                 # what complete_value does for an object type without is_type_of
                 try:
                     completed = self.collect_and_execute_subfields(
