@@ -10,12 +10,19 @@ A token names its user (`sub`), enterprise (`ent`), its own id (`jti`, so one to
 revoked by logging out) and the user's token version (`ver`, raised when the account is
 deactivated, which ends every token issued before). It is signed with SECRET_KEY; during a key
 rotation the keys in SECRET_KEY_PREVIOUS still verify tokens until their own expiry.
+
+A token that verified is remembered (`VerifiedTokens`, up to `VERIFIED_TOKENS` of them) with the
+keys that were current and its claims, so the next request with the same token skips the
+signature check and claim parsing (a fifth of a small request's CPU): it counts only while the
+keys are the same and until its `exp`, and its revocation is checked with the user's row on every
+request, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -116,12 +123,54 @@ def issue_token(settings: Settings, user_id: int, enterprise_id: int, *, version
 
 
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti"]
+VERIFIED_TOKENS = 4096  # tokens remembered as verified, per process
+
+
+class VerifiedTokens:
+    """Tokens that verified, with the keys they verified under, their claims and their expiry
+    (a POSIX timestamp); the oldest is forgotten when `size` are kept."""
+
+    def __init__(self, size: int = VERIFIED_TOKENS) -> None:
+        self.size = size
+        self._kept: dict[str, tuple[tuple[str, ...], TokenClaims, float]] = {}
+
+    def get(self, token: str, keys: tuple[str, ...], now: float) -> TokenClaims | None:
+        """The claims of `token` if it verified under these same `keys` and `now` is before
+        its expiry (an expired one is forgotten)."""
+        kept = self._kept.get(token)
+        if kept is None or kept[0] != keys:
+            return None
+        if now >= kept[2]:  # PyJWT refuses a token from its `exp` on
+            del self._kept[token]
+            return None
+        return kept[1]
+
+    def add(self, token: str, keys: tuple[str, ...], claims: TokenClaims) -> None:
+        if len(self._kept) >= self.size:
+            del self._kept[next(iter(self._kept))]
+        self._kept[token] = (keys, claims, claims.expires_at.timestamp())
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+verified_tokens = VerifiedTokens()
 
 
 def read_token(settings: Settings, token: str) -> TokenClaims | None:
     """The claims of a valid, unexpired token signed with SECRET_KEY or one of
     SECRET_KEY_PREVIOUS; None for anything else (revocation is checked with the user's row)."""
-    for key in (settings.secret_key, *settings.previous_secret_keys):
+    keys = (settings.secret_key, *settings.previous_secret_keys)
+    claims = verified_tokens.get(token, keys, time.time())
+    if claims is None:
+        claims = _verify(keys, token)
+        if claims is not None:
+            verified_tokens.add(token, keys, claims)
+    return claims
+
+
+def _verify(keys: tuple[str, ...], token: str) -> TokenClaims | None:
+    for key in keys:
         try:
             claims = jwt.decode(
                 token, key, algorithms=[ALGORITHM], options={"require": REQUIRED_CLAIMS}

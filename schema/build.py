@@ -34,7 +34,7 @@ class CrmSchema(strawberry.Schema):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.execution_context_class = PlainFieldExecution.for_schema(self._schema)
+        self.execution_context_class = PlainFieldExecution.for_schema(self)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

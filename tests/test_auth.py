@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 
-from crmfeed.security import ALGORITHM
+from crmfeed.security import ALGORITHM, VerifiedTokens, issue_token, read_token, verified_tokens
 from tests.conftest import Api, unique_email
 from tests.conftest import test_settings as settings_for_tests
 from tests.helpers import LOGIN, PASSWORD, REGISTER, create_user, login, register
@@ -301,3 +302,56 @@ async def test_a_mutation_without_a_token_is_unauthenticated_and_writes_nothing(
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
     departments = await api.ok("{ departments { id } }", token=token)
     assert departments["departments"] == []
+
+
+# -- verified tokens, remembered -----------------------------------------------------------------
+
+
+def test_a_remembered_token_stops_counting_at_its_expiry() -> None:
+    settings = settings_for_tests("sqlite+aiosqlite://").model_copy(update={"token_ttl_seconds": 1})
+    token = issue_token(settings, 7, 3)
+    claims = read_token(settings, token)
+    assert claims is not None and claims.user_id == 7
+    keys = (settings.secret_key, *settings.previous_secret_keys)
+    assert verified_tokens.get(token, keys, time.time()) == claims  # remembered
+    expiry = claims.expires_at.timestamp()
+    assert verified_tokens.get(token, keys, expiry) is None  # not from its `exp` on
+    assert read_token(settings, token) == claims  # verified again, remembered again
+    while time.time() < expiry:
+        time.sleep(expiry - time.time() + 0.01)
+    assert read_token(settings, token) is None
+    assert verified_tokens.get(token, keys, expiry - 1) is None  # and forgotten
+
+
+def test_a_remembered_token_counts_only_under_the_keys_it_verified_with() -> None:
+    old = settings_for_tests("sqlite+aiosqlite://")
+    token = issue_token(old, 7, 3)
+    assert read_token(old, token) is not None
+    rotated = old.model_copy(
+        update={"secret_key": "another-key-that-is-long-enough-for-hs256-0123"}
+    )
+    assert read_token(rotated, token) is None
+    during = rotated.model_copy(update={"secret_key_previous": old.secret_key})
+    assert read_token(during, token) is not None
+
+
+def test_the_oldest_remembered_token_is_forgotten_first() -> None:
+    settings = settings_for_tests("sqlite+aiosqlite://")
+    keys = (settings.secret_key,)
+    kept = VerifiedTokens(size=2)
+    tokens = [issue_token(settings, user, 3) for user in (1, 2, 3)]
+    for token in tokens:
+        claims = read_token(settings, token)
+        assert claims is not None
+        kept.add(token, keys, claims)
+    now = time.time()
+    assert [kept.get(token, keys, now) is not None for token in tokens] == [False, True, True]
+
+
+async def test_a_token_used_before_its_logout_is_refused_after_it(api: Api) -> None:
+    token, _ = await register(api)
+    assert (await api.ok(ME, token=token))["me"]["id"]  # verified, remembered
+    assert (await api.ok("mutation { logout }", token=token))["logout"] is True
+    error = await api.error(ME, token=token)
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "revoked" in error["message"]

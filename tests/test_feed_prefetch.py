@@ -353,6 +353,9 @@ async def test_aliases_fragments_and_several_reply_pages_per_item(world: World) 
 async def test_skipped_fields_are_not_loaded(world: World) -> None:
     query = """query($with: Boolean!) { feed(first: 10) { edges { node {
       id likeCount @include(if: $with) relatedTo @skip(if: true) { id } } } } }"""
+    # One request first, so that every counted one finds the viewer's reach remembered
+    # (`store.feed._remembered`): a page that has to look it up costs one statement more.
+    await statements(world, WORK.format(size=10, fields="id"))
     ids_only = await statements(world, WORK.format(size=10, fields="id"))
     assert await statements(world, query, {"with": False}) == ids_only
     assert await statements(world, query, {"with": True}) == ids_only + 1

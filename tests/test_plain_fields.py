@@ -12,6 +12,7 @@ from strawberry.extensions import SchemaExtension
 
 from crmfeed.execution import PlainFieldExecution, plain_fields
 from schema.build import build_schema
+from schema.extensions import ParseCache
 from tests.conftest import test_settings as settings_for_tests
 
 
@@ -61,12 +62,42 @@ class Leaf:
             return "fine"
         return object.__getattribute__(self, name)
 
+    @strawberry.field
+    def shout(self, info: strawberry.Info, times: int = 1, suffix: str = "!") -> str | None:
+        """A resolver with arguments and Info: called directly, its literals kept."""
+        if times < 0:
+            raise ValueError("times must be 0 or more")
+        return f"{self.name.upper() * times}{suffix} ({info.path.key})"
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+@strawberry.type
+class Place(Named):
+    city: str
+
 
 @strawberry.type
 class Query:
     @strawberry.field
     def leaves(self) -> list[Leaf] | None:
         return [Leaf(index) for index in range(4)]
+
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [
+            Person(name="Ann", age=3),
+            Place(name="Home", city="Oslo"),
+            Person(name="Bo", age=5),
+        ]
 
 
 QUERY = """{
@@ -79,8 +110,18 @@ QUERY = """{
 }"""
 
 
-def answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, list[Any]]]]:
-    result = asyncio.run(schema.execute(QUERY))
+RESOLVERS = """query($times: Int!) {
+  leaves {
+    shout(times: 2) again: shout(times: $times, suffix: "?") plain: shout bad: shout(times: -1)
+  }
+  named { name ... on Person { age } ... on Place { city } }
+}"""
+
+
+def answer(
+    schema: strawberry.Schema, query: str = QUERY, variables: dict[str, Any] | None = None
+) -> tuple[Any, list[tuple[str, list[Any]]]]:
+    result = asyncio.run(schema.execute(query, variable_values=variables))
     errors = sorted((error.message, list(error.path or ())) for error in result.errors or ())
     return result.data, errors
 
@@ -88,7 +129,7 @@ def answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, list[Any]]]]
 def test_answers_and_errors_are_graphql_cores() -> None:
     plain = strawberry.Schema(query=Query)
     fast = strawberry.Schema(query=Query)
-    fast.execution_context_class = PlainFieldExecution.for_schema(fast._schema)
+    fast.execution_context_class = PlainFieldExecution.for_schema(fast)
     assert set(fast.execution_context_class.plain["Leaf"]) == {
         "name",
         "when",
@@ -98,6 +139,7 @@ def test_answers_and_errors_are_graphql_cores() -> None:
         "required",
         "broken",
         "child",
+        "shout",  # a resolver, called directly
     }
     expected = answer(plain)
     assert answer(fast) == expected
@@ -125,7 +167,7 @@ class CountResolves(SchemaExtension):
 
 def test_an_extension_that_wraps_resolvers_still_sees_every_plain_field() -> None:
     schema = strawberry.Schema(query=Query, extensions=[CountResolves])
-    schema.execution_context_class = PlainFieldExecution.for_schema(schema._schema)
+    schema.execution_context_class = PlainFieldExecution.for_schema(schema)
     CountResolves.calls = 0
     asyncio.run(schema.execute("{ leaves { name maybe } }"))
     assert CountResolves.calls == 1 + 4 * 2
@@ -136,3 +178,38 @@ def test_the_feed_items_columns_and_relations_are_read_as_plain_fields() -> None
     assert {"id", "type", "content", "createdAt", "author", "likeCount"} <= set(fields["FeedItem"])
     assert "replies" not in fields["FeedItem"]  # a resolver with arguments
     assert {"id", "name"} <= set(fields["User"])
+
+
+def test_resolvers_called_directly_answer_as_strawberry_does() -> None:
+    plain = strawberry.Schema(query=Query, types=[Person, Place])
+    # The parse cache gives each request the same document, so its literal arguments are kept.
+    fast = strawberry.Schema(query=Query, types=[Person, Place], extensions=[ParseCache])
+    fast.execution_context_class = PlainFieldExecution.for_schema(fast)
+    assert "shout" in fast.execution_context_class.plain["Leaf"]
+    expected = answer(plain, RESOLVERS, {"times": 3})
+    assert expected == (
+        {
+            "leaves": [
+                {
+                    "shout": f"LEAF {n}LEAF {n}! (shout)",
+                    "again": f"LEAF {n}LEAF {n}LEAF {n}? (again)",
+                    "plain": f"LEAF {n}! (plain)",
+                    "bad": None,
+                }
+                for n in range(4)
+            ],
+            "named": [
+                {"name": "Ann", "age": 3},
+                {"name": "Home", "city": "Oslo"},
+                {"name": "Bo", "age": 5},
+            ],
+        },
+        sorted(("times must be 0 or more", ["leaves", n, "bad"]) for n in range(4)),
+    )
+    kept = fast.execution_context_class.kept_arguments
+    for times in (3, 3, 1):  # from the second run on, the literal arguments are kept ones
+        variables = {"times": times}
+        assert answer(fast, RESOLVERS, variables) == answer(plain, RESOLVERS, variables)
+    # `shout(times: 2)`, `shout` and `shout(times: -1)` (coerced, not converted: it raises)
+    # are literals; `shout(times: $times)` is converted at each call.
+    assert len(kept) == 3
