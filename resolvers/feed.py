@@ -66,11 +66,15 @@ def parse_mentions(values: Sequence[str] | None, field: str = "mentions") -> lis
 async def existing_users(
     session: AsyncSession, viewer: Viewer, ids: Sequence[int], field: str
 ) -> dict[int, User]:
-    found = await org.users_by_ids(session, viewer.enterprise_id, ids)
+    found = await org.users_by_ids(session, viewer.enterprise_id, ids) if ids else {}
+    _require_users(found, ids, field)
+    return found
+
+
+def _require_users(found: dict[int, User], ids: Sequence[int], field: str) -> None:
     for number in ids:
         if number not in found:
             raise BadUserInput(f"{field}: no user with id usr_{number} exists.", field=field)
-    return found
 
 
 async def _readable_records(
@@ -78,11 +82,16 @@ async def _readable_records(
 ) -> dict[int, Record]:
     """The records, all readable and normal; the same answer for a missing or hidden one."""
     found = await records.readable_records(session, viewer, ids)
+    _require_records(found, ids, field)
+    return found
+
+
+def _require_records(found: dict[int, Record], ids: Sequence[int], field: str) -> None:
+    """Each of `ids` readable and normal; the same answer for a missing or hidden one."""
     for number in ids:
         record = found.get(number)
         if record is None or record.life_status != LifeStatus.NORMAL:
             raise BadUserInput(f"{field}: no record with id rec_{number} exists.", field=field)
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +143,14 @@ async def post_in(
     its notifications; returns the item and what to publish after commit. `post` and the items
     the record page actions write (a logged call, a sent mail) all go through here."""
     spec = ITEM_TYPES[item_type]
-    found = await _readable_records(session, viewer, related, "relatedTo")
+    # The records and the users named are read in one statement each (none when none).
+    wanted = [*related, account] if account is not None else related
+    readable = await records.readable_records(session, viewer, wanted) if wanted else {}
+    _require_records(readable, related, "relatedTo")
+    found = {number: readable[number] for number in related}
     if account is not None:
-        account_row = (await _readable_records(session, viewer, [account], "accountId"))[account]
+        _require_records(readable, [account], "accountId")
+        account_row = readable[account]
         if account_row.object_type != ObjectType.ACCOUNT:
             raise BadUserInput(
                 f"accountId: rec_{account} is a {spec_for(account_row.object_type).label}, "
@@ -146,8 +160,9 @@ async def post_in(
         found[account] = account_row
         related = [*related, account]
     _check_related(spec, found.values())
-    await existing_users(session, viewer, cc, "cc")
-    users = await existing_users(session, viewer, [*mentions, viewer.id], "mentions")
+    users = await org.users_by_ids(session, viewer.enterprise_id, [*cc, *mentions, viewer.id])
+    _require_users(users, cc, "cc")
+    _require_users(users, mentions, "mentions")
     item = await feed.insert_item(
         session,
         enterprise_id=viewer.enterprise_id,
@@ -336,6 +351,8 @@ async def reply(
     async with context.db() as session:
         item = await visible_or_not_found(session, viewer, item_id)
         users = await existing_users(session, viewer, [*mentioned, viewer.id], "mentions")
+        # The answer's author is the viewer, just read: no second look-up after the commit.
+        context.loaders.user_by_id.prime(viewer.id, users[viewer.id])
         followers = await feed.followers(session, item.id)
         created = await feed.insert_reply(
             session, item=item, author_id=viewer.id, content=content, mentions=mentioned

@@ -24,9 +24,11 @@ from sqlalchemy import (
     true,
     union,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crmfeed.registry.enums import LifeStatus
 from crmfeed.registry.feed import SceneRelation, SceneSpec
@@ -42,6 +44,7 @@ from store.feed_tables import (
     FeedReplyMention,
 )
 from store.models import Record, TeamMember, User, UserClosure
+from store.rows import insert_row
 from store.types import Id, utcnow
 
 if TYPE_CHECKING:
@@ -146,21 +149,20 @@ async def insert_item(
         created_at=now,
         updated_at=now,
     )
-    session.add(item)
-    await session.flush()
+    await insert_row(session, item)
     links = [
         {"enterprise_id": enterprise_id, "item_id": item.id, "record_id": record_id}
         for record_id in dict.fromkeys(record_ids)
     ]
     if links:
-        await session.execute(insert(FeedItemRecord), links)
+        await session.execute(insert(FeedItemRecord.__table__), links)
     named = [
         {"enterprise_id": enterprise_id, "item_id": item.id, "user_id": user_id, "kind": kind}
         for kind, users in ((MENTION, mentions), (CC, cc))
         for user_id in dict.fromkeys(users)
     ]
     if named:
-        await session.execute(insert(FeedItemUser), named)
+        await session.execute(insert(FeedItemUser.__table__), named)
     await put_mark(session, FeedFollow, enterprise_id, item.id, author_id)
     return item
 
@@ -251,8 +253,15 @@ async def relate_items(
 
 
 async def visible_item(session: AsyncSession, viewer: Viewer, item_id: int) -> FeedItem | None:
-    return await session.scalar(
-        select(FeedItem).where(FeedItem.id == item_id, visibility.visible_items(viewer))
+    return await session.scalar(_visible_item(viewer), {"item_id": item_id})
+
+
+@lru_cache(maxsize=visibility.VIEWER_CACHE)
+def _visible_item(viewer: Viewer) -> Select[tuple[FeedItem]]:
+    """The bound `item_id`'s item if the viewer sees it; built once per viewer, so a like or a
+    reply neither builds it nor walks it for its cache key again (several times the SQL)."""
+    return select(FeedItem).where(
+        FeedItem.id == bindparam("item_id", type_=Id), visibility.visible_items(viewer)
     )
 
 
@@ -784,14 +793,25 @@ async def reply_mentions(session: AsyncSession, reply_ids: Sequence[int]) -> dic
 # -- actions -------------------------------------------------------------------------------------
 
 
+_IGNORING_DUPLICATES: dict[tuple[str, Any], Any] = {}
+
+
 async def _insert_ignoring_duplicates(
     session: AsyncSession, table: Any, rows: list[dict[str, Any]]
 ) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING of `rows` into the mapped class `table`'s table: a
+    Core statement, built once per dialect (an ORM-enabled insert goes through the ORM's bulk
+    path, several times the statement's cost)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-    await session.execute(statement.on_conflict_do_nothing(), rows)
+    key = (session.get_bind().dialect.name, table)
+    statement = _IGNORING_DUPLICATES.get(key)
+    if statement is None:
+        dialect_insert = (postgresql if key[0] == "postgresql" else sqlite).insert
+        statement = _IGNORING_DUPLICATES[key] = dialect_insert(
+            table.__table__
+        ).on_conflict_do_nothing()
+    await session.execute(statement, rows)
 
 
 async def put_mark(
@@ -825,19 +845,19 @@ async def insert_reply(
     mentions: Sequence[int],
 ) -> FeedReply:
     """A reply; its author follows the item, and mentioned users may see the thread."""
+    now = utcnow()
     reply = FeedReply(
         enterprise_id=item.enterprise_id,
         item_id=item.id,
         author_id=author_id,
         content=content,
-        created_at=utcnow(),
+        created_at=now,
     )
-    session.add(reply)
-    await session.flush()
+    await insert_row(session, reply)
     users = list(dict.fromkeys(mentions))
     if users:
         await session.execute(
-            insert(FeedReplyMention),
+            insert(FeedReplyMention.__table__),
             [
                 {"enterprise_id": item.enterprise_id, "reply_id": reply.id, "user_id": u}
                 for u in users
@@ -857,9 +877,18 @@ async def insert_reply(
             ],
         )
     await put_mark(session, FeedFollow, item.enterprise_id, item.id, author_id)
-    item.updated_at = utcnow()
-    await session.flush()
+    await session.execute(_TOUCH_ITEM, {"item_id": item.id, "updated_at": now})
+    set_committed_value(item, "updated_at", now)
     return reply
+
+
+# A reply moves its item's updated_at: a Core UPDATE (the unit of work's flush of the loaded
+# item would cost several times the statement).
+_TOUCH_ITEM = (
+    update(FeedItem.__table__)
+    .where(FeedItem.__table__.c.id == bindparam("item_id"))
+    .values(updated_at=bindparam("updated_at"))
+)
 
 
 async def followers(session: AsyncSession, item_id: int) -> list[int]:

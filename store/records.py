@@ -13,6 +13,7 @@ from crmfeed.registry.enums import DataAccess, LifeStatus, TeamRole
 from store import visibility
 from store.locks import lock_row
 from store.models import Department, Record, TeamMember, User
+from store.rows import insert_row
 from store.types import utcnow
 
 if TYPE_CHECKING:
@@ -65,13 +66,15 @@ async def insert_record(
     owner_id: int,
     created_by_id: int,
 ) -> Record:
-    """Insert a record; its owner joins the related team as Owner with Read & Write."""
+    """Insert a record; its owner joins the related team as Owner with Read & Write. Both by
+    Core inserts (store/rows.py): the record is kept as a loaded object of the session."""
     now = utcnow()
     record = Record(
         enterprise_id=enterprise_id,
         object_type=object_type,
         name=name,
         status=status,
+        status_before_invalid=None,
         life_status=LifeStatus.NORMAL.value,
         values=values,
         owner_id=owner_id,
@@ -80,10 +83,7 @@ async def insert_record(
         created_at=now,
         updated_at=now,
     )
-    session.add(record)
-    await session.flush()
-    # A Core insert: the row is not needed as an object, and a second unit-of-work flush
-    # costs several times the statement.
+    await insert_row(session, record)
     await session.execute(
         _INSERT_TEAM_MEMBER,
         {

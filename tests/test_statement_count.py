@@ -141,36 +141,96 @@ CREATE_ACCOUNT = """mutation($name: String!, $owner: ID) {
   createRecord(objectType: ACCOUNT, values: {name: $name}, ownerId: $owner) { id } }"""
 
 
-async def counted_creation(api: Api, who: Person, owner: Person | None) -> list[str]:
+CREATE_ACCOUNT_WITH_WEBSITE = """mutation($name: String!, $owner: ID) {
+  createRecord(objectType: ACCOUNT, values: {name: $name, website: "https://example.com"},
+               ownerId: $owner) { id } }"""
+
+
+async def counted_creation(
+    api: Api, who: Person, owner: Person | None, query: str = CREATE_ACCOUNT
+) -> list[str]:
     """The statements of one `createRecord` of an account by `who`, first words only."""
     log = api.count_statements()
     log.active = True
     try:
-        await api.ok(
-            CREATE_ACCOUNT, {"name": "Counted", "owner": owner.id if owner else None}, who.token
-        )
+        await api.ok(query, {"name": "Counted", "owner": owner.id if owner else None}, who.token)
     finally:
         log.active = False
     return [" ".join(statement.split()[:3]).upper() for statement in log.statements]
 
 
 async def test_create_record_reads_before_it_writes_and_writes_two_rows(api: Api) -> None:
-    """createRecord: the viewer and the field-access rules, then the record and its owner's
-    team row; the owner needs no look-up when it is the caller. Every read comes before the
-    first write, so the write transaction holds no reads (on SQLite: the write lock)."""
+    """createRecord: the viewer, the field-access rules when a field other than the name (which
+    is always writable) is given, then the record and its owner's team row; the owner needs no
+    look-up when it is the caller. Every read comes before the first write, so the write
+    transaction holds no reads (on SQLite: the write lock)."""
     org = await new_org(api)
     manager = await org.user("Manager")
     seller = await org.user("Seller", superior=manager)
     own = await counted_creation(api, seller, None)
     assert own == [
         "SELECT USERS.ID, USERS.DEPARTMENT_ID,",
-        "SELECT FIELD_ACCESS_RULES.OBJECT_TYPE, FIELD_ACCESS_RULES.FIELD,",
         "INSERT INTO RECORDS",
         "INSERT INTO RECORD_TEAM",
     ], own
+    with_field = await counted_creation(api, seller, None, CREATE_ACCOUNT_WITH_WEBSITE)
+    assert with_field == [
+        "SELECT USERS.ID, USERS.DEPARTMENT_ID,",
+        "SELECT FIELD_ACCESS_RULES.OBJECT_TYPE, FIELD_ACCESS_RULES.FIELD,",
+        "INSERT INTO RECORDS",
+        "INSERT INTO RECORD_TEAM",
+    ], with_field
     # Another owner is looked up (and must be a subordinate): still reads first.
     theirs = await counted_creation(api, manager, seller)
     first_write = next(n for n, s in enumerate(theirs) if s.startswith("INSERT"))
     assert all(s.startswith(("SELECT", "WITH")) for s in theirs[:first_write]), theirs
     assert theirs[first_write:] == ["INSERT INTO RECORDS", "INSERT INTO RECORD_TEAM"], theirs
     assert len(theirs) <= 6, theirs
+
+
+POST_ON_ACCOUNT = """mutation($account: ID!) {
+  postSalesRecord(input: {content: "Called them", accountId: $account}) { id } }"""
+REPLY_TO_ITEM = """mutation($id: ID!) {
+  reply(itemId: $id, content: "Noted") { id author { id name } } }"""
+
+
+async def counted(api: Api, who: Person, query: str, variables: dict[str, Any]) -> list[str]:
+    """The statements of one operation by `who`, first words only."""
+    log = api.count_statements()
+    log.active = True
+    try:
+        await api.ok(query, variables, who.token)
+    finally:
+        log.active = False
+    return [" ".join(statement.split()[:3]).upper() for statement in log.statements]
+
+
+async def test_a_post_and_a_reply_read_once_each_before_they_write(api: Api) -> None:
+    """A post reads the records and the users it names in one statement each (none for a
+    list it does not give); a reply's answer takes its author from what the reply read: no
+    statement after the writes."""
+    org = await new_org(api)
+    owner = await org.user("Owner")
+    other = await org.user("Other")
+    account = await org.record(owner, "ACCOUNT", "Acme")
+    await org.add_member(owner, account, other)
+    posted = await counted(api, owner, POST_ON_ACCOUNT, {"account": account})
+    print("post:", posted)
+    first_write = next(n for n, s in enumerate(posted) if not s.startswith(("SELECT", "WITH")))
+    assert len(posted[:first_write]) == 3, posted  # the viewer, the account, the author
+    assert posted[first_write:] == [
+        "INSERT INTO FEED_ITEMS",
+        "INSERT INTO FEED_ITEM_RECORDS",
+        "INSERT INTO FEED_FOLLOWS",
+    ], posted
+    item = (await api.ok(POST_ON_ACCOUNT, {"account": account}, owner.token))["postSalesRecord"]
+    replied = await counted(api, other, REPLY_TO_ITEM, {"id": item["id"]})
+    print("reply:", replied)
+    first_write = next(n for n, s in enumerate(replied) if not s.startswith(("SELECT", "WITH")))
+    assert len(replied[:first_write]) == 4, replied  # viewer, item, author, followers
+    assert replied[first_write : first_write + 3] == [
+        "INSERT INTO FEED_REPLIES",
+        "INSERT INTO FEED_FOLLOWS",
+        "UPDATE FEED_ITEMS SET",
+    ], replied
+    assert all(not s.startswith(("SELECT", "WITH")) for s in replied[first_write:]), replied
