@@ -30,18 +30,10 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_server(services: Services) -> AsyncIterator[str]:
-    """Serve the app (lifespan included) on 127.0.0.1 as `crmfeed serve` does; yields the
-    ws:// URL of /graphql."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(services),
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        log_level="warning",
-        **uvicorn_options(services.settings),  # the websocket options `crmfeed serve` passes
-    )
+async def serving(app: Any, **options: Any) -> AsyncIterator[uvicorn.Server]:
+    """Serve `app` with uvicorn on a free port of 127.0.0.1 (`options` go to uvicorn.Config)
+    until the block ends; yields the started server (its port is `server.config.port`)."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -49,10 +41,19 @@ async def running_server(services: Services) -> AsyncIterator[str]:
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield f"ws://127.0.0.1:{port}/graphql"
+        yield server
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def running_server(services: Services) -> AsyncIterator[str]:
+    """Serve the app (lifespan included) on 127.0.0.1 as `crmfeed serve` does; yields the
+    ws:// URL of /graphql."""
+    options = uvicorn_options(services.settings)  # the websocket options `crmfeed serve` passes
+    async with serving(create_app(services), lifespan="on", **options) as server:
+        yield f"ws://127.0.0.1:{server.config.port}/graphql"
 
 
 class WsClient:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 import websockets
 
 from crmfeed.app import Services, create_app
@@ -28,7 +27,7 @@ from crmfeed.ids import Kind, from_global
 from crmfeed.live.websocket import LeanWebSocketProtocol
 from crmfeed.security import issue_token
 from tests.feed_helpers import post
-from tests.live_helpers import WsClient, free_port, running_server
+from tests.live_helpers import WsClient, running_server, serving
 from tests.processes import HttpApi, change_owner, follow, inbox, reply, seq
 from tests.records_helpers import Org, Person, new_org
 
@@ -597,28 +596,14 @@ class SmallBuffersProtocol(LeanWebSocketProtocol):
 async def small_buffer_server(settings: Settings, **overrides: Any) -> AsyncIterator[Live]:
     """Like `live_server`, served by uvicorn with SmallBuffersProtocol for websockets."""
     services = Services.create(settings.model_copy(update=overrides))
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(services),
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        log_level="warning",
-        ws=SmallBuffersProtocol,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    api = HttpApi(f"http://127.0.0.1:{port}/graphql")
-    try:
-        yield Live(services, f"ws://127.0.0.1:{port}/graphql", api)
-    finally:
-        await api.aclose()
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
+    app = create_app(services)
+    async with serving(app, lifespan="on", ws=SmallBuffersProtocol) as server:
+        url = f"127.0.0.1:{server.config.port}/graphql"
+        api = HttpApi(f"http://{url}")
+        try:
+            yield Live(services, f"ws://{url}", api)
+        finally:
+            await api.aclose()
 
 
 @contextlib.asynccontextmanager

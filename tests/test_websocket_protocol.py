@@ -9,16 +9,17 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 import websockets
 from websockets.http11 import Request, Response
 
 from crmfeed.live.hub import Mailbox
 from crmfeed.live.websocket import LeanWebSocketProtocol, Writable
-from tests.live_helpers import free_port
+from tests.live_helpers import serving
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    import uvicorn
 
 
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -39,21 +40,8 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @contextlib.asynccontextmanager
 async def lean_server() -> AsyncIterator[tuple[uvicorn.Server, str]]:
-    port = free_port()
-    config = uvicorn.Config(
-        echo, host="127.0.0.1", port=port, log_level="warning", ws=LeanWebSocketProtocol
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield server, f"ws://127.0.0.1:{port}/echo"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
+    async with serving(echo, ws=LeanWebSocketProtocol) as server:
+        yield server, f"ws://127.0.0.1:{server.config.port}/echo"
 
 
 def held_by(protocol: LeanWebSocketProtocol) -> list[object]:
