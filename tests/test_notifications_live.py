@@ -91,6 +91,22 @@ async def receive_many(client: WsClient, count: int, within: float = 10.0) -> li
     return [await client.next_notification(within) for _ in range(count)]
 
 
+async def subscribed_after_mention(
+    stack: contextlib.AsyncExitStack, ws_url: str, people: list[Person]
+) -> list[WsClient]:
+    """A subscribed socket for each of `people`, open until `stack` closes, each past the
+    @mention it is replayed first (so what comes next is live)."""
+    clients = []
+    for person in people:
+        client = await stack.enter_async_context(WsClient.connect(ws_url, person.token))
+        await client.acknowledged()
+        await client.subscribe("1")
+        [mentioned] = await receive_many(client, 1)  # replayed: now live
+        assert mentioned["kind"] == "MENTION"
+        clients.append(client)
+    return clients
+
+
 POST = """
 mutation($input: PostSalesRecordInput!) { postSalesRecord(input: $input) { id } }"""
 
@@ -458,16 +474,7 @@ async def test_one_reply_to_many_subscribers_costs_a_fixed_number_of_statements(
             for person in people:
                 await follow(running.api, person, item)
             async with contextlib.AsyncExitStack() as stack:
-                clients = []
-                for person in people:
-                    client = await stack.enter_async_context(
-                        WsClient.connect(running.ws_url, person.token)
-                    )
-                    await client.acknowledged()
-                    await client.subscribe("1")
-                    [mentioned] = await receive_many(client, 1)  # replayed: now live
-                    assert mentioned["kind"] == "MENTION"
-                    clients.append(client)
+                clients = await subscribed_after_mention(stack, running.ws_url, people)
                 counted.by_task, counted.active = [], True
                 await reply(running.api, ann, item, f"Reply to {followers}")
                 for client in clients:
@@ -504,16 +511,7 @@ async def test_a_large_fan_out_is_read_in_growing_batches(database: Settings) ->
         for person in people:
             await follow(running.api, person, item)
         async with contextlib.AsyncExitStack() as stack:
-            clients = []
-            for person in people:
-                client = await stack.enter_async_context(
-                    WsClient.connect(running.ws_url, person.token)
-                )
-                await client.acknowledged()
-                await client.subscribe("1")
-                [mentioned] = await receive_many(client, 1)  # replayed: now live
-                assert mentioned["kind"] == "MENTION"
-                clients.append(client)
+            clients = await subscribed_after_mention(stack, running.ws_url, people)
             deliverer = running.services.hub.deliverer
             assert deliverer is not None
             deliverer.first_pairs = 2
