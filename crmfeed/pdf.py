@@ -15,7 +15,6 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.errors import FPDFException
 
 FONT_PACKAGE = "paperang_p2_fonts_cjk"
 FONT_FILE = "fonts/wqy-microhei.ttc"
@@ -71,9 +70,11 @@ def render_html(html: str, title: str) -> bytes:
         document.write_html(html, font_family=FAMILY, image_map=_no_images)
     except PdfError:
         raise
-    # fpdf2's HTML layout raises NotImplementedError for markup it cannot lay out (a nested
-    # table, an unknown list type): the template's fault, answered as such.
-    except (FPDFException, ValueError, NotImplementedError) as error:
+    # Only fpdf2's layout of the template's HTML runs here, and it fails on markup it cannot
+    # lay out in several ways besides FPDFException (NotImplementedError for an unknown list
+    # type, an assertion for a nested table, ZeroDivisionError for colspan="0"): each is the
+    # template's fault, answered as such.
+    except Exception as error:
         raise PdfError(f"the template's HTML cannot be laid out: {error}") from error
     return bytes(document.output())
 

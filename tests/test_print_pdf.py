@@ -136,6 +136,26 @@ async def test_a_template_cannot_reach_python_internals_or_files(api: Api) -> No
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+async def test_html_the_layout_cannot_handle_is_the_templates_fault(api: Api) -> None:
+    """fpdf2 fails on some markup in several ways (NotImplementedError for an unknown list
+    type, an assertion for a nested table, a division by zero for colspan="0"): each is a
+    template error, not an internal one."""
+    org = await new_org(api)
+    account = await org.record(org.admin, "ACCOUNT", "Acme")
+    for name, body in (
+        ("List", '<ol type="Z"><li>a</li></ol>'),
+        ("Nested", "<table><tr><td><table><tr><td>x</td></tr></table></td></tr></table>"),
+        ("Colspan", '<table><tr><td colspan="0">a</td></tr></table>'),
+    ):
+        given = {"objectType": "ACCOUNT", "name": name, "body": body}
+        saved = (await api.ok(SAVE, {"input": given}, org.admin.token))["savePrintTemplate"]
+        response = await fetch(api, account, org.admin, saved["id"])
+        assert response.status_code == 400, name
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", name
+        assert "cannot be laid out" in error["message"], name
+
+
 async def test_a_print_over_the_queue_is_refused_for_now(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
